@@ -1,0 +1,84 @@
+// Bounds-checked positional reads. Every raw-image reader sees its bytes only through a ByteSource,
+// so no offset an image claims can make us read outside the image file or the partition.
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { ImageError } from "./types.ts";
+
+export interface ByteSource {
+  /** For messages: the image file, plus the partition if this is a slice. */
+  readonly name: string;
+  readonly size: number;
+  /** Exactly `length` bytes at `offset`, or ImageError TRUNCATED. The result may be shared: do not modify it. */
+  read(offset: number, length: number): Uint8Array;
+}
+
+function checkRange(src: { name: string; size: number }, offset: number, length: number, what = "read"): void {
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > src.size) {
+    throw new ImageError("TRUNCATED", `${what} of ${length} bytes at offset ${offset} is outside ${src.name} (size ${src.size})`, undefined, offset);
+  }
+}
+
+/** Bytes already in memory (tests, fuzzing, decompressed metadata). */
+export function bytesSource(bytes: Uint8Array, name = "buffer"): ByteSource {
+  return {
+    name,
+    size: bytes.length,
+    read(offset, length) {
+      checkRange(this, offset, length);
+      return bytes.subarray(offset, offset + length);
+    },
+  };
+}
+
+/** A window of another source: a partition. */
+export function sliceSource(parent: ByteSource, offset: number, length: number, name: string): ByteSource {
+  checkRange(parent, offset, length, `partition '${name}'`);
+  return {
+    name: `${parent.name} (${name})`,
+    size: length,
+    read(o, l) {
+      checkRange(this, o, l);
+      return parent.read(offset + o, l);
+    },
+  };
+}
+
+export interface FileSource extends ByteSource {
+  close(): void;
+}
+
+/** A regular file read with pread(). The size is fixed at open: an image that shrinks later gives TRUNCATED, never garbage. */
+export function fileSource(path: string): FileSource {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, "r");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new ImageError(code === "ENOENT" ? "NOT_FOUND" : "IO", `Failed to open image '${path}': ${(e as Error).message}`);
+  }
+  const size = Number(fstatSync(fd).size);
+  return {
+    name: path,
+    size,
+    read(offset, length) {
+      checkRange(this, offset, length);
+      if (fd === undefined) throw new ImageError("IO", `Image '${path}' is already closed`);
+      const buf = Buffer.allocUnsafe(length);
+      let n = 0;
+      while (n < length) {
+        let r: number;
+        try {
+          r = readSync(fd, buf, n, length - n, offset + n);
+        } catch (e) {
+          throw new ImageError("IO", `Failed to read ${path} at offset ${offset + n}: ${(e as Error).message}`, undefined, offset + n);
+        }
+        if (r === 0) throw new ImageError("TRUNCATED", `${path} ended at offset ${offset + n}, expected ${length - n} more bytes`, undefined, offset + n);
+        n += r;
+      }
+      return new Uint8Array(buf.buffer, buf.byteOffset, length);
+    },
+    close() {
+      if (fd !== undefined) closeSync(fd);
+      fd = undefined;
+    },
+  };
+}

@@ -1,0 +1,95 @@
+// A directory tree used as an image. Paths given to it are physical (see types.ts): the resolver
+// never hands us a path with a symlink in a middle component, so joining them to the root cannot
+// leave the tree; a final symlink is only ever lstat()ed or readlink()ed, never opened.
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Dirent, type Stats } from "node:fs";
+import { MAX_DIR_ENTRIES, MAX_SYMLINK_BYTES } from "./limits.ts";
+import { ImageError, type DirEntry, type EntryKind, type ImageTree, type Stat } from "./types.ts";
+
+function kindOf(s: Stats | Dirent): EntryKind {
+  if (s.isFile()) return "file";
+  if (s.isDirectory()) return "dir";
+  if (s.isSymbolicLink()) return "symlink";
+  return "other";
+}
+
+function ioError(e: unknown, what: string): ImageError {
+  const code = (e as NodeJS.ErrnoException).code;
+  return new ImageError(code === "ENOENT" ? "NOT_FOUND" : "IO", `${what}: ${(e as Error).message}`, "directory");
+}
+
+export class DirectoryImage implements ImageTree {
+  readonly type = "directory";
+  readonly description = "directory";
+  constructor(readonly source: string) {}
+
+  private host(path: string): string {
+    return this.source.replace(/\/+$/, "") + path;
+  }
+
+  lstat(path: string): Stat | undefined {
+    try {
+      const s = lstatSync(this.host(path));
+      return { kind: kindOf(s), size: Number(s.size), mode: s.mode & 0o7777 };
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+      throw ioError(e, `Failed to stat '${path}' in ${this.source}`);
+    }
+  }
+
+  readdir(path: string): DirEntry[] {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(this.host(path), { withFileTypes: true });
+    } catch (e) {
+      throw ioError(e, `Failed to list '${path}' in ${this.source}`);
+    }
+    if (entries.length > MAX_DIR_ENTRIES) throw new ImageError("LIMIT", `Directory '${path}' in ${this.source} has more than ${MAX_DIR_ENTRIES} entries`, "directory");
+    return entries.map((d) => ({ name: d.name, kind: kindOf(d) }));
+  }
+
+  readlink(path: string): string {
+    try {
+      const target = readlinkSync(this.host(path));
+      if (target.length > MAX_SYMLINK_BYTES) throw new ImageError("LIMIT", `Symlink '${path}' in ${this.source} is too long`, "directory");
+      return target;
+    } catch (e) {
+      if (e instanceof ImageError) throw e;
+      throw ioError(e, `Failed to read symlink '${path}' in ${this.source}`);
+    }
+  }
+
+  readFile(path: string, maxBytes: number): Uint8Array {
+    let fd: number;
+    try {
+      // O_NOFOLLOW: the resolver already followed symlinks inside the image; a final symlink that
+      // appears now (a race) must not lead us onto the host.
+      fd = openSync(this.host(path), constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+    } catch (e) {
+      throw ioError(e, `Failed to open '${path}' in ${this.source}`);
+    }
+    try {
+      const st = fstatSync(fd);
+      if (!st.isFile()) throw new ImageError("CORRUPT", `'${path}' in ${this.source} is not a regular file`, "directory");
+      if (st.size > maxBytes) throw new ImageError("LIMIT", `'${path}' in ${this.source} is larger than ${maxBytes} bytes`, "directory");
+      // Read until EOF but never past maxBytes + 1, so a file that grows while we read is caught.
+      const buf = Buffer.alloc(Math.min(maxBytes + 1, Number(st.size) + 65536));
+      let n = 0;
+      for (;;) {
+        const r = readSync(fd, buf, n, buf.length - n, n);
+        if (r === 0) break;
+        n += r;
+        if (n > maxBytes) throw new ImageError("LIMIT", `'${path}' in ${this.source} is larger than ${maxBytes} bytes`, "directory");
+        if (n === buf.length) break;
+      }
+      return new Uint8Array(buf.buffer, buf.byteOffset, n);
+    } catch (e) {
+      if (e instanceof ImageError) throw e;
+      throw ioError(e, `Failed to read '${path}' in ${this.source}`);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  close(): void {}
+}

@@ -1,0 +1,10 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    // Image fuzzing and bundle smoke tests spawn processes; keep the 2-core machine responsive.
+    maxWorkers: 2,
+    testTimeout: 60_000,
+  },
+});
