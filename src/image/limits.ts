@@ -15,3 +15,9 @@ export const MAX_PATH_DEPTH = 256;
 export const MAX_DECOMPRESSED_BYTES = 16 * 1024 * 1024;
 /** Metadata blocks/extents/tree nodes walked in one lookup, to stop cycles in hostile images. */
 export const MAX_WALK_STEPS = 1_000_000;
+/** GPT partition entries we accept (the usual table has 128). */
+export const MAX_GPT_ENTRIES = 1024;
+/** Bytes of GPT partition entry array we read (128 × 128 bytes = 16 KiB is usual). */
+export const MAX_GPT_TABLE_BYTES = 1024 * 1024;
+/** Largest directory (in bytes) an ext2/3/4 reader scans; 100,000 long names fit in well under this. */
+export const MAX_DIRECTORY_BYTES = 64 * 1024 * 1024;

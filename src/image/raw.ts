@@ -1,7 +1,197 @@
-// Placeholder until the raw-image readers land (issue 3): refuses raw images clearly.
+// Raw disk images (`*.raw`, or a block device): finds the file system(s) inside and mounts them, in
+// user space, as systemd-dissect would: the root partition at /, the usr partition at /usr.
+//
+// Probing order (reference/image-readers.md §2.0), chosen to avoid false positives: a GPT ("EFI PART"
+// at LBA 1 for 512- and 4096-byte sectors), then a naked file system by magic, then an MBR (whose
+// 55 AA alone is weak evidence, so its entries are validated). Open-time work is a few KiB however
+// large the image is: the GPT header and entry array, and each chosen file system's superblock.
+// Refused with UNSUPPORTED: LUKS, btrfs, xfs, and any file system we have no reader for.
+import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { sliceSource, fileSource, type ByteSource } from "./byte-source.ts";
+import { openErofs } from "./erofs.ts";
+import { openExt } from "./ext4.ts";
 import type { OpenOptions } from "./open.ts";
-import { ImageError, type ImageTree } from "./types.ts";
+import { readGpt, readMbr, selectPartitions, type Selected } from "./partitions.ts";
+import { openSquashfs } from "./squashfs.ts";
+import { ImageError, type DirEntry, type FileSystem, type ImageTree, type Stat } from "./types.ts";
 
-export function openRawImage(path: string, _options: OpenOptions): ImageTree {
-  throw new ImageError("UNSUPPORTED", `Raw image '${path}' cannot be read yet`);
+const MAGICS: Array<{ name: string; offset: number; bytes: number[]; open?: (s: ByteSource) => FileSystem }> = [
+  { name: "squashfs", offset: 0, bytes: [0x68, 0x73, 0x71, 0x73], open: openSquashfs },
+  { name: "erofs", offset: 1024, bytes: [0xe2, 0xe1, 0xf5, 0xe0], open: openErofs },
+  { name: "ext2/3/4", offset: 1080, bytes: [0x53, 0xef], open: openExt },
+  { name: "LUKS (encrypted)", offset: 0, bytes: [0x4c, 0x55, 0x4b, 0x53, 0xba, 0xbe] },
+  { name: "xfs", offset: 0, bytes: [0x58, 0x46, 0x53, 0x42] },
+  { name: "btrfs", offset: 65600, bytes: [0x5f, 0x42, 0x48, 0x52, 0x66, 0x53, 0x5f, 0x4d] },
+];
+
+function hasMagic(source: ByteSource, offset: number, bytes: number[]): boolean {
+  if (offset + bytes.length > source.size) return false;
+  const got = source.read(offset, bytes.length);
+  return bytes.every((b, i) => got[i] === b);
+}
+
+/** The file system whose magic this source carries, or undefined. */
+function probeFileSystem(source: ByteSource): (typeof MAGICS)[number] | undefined {
+  return MAGICS.find((m) => hasMagic(source, m.offset, m.bytes));
+}
+
+function openFileSystem(source: ByteSource, what: string): FileSystem {
+  const kind = probeFileSystem(source);
+  if (!kind) throw new ImageError("BAD_MAGIC", `${source.name}: ${what} holds no file system we know (squashfs, erofs, ext2/3/4)`);
+  if (!kind.open) throw new ImageError("UNSUPPORTED", `${source.name}: ${what} is ${kind.name}, which cannot be read`, kind.name);
+  return kind.open(source);
+}
+
+/** The root (and /usr) file systems of an image, plus the description of what was found. */
+function dissect(source: ByteSource, architecture: string): { root?: FileSystem; usr?: FileSystem; description: string } {
+  const gpt = readGpt(source);
+  if (!gpt) {
+    const naked = probeFileSystem(source);
+    if (naked) {
+      const fs = openFileSystem(source, "the image");
+      return { root: fs, description: fs.fsType };
+    }
+  }
+  const table = gpt ?? readMbr(source);
+  if (!table) {
+    throw new ImageError("BAD_MAGIC", `${source.name}: neither a partition table (GPT, MBR) nor a file system we know (squashfs, erofs, ext2/3/4)`);
+  }
+  const chosen = selectPartitions(table, architecture, source.name);
+  const open = (p: Selected): FileSystem => openFileSystem(sliceSource(source, p.offset, p.size, `partition ${p.index} ${p.role}`), `partition ${p.index} (${p.role})`);
+  const root = chosen.root && open(chosen.root);
+  const usr = chosen.usr && open(chosen.usr);
+  const parts: string[] = [];
+  if (chosen.root && root) parts.push(`${chosen.root.role}${chosen.root.label ? ` '${chosen.root.label}'` : ""} (${root.fsType})`);
+  if (chosen.usr && usr) parts.push(`${chosen.usr.role}${chosen.usr.label ? ` '${chosen.usr.label}'` : ""} (${usr.fsType})`);
+  // dm-verity is recognised but not checked here; systemd checks it when it mounts the image.
+  for (const v of chosen.verity) parts.push(v.role);
+  return { ...(root && { root }), ...(usr && { usr }), description: `${table.scheme}${table.sectorSize !== 512 ? ` (${table.sectorSize}-byte sectors)` : ""}: ${parts.join(", ")}` };
+}
+
+const ROOT_DIR: Stat = { kind: "dir", size: 0, mode: 0o755 };
+
+/**
+ * The mount table: `root` at / (or an empty synthetic root for a usr-only image) and `usr` at /usr.
+ * Paths are physical (types.ts), so a path under /usr never passes through a symlink named usr.
+ */
+class RawImage implements ImageTree {
+  readonly type = "raw";
+  constructor(
+    readonly source: string,
+    readonly description: string,
+    private readonly root: FileSystem | undefined,
+    private readonly usr: FileSystem | undefined,
+    private readonly release: () => void,
+  ) {}
+
+  /** Which file system holds `path`, and the path inside it. */
+  private route(path: string): { fs: FileSystem; path: string } | undefined {
+    if (this.usr && (path === "/usr" || path.startsWith("/usr/"))) return { fs: this.usr, path: path.slice(4) || "/" };
+    return this.root && { fs: this.root, path };
+  }
+
+  lstat(path: string): Stat | undefined {
+    const r = this.route(path);
+    if (r) return r.fs.lstat(r.path);
+    return path === "/" ? ROOT_DIR : undefined;
+  }
+
+  readdir(path: string): DirEntry[] {
+    const r = this.route(path);
+    const entries = r ? r.fs.readdir(r.path) : [];
+    if (path !== "/" || !this.usr) {
+      if (!r) throw new ImageError("NOT_FOUND", `'${path}' does not exist in ${this.source}`);
+      return entries;
+    }
+    // The usr partition is mounted over whatever / has at "usr" (usually an empty directory).
+    return [...entries.filter((e) => e.name !== "usr"), { name: "usr", kind: "dir" }];
+  }
+
+  readlink(path: string): string {
+    const r = this.route(path);
+    if (!r) throw new ImageError("NOT_FOUND", `'${path}' does not exist in ${this.source}`);
+    return r.fs.readlink(r.path);
+  }
+
+  readFile(path: string, maxBytes: number): Uint8Array {
+    const r = this.route(path);
+    if (!r) throw new ImageError("NOT_FOUND", `'${path}' does not exist in ${this.source}`);
+    return r.fs.readFile(r.path, maxBytes);
+  }
+
+  close(): void {
+    this.release();
+  }
+}
+
+/**
+ * A block device: fstat() says size 0, so the size comes from sysfs (in 512-byte units, whatever
+ * the logical sector size). Reads are bounds-checked against that size like any other source.
+ */
+function deviceSource(path: string): ByteSource & { close(): void } {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, "r");
+    const rdev = Number(fstatSync(fd).rdev);
+    const major = (rdev >> 8) & 0xfff;
+    const minor = (rdev & 0xff) | ((rdev >> 12) & 0xfff00);
+    const size = Number(readFileSync(`/sys/dev/block/${major}:${minor}/size`, "utf8").trim()) * 512;
+    if (!Number.isSafeInteger(size) || size <= 0) throw new Error(`cannot determine the size of block device (${size})`);
+    const name = path;
+    return {
+      name,
+      size,
+      read(offset, length) {
+        if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > size) {
+          throw new ImageError("TRUNCATED", `read of ${length} bytes at offset ${offset} is outside ${name} (size ${size})`, undefined, offset);
+        }
+        if (fd === undefined) throw new ImageError("IO", `Image '${name}' is already closed`);
+        const buf = Buffer.alloc(length);
+        for (let n = 0; n < length; ) {
+          const r = readSync(fd, buf, n, length - n, offset + n);
+          if (r === 0) throw new ImageError("TRUNCATED", `${name} ended at offset ${offset + n}`, undefined, offset + n);
+          n += r;
+        }
+        return new Uint8Array(buf.buffer, buf.byteOffset, length);
+      },
+      close() {
+        if (fd !== undefined) closeSync(fd);
+        fd = undefined;
+      },
+    };
+  } catch (e) {
+    if (fd !== undefined) closeSync(fd);
+    throw new ImageError("IO", `Failed to open block device '${path}': ${(e as Error).message}`);
+  }
+}
+
+function openSource(path: string): ByteSource & { close(): void } {
+  let isDevice = false;
+  try {
+    isDevice = statSync(path).isBlockDevice();
+  } catch {
+    // fileSource() reports a missing or unreadable file with the right ImageError.
+  }
+  return isDevice ? deviceSource(path) : fileSource(path);
+}
+
+/** Opens a raw disk image; the image file stays open until close(). */
+export function openRawImage(path: string, options: OpenOptions): ImageTree {
+  const source = openSource(path);
+  try {
+    return fromSource(source, options, path, () => source.close());
+  } catch (e) {
+    source.close();
+    throw e;
+  }
+}
+
+/** The same over any byte source (tests and fuzzing use bytesSource). */
+export function openRawSource(source: ByteSource, options: OpenOptions, name = source.name, release: () => void = () => {}): ImageTree {
+  return fromSource(source, options, name, release);
+}
+
+function fromSource(source: ByteSource, options: OpenOptions, name: string, release: () => void): ImageTree {
+  const { root, usr, description } = dissect(source, options.architecture);
+  return new RawImage(name, description, root, usr, release);
 }
