@@ -34,6 +34,7 @@ function checkFrames(src: Uint8Array, maxOutput: number): void {
   // The window must hold the largest back-reference; a window far beyond the output we accept
   // can only be a hostile header (a real encoder sizes it to the content, at most 2x).
   const maxWindow = Math.max(2 * maxOutput, 1 << 20);
+  if (src.length === 0) throw corrupt("no frame at all", 0);
   let p = 0;
   let total = 0;
   while (p < src.length) {
