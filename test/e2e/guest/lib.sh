@@ -19,6 +19,7 @@ wait_state() {
     s=$(systemctl show -P ActiveState "$u")
     [ "$s" = "$want" ] && return 0
     [ "$s" = failed ] && [ "$want" != failed ] && break
+    [ "$(systemctl show -P LoadState "$u")" = not-found ] && [ "$want" = active ] && break
     sleep 0.1; n=$((n-1))
   done
   echo "$u is $(systemctl show -P ActiveState "$u")/$(systemctl show -P SubState "$u") (Result=$(systemctl show -P Result "$u")), wanted $want"
@@ -30,6 +31,7 @@ wait_log() {
   while [ $n -gt 0 ]; do
     l=$(journalctl -q -b -u "$u" -o cat --no-pager 2>/dev/null | grep -E -- "$re" | tail -n 1)
     [ -n "$l" ] && { echo "$l"; return 0; }
+    [ "$(systemctl show -P LoadState "$u")" = not-found ] && break
     sleep 0.1; n=$((n-1))
   done
   return 1

@@ -4,7 +4,7 @@
 //   baz_1.raw       erofs in GPT (baz.service)        qux_1.raw  naked ext4 (qux.service)
 //   foo-ext/        directory extension of foo (foo-ext.service, /usr/share/foo-ext/marker)
 //   bar-ext.raw     squashfs extension of bar (bar-ext.service, /usr/share/bar-ext/marker)
-//   net_1/          directory image whose service reports its network view
+//   net_1/, nonet_1/, strict_1/  more directory images (net.service, nonet.service, strict.service)
 //   corrupt_1.raw   garbage with a .raw name
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync, renameSync, writeFileSync as wf } from "node:fs";
@@ -15,12 +15,16 @@ import { REPO } from "./guest.mjs";
 export const WORK = join(REPO, "test/e2e/.work");
 
 // The service program inside every image: report what the service sees, then stay up.
+// Written for TasksMax=4 (the strict profile): no pipelines, shell builtins where possible.
 export const PROBE = `#!/bin/sh
 echo "E2E-PROBE name=$1 portable=\${PORTABLE:-} uid=$(id -u)"
-echo "E2E-NET $1 ifaces=$(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | tr '\\n' ',') inet=$(nc -w 1 127.0.0.1 9 </dev/null 2>&1 | head -n 1)"
-for m in /usr/share/*/marker; do [ -f "$m" ] && echo "E2E-MARKER $1 $m=$(cat "$m")"; done
-echo "E2E-WRITE $1 usr=$(touch /usr/e2e-probe 2>&1 && echo writable || echo readonly)"
-echo "E2E-HOSTOS $1 $(grep ^VERSION_CODENAME= /run/host/os-release 2>/dev/null || echo none)"
+ifs=
+while read -r l; do case $l in *:*) ifs="$ifs\${l%%:*},";; esac; done </proc/net/dev
+echo "E2E-NET $1 ifaces=$ifs inet=$(nc -w 1 127.0.0.1 9 </dev/null 2>&1)"
+for m in /usr/share/*/marker; do [ -f "$m" ] && read -r v <"$m" && echo "E2E-MARKER $1 $m=$v"; done
+if touch /usr/e2e-probe 2>/dev/null; then echo "E2E-WRITE $1 usr=writable"; else echo "E2E-WRITE $1 usr=readonly"; fi
+v=none; while read -r l; do case $l in VERSION_CODENAME=*) v=$l;; esac; done </run/host/os-release
+echo "E2E-HOSTOS $1 $v"
 exec sleep infinity
 `;
 
@@ -64,7 +68,9 @@ const DEFS = {
   "bar_1.raw": { kind: "squashfs", units: { "bar.service": service("bar") }, files: probeFile },
   "baz_1.raw": { kind: "erofs-gpt", units: { "baz.service": service("baz") }, files: probeFile },
   "qux_1.raw": { kind: "ext4", units: { "qux.service": service("qux") }, files: probeFile },
-  "net_1": { kind: "dir", units: { "net.service": service("net") }, files: probeFile },
+  net_1: { kind: "dir", units: { "net.service": service("net") }, files: probeFile },
+  nonet_1: { kind: "dir", units: { "nonet.service": service("nonet") }, files: probeFile },
+  strict_1: { kind: "dir", units: { "strict.service": service("strict") }, files: probeFile },
   "foo-ext": { kind: "ext-dir", units: { "foo-ext.service": service("foo-ext") }, files: { "usr/share/foo-ext/marker": "from-foo-ext\n" } },
   "bar-ext.raw": { kind: "ext-squashfs", units: { "bar-ext.service": service("bar-ext") }, files: { "usr/share/bar-ext/marker": "from-bar-ext\n" } },
 };

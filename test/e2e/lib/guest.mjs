@@ -31,9 +31,13 @@ function put(root, path, content, mode = 0o644) {
   chmodSync(p, mode);
 }
 
+// E2E_GENERATOR / E2E_CLI point the suite at another build (e.g. a deliberately broken copy).
+export const GENERATOR = process.env.E2E_GENERATOR ?? join(REPO, "dist/portable-attach-generator");
+export const CLI = process.env.E2E_CLI ?? join(REPO, "dist/portable-attach");
+
 export const have = {
-  generator: () => existsSync(join(REPO, "dist/portable-attach-generator")),
-  cli: () => existsSync(join(REPO, "dist/portable-attach")),
+  generator: () => existsSync(GENERATOR),
+  cli: () => existsSync(CLI),
   pathUnit: () => existsSync(join(REPO, "units/portable-attach.path")),
   units: () => existsSync(join(REPO, "units")) && readdirSync(join(REPO, "units")).length > 0,
 };
@@ -53,11 +57,11 @@ export function makePayload(dir, { check, files = {}, ours = true }) {
   if (ours) {
     if (have.generator()) {
       put(dir, "usr/lib/systemd/system-generators/portable-attach-generator", "", 0o755);
-      copyFileSync(join(REPO, "dist/portable-attach-generator"), join(dir, "usr/lib/systemd/system-generators/portable-attach-generator"));
+      copyFileSync(GENERATOR, join(dir, "usr/lib/systemd/system-generators/portable-attach-generator"));
     }
     if (have.cli()) {
       put(dir, "usr/bin/portable-attach", "", 0o755);
-      copyFileSync(join(REPO, "dist/portable-attach"), join(dir, "usr/bin/portable-attach"));
+      copyFileSync(CLI, join(dir, "usr/bin/portable-attach"));
     }
     const units = join(REPO, "units");
     if (existsSync(units)) {

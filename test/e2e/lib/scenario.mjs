@@ -1,0 +1,28 @@
+// Helpers for writing scenarios.
+import { readFileSync } from "node:fs";
+
+/** Payload files that put the named test images into /var/lib/portables (or `dir`). */
+export function portables(ctx, names, dir = "var/lib/portables") {
+  const files = {};
+  for (const n of names) {
+    const p = ctx.images[n];
+    if (!p) throw new Error(`no test image ${n}`);
+    files[`${dir}/${n}`] = n.endsWith(".raw") ? { copyFile: p } : { copyTree: p };
+  }
+  return files;
+}
+
+/** The guest-side dump helpers (dump_tree, dump_units) for parity. */
+export const DUMP_SH = readFileSync(new URL("../guest/dump.sh", import.meta.url), "utf8");
+
+/** Shell: the generator's own messages this boot (to /dev/kmsg when run by systemd, so in the journal). */
+export const GEN_LOG = `journalctl -b --no-pager -o short | grep -F portable-attach-generator`;
+
+/** Shell snippet: check that a service runs, in its image, under the default profile. */
+export function activeInImage(unit, { rootProp, rootValue, name }) {
+  return `
+check "${unit} is active" wait_state ${unit} active 15
+expect "${unit}: ${rootProp}" "$(prop ${unit} ${rootProp})" "${rootValue}"
+check "${unit}: the service ran its image's program (probe output)" wait_log ${unit} "^E2E-PROBE name=${name} " 10
+`;
+}

@@ -1,0 +1,137 @@
+#!/usr/bin/env node
+// End-to-end suite: systemd 252 as PID 1 (Debian bookworm in systemd-nspawn) boots with our generator
+// installed and judges what it wrote. See test/e2e/README.md.
+//
+//   node test/e2e/run.mjs [SCENARIO...]      (npm run test:e2e builds dist/ first)
+//
+// Environment: E2E_JOBS (parallel boots, default 2), E2E_REQUIRE_ALL=1 (a scenario that would be
+// skipped for a missing capability fails instead), PORTABLE_ATTACH_E2E_CACHE (rootfs cache dir).
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { ensureRootfs, CACHE_DIR } from "./lib/rootfs.mjs";
+import { ensureImages, WORK } from "./lib/fixtures.mjs";
+import { makePayload, REPO } from "./lib/guest.mjs";
+import { boot, keepForInspection } from "./lib/boot.mjs";
+import { capabilities } from "./lib/capabilities.mjs";
+import { pool, which } from "./lib/util.mjs";
+
+const t0 = Date.now();
+const log = (...a) => console.log(`[e2e ${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s]`, ...a);
+
+function skipAll(why) {
+  console.log(`e2e: skipped: ${why}`);
+  console.log("e2e: 0 passed, 0 failed, 0 skipped");
+  process.exit(0);
+}
+
+if (process.getuid?.() !== 0) skipAll("needs root (mounts an overlay and runs systemd-nspawn)");
+if (!which("systemd-nspawn")) skipAll("systemd-nspawn is not installed (apt-get install systemd-container; see .ci/e2e-deps.sh)");
+if (!which("mmdebstrap") && !existsSync(CACHE_DIR)) skipAll("mmdebstrap is not installed and no rootfs is cached (see .ci/e2e-deps.sh)");
+for (const tool of ["mksquashfs", "mkfs.erofs", "mkfs.ext4", "sfdisk"]) {
+  if (!which(tool)) skipAll(`${tool} is not installed (see .ci/e2e-deps.sh)`);
+}
+if (!existsSync("/proc/filesystems") || !readFileSync("/proc/filesystems", "utf8").includes("overlay")) {
+  skipAll("the kernel has no overlay file system");
+}
+
+const all = [];
+for (const f of readdirSync(new URL("./scenarios/", import.meta.url)).filter((f) => f.endsWith(".mjs")).sort()) {
+  const mod = await import(new URL(`./scenarios/${f}`, import.meta.url));
+  for (const s of [].concat(mod.default)) all.push(s);
+}
+const wanted = process.argv.slice(2);
+const scenarios = wanted.length ? all.filter((s) => wanted.some((w) => s.name === w || s.name.startsWith(w))) : all;
+if (wanted.length && scenarios.length === 0) { console.error(`no scenario matches ${wanted.join(" ")}; have: ${all.map((s) => s.name).join(" ")}`); process.exit(2); }
+
+const { dir: rootfs, built } = await ensureRootfs(log);
+log(built ? `rootfs built: ${rootfs}` : `rootfs cached: ${rootfs}`);
+const images = await ensureImages(rootfs);
+const caps = capabilities();
+log(`capabilities: ${Object.entries(caps).map(([k, v]) => `${k}=${v ? "yes" : "no"}`).join(" ")}`);
+mkdirSync(WORK, { recursive: true });
+
+/** Boot once with a payload built from spec = { check, files, ours }; returns { results, pass, fail, res }. */
+async function bootWith(name, spec, timeoutMs = 60_000) {
+  const payload = mkdtempSync("/tmp/pa-e2e-payload-");
+  try {
+    makePayload(payload, spec);
+    const res = await boot({ rootfs, payload, timeoutMs, name });
+    const read = (f) => (existsSync(join(res.out, f)) ? readFileSync(join(res.out, f), "utf8") : "");
+    const results = read("results");
+    const lines = results.split("\n").filter(Boolean);
+    const problems = lines.filter((l) => l.startsWith("FAIL"));
+    if (res.timedOut) problems.push(`FAIL boot timed out after ${timeoutMs} ms`);
+    else if (!read("done")) problems.push("FAIL the check did not finish (no /run/out/done)");
+    if (!lines.some((l) => l.startsWith("PASS"))) problems.push("FAIL no check passed");
+    return { res, read, results: lines, problems };
+  } finally {
+    rmSync(payload, { recursive: true, force: true });
+  }
+}
+
+async function runScenario(s) {
+  const missing = (s.needs ?? []).filter((n) => !caps[n]);
+  if (missing.length) {
+    const why = `waits for: ${missing.map((m) => capabilities.describe[m] ?? m).join("; ")}`;
+    if (process.env.E2E_REQUIRE_ALL === "1") return { name: s.name, status: "fail", ms: 0, problems: [`FAIL ${why}`] };
+    return { name: s.name, status: "skip", ms: 0, why };
+  }
+  const start = Date.now();
+  const boots = [];
+  const ctx = {
+    images, rootfs, caps, repo: REPO,
+    boot: async (suffix, spec, timeoutMs) => {
+      const b = await bootWith(suffix ? `${s.name}.${suffix}` : s.name, spec, timeoutMs ?? s.timeoutMs ?? 60_000);
+      boots.push(b);
+      return b;
+    },
+  };
+  let problems = [];
+  let passes = 0;
+  try {
+    // A scenario either gives one boot's payload (spec) or drives its boots itself (run).
+    if (s.run) {
+      const r = await s.run(ctx);
+      problems = r?.problems ?? [];
+    } else {
+      const spec = await s.spec(ctx);
+      const b = await ctx.boot("", spec);
+      problems = b.problems;
+    }
+    for (const b of boots) {
+      passes += b.results.filter((l) => l.startsWith("PASS")).length;
+      if (s.run) problems.push(...b.problems);
+    }
+  } catch (e) {
+    problems.push(`FAIL harness error: ${e.stack ?? e}`);
+  } finally {
+    const failed = problems.length > 0;
+    for (const b of boots) {
+      if (failed) b.kept = keepForInspection(b.res, WORK);
+      else rmSync(join(WORK, b.res.name), { recursive: true, force: true });
+      await b.res.cleanup();
+    }
+    s._kept = boots.filter((b) => b.kept).map((b) => b.kept);
+  }
+  return { name: s.name, status: problems.length ? "fail" : "pass", ms: Date.now() - start, problems, passes, kept: s._kept };
+}
+
+const jobs = Number(process.env.E2E_JOBS ?? 2);
+log(`running ${scenarios.length} scenario(s), ${jobs} at a time`);
+const results = await pool(scenarios, jobs, async (s) => {
+  const r = await runScenario(s);
+  if (r.status === "pass") log(`PASS ${r.name} (${r.passes} checks, ${(r.ms / 1000).toFixed(1)} s)`);
+  else if (r.status === "skip") log(`SKIP ${r.name}: ${r.why}`);
+  else {
+    log(`FAIL ${r.name} (${(r.ms / 1000).toFixed(1)} s)`);
+    for (const p of r.problems) console.log(`    ${p.replace(/\n/g, "\n    ")}`);
+    for (const k of r.kept ?? []) console.log(`    journal and results kept in ${k}`);
+  }
+  return r;
+});
+
+const n = (st) => results.filter((r) => r.status === st).length;
+console.log("");
+for (const r of results) console.log(`  ${r.status.toUpperCase().padEnd(4)} ${r.name}${r.why ? `  (${r.why})` : ""}`);
+console.log(`\ne2e: ${n("pass")} passed, ${n("fail")} failed, ${n("skip")} skipped  (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+process.exit(n("fail") ? 1 : 0);
