@@ -2,10 +2,15 @@
 // `ini` (and any pure-JS decompressor) is bundled in; everything else must be a `node:` built-in,
 // which the metafile check below enforces so a stray import cannot slip into the boot path.
 import { build } from "esbuild";
-import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 
 const pkg = JSON.parse(readFileSync(new URL("./package.json", import.meta.url), "utf8"));
 const ALLOWED_INPUT = /^(src|generator)\/|^node_modules\/(ini|fzstd)\//;
+
+// The bundles have no file extension (they are commands) and are CommonJS; this package.json keeps
+// Node from reading them as ES modules because of the repository's own "type": "module".
+mkdirSync("dist", { recursive: true });
+writeFileSync("dist/package.json", JSON.stringify({ type: "commonjs" }) + "\n");
 
 const targets = [
   { entry: "generator/main.ts", out: "dist/portable-attach-generator" },

@@ -1,0 +1,86 @@
+// portable-attach-generator: systemd.generator(7). Reads the attach list, reads each image, and
+// writes the units portablectl attach would write into the normal generator directory (argv[1];
+// admin files in /etc still win over it). It never fails the boot over an entry: per-entry
+// problems are logged as "…, ignoring" and the run exits 0; only a broken environment (bad
+// arguments, an unwritable output directory) exits 1.
+import { existsSync } from "node:fs";
+import { formatDiagnostic } from "../src/config/diagnostic.ts";
+import { LATE_PASS_STAMP, STATUS_FILE_NAME } from "../src/config/paths.ts";
+import { loadList } from "../src/io/load-list.ts";
+import { applyPlan, writeFileAtomic } from "../src/io/apply.ts";
+import { readEntryFacts } from "../src/io/facts.ts";
+import { readHostFacts } from "../src/io/host.ts";
+import { createLogger, type Logger } from "../src/io/log.ts";
+import { hostArchitecture } from "../src/portable/architecture.ts";
+import { plan } from "../src/plan/plan.ts";
+import type { EntryFacts, Outcome } from "../src/plan/types.ts";
+
+const IDENT = "portable-attach-generator";
+
+function logOutcome(log: Logger, o: Outcome): void {
+  for (const w of o.warnings) log.log("warning", `[${o.name}] ${w}`);
+  switch (o.state) {
+    case "attached":
+      log.log("debug", `[${o.name}] Attached '${o.image}' from ${o.file}:${o.line}: ${o.units.join(" ")}${o.enabled ? " (enabled)" : ""}`);
+      break;
+    case "deferred":
+      log.log("notice", `[${o.name}] ${o.reason}`);
+      break;
+    case "failed":
+      log.log("err", `[${o.name}] ${o.file}:${o.line}: ${o.reason}, ignoring`);
+      break;
+    case "masked":
+      log.log("info", `[${o.name}] ${o.reason}`);
+      break;
+  }
+}
+
+export function main(argv: string[], env: NodeJS.ProcessEnv): number {
+  const log = createLogger(IDENT, env);
+  try {
+    if (argv.length !== 1 && argv.length !== 3) {
+      log.log("err", "This program takes one or three arguments (normal, early and late output directories).");
+      return 1;
+    }
+    const outputDir = argv[0] as string;
+    if (env.SYSTEMD_SCOPE === "user") return 0; // portable services are system services
+    if (env.SYSTEMD_IN_INITRD === "1") return 0; // images and their units belong to the real root
+    const root = (env.PORTABLE_ATTACH_ROOT ?? "").replace(/\/+$/, "");
+    const architecture = hostArchitecture(env);
+
+    const list = loadList(root);
+    // An entry's own errors are said once, with its outcome below.
+    for (const d of list.diagnostics) {
+      if (d.severity === "warning") log.log("warning", formatDiagnostic(d));
+      else if (d.entry === undefined) log.log("err", `${formatDiagnostic(d)}, ignoring`);
+    }
+    for (const s of list.merged.shadowed) log.log("debug", `[${s.entry.name}] ${s.entry.file}:${s.entry.line} is replaced by ${s.by.file}:${s.by.line}`);
+
+    const latePassDone = existsSync(root + LATE_PASS_STAMP);
+    const facts = new Map<string, EntryFacts>();
+    for (const entry of list.merged.entries) {
+      if (entry.errors.length > 0) continue;
+      try {
+        facts.set(entry.name, readEntryFacts(entry, { root, architecture, latePassDone }));
+      } catch (e) {
+        // A bug must cost one entry, not the boot.
+        facts.set(entry.name, { kind: "failed", reason: `Internal error: ${(e as Error).stack ?? String(e)}` });
+      }
+    }
+    const result = plan({ entries: list.merged.entries, masked: list.merged.masked, facts, host: readHostFacts(root, architecture) });
+    for (const o of result.outcomes) logOutcome(log, o);
+
+    try {
+      applyPlan(outputDir, result.files);
+      writeFileAtomic(`${outputDir}/${STATUS_FILE_NAME}`, JSON.stringify({ version: 1, entries: result.outcomes }, null, 1) + "\n");
+    } catch (e) {
+      log.log("err", `Failed to write to '${outputDir}': ${(e as Error).message}`);
+      return 1;
+    }
+    return 0;
+  } finally {
+    log.close();
+  }
+}
+
+process.exitCode = main(process.argv.slice(2), process.env);

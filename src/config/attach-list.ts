@@ -1,0 +1,153 @@
+// The attach list schema: one [NAME] section per attachment. Pure: text in, entries and
+// diagnostics out. Unknown keys warn (a newer list on an older tool still works); anything that
+// would make us attach something other than what the person meant is an error for that entry
+// alone. A broken entry is still returned (with its errors) so it keeps shadowing a same-named
+// entry of a lower-precedence file: a typo in /etc must not silently resurrect the vendor entry.
+import type { Diagnostic } from "./diagnostic.ts";
+import { parseIni, type IniSection } from "./ini.ts";
+
+export interface Entry {
+  name: string;
+  /** The list file and line of the [NAME] header: SourcePath= and every message point here. */
+  file: string;
+  line: number;
+  /** false for a masking entry (`Attach=no`). */
+  attach: boolean;
+  /** An absolute path or a bare image name. */
+  image: string;
+  extensions: string[];
+  /** Explicit prefixes; undefined means "derive from the image name". */
+  prefixes: string[] | undefined;
+  profile: string;
+  enable: boolean;
+  force: boolean;
+  /** Errors that stop this entry from being attached. */
+  errors: Diagnostic[];
+}
+
+export const KNOWN_KEYS = ["Image", "Extensions", "Prefixes", "Profile", "Enable", "Force", "Attach"] as const;
+
+const BOOLEANS: Record<string, boolean> = { "1": true, yes: true, y: true, true: true, t: true, on: true, "0": false, no: false, n: false, false: false, f: false, off: false };
+/** An attachment name: used in messages, CLI arguments and file names of the cache. */
+const NAME = /^[A-Za-z0-9][A-Za-z0-9_.@:+-]{0,254}$/;
+/** A profile name, as portablectl accepts one (a file name). */
+const PROFILE = /^[A-Za-z0-9_.@+-]{1,255}$/;
+
+/** portablectl's "valid image name": a single file name (portable-spec §1.2). */
+export function isImageName(s: string): boolean {
+  return s.length > 0 && s.length <= 255 && s !== "." && s !== ".." && !s.includes("/") && !s.startsWith(".#") && !/[\x00-\x1f\x7f]/.test(s);
+}
+
+function imageProblem(value: string): string | undefined {
+  if (value === "") return "is empty";
+  if (/[\x00-\x1f\x7f]/.test(value)) return "contains control characters";
+  if (value.startsWith("/")) return undefined;
+  if (isImageName(value)) return undefined;
+  return "must be an absolute path or a bare image name";
+}
+
+export function parseAttachList(text: string, file: string): { entries: Entry[]; diagnostics: Diagnostic[] } {
+  const doc = parseIni(text, file);
+  const diagnostics = [...doc.diagnostics];
+  const entries: Entry[] = [];
+  const seen = new Map<string, Entry>();
+  for (const section of doc.sections) {
+    const entry = parseSection(section, file, diagnostics);
+    const earlier = seen.get(entry.name);
+    if (earlier) {
+      // Ambiguous: refuse both rather than guess which one the person meant.
+      const message = `Section [${entry.name}] is defined twice in this file (lines ${earlier.line} and ${entry.line}), refusing both`;
+      const error: Diagnostic = { severity: "error", file, line: entry.line, entry: entry.name, message };
+      earlier.errors.push(error);
+      diagnostics.push(error);
+      continue;
+    }
+    seen.set(entry.name, entry);
+    entries.push(entry);
+  }
+  // Errors from lines that belong to a section make that section's entry broken too.
+  for (const d of doc.diagnostics) {
+    if (d.entry !== undefined) seen.get(d.entry)?.errors.push(d);
+  }
+  return { entries, diagnostics };
+}
+
+function parseSection(section: IniSection, file: string, diagnostics: Diagnostic[]): Entry {
+  const entry: Entry = {
+    name: section.name,
+    file,
+    line: section.line,
+    attach: true,
+    image: "",
+    extensions: [],
+    prefixes: undefined,
+    profile: "default",
+    enable: false,
+    force: false,
+    errors: [],
+  };
+  const problem = (line: number, message: string, severity: "error" | "warning" = "error"): void => {
+    const d: Diagnostic = { severity, file, line, entry: section.name, message };
+    diagnostics.push(d);
+    if (severity === "error") entry.errors.push(d);
+  };
+  if (!NAME.test(section.name)) {
+    problem(section.line, `Invalid attachment name [${section.name}]: use letters, digits and _ . @ : + - (at most 255, not starting with a punctuation character)`);
+  }
+  const lineOf = new Map<string, number>();
+  let imageLine = section.line;
+  for (const { key, value, line } of section.keys) {
+    const previous = lineOf.get(key);
+    if (previous !== undefined) problem(line, `${key}= is set again (first at line ${previous}); the later value is used`, "warning");
+    lineOf.set(key, line);
+    const bool = (): boolean => {
+      const b = BOOLEANS[value.toLowerCase()];
+      if (b === undefined) {
+        problem(line, `Failed to parse ${key}='${value}': expected a boolean (yes/no)`);
+        return false;
+      }
+      return b;
+    };
+    switch (key) {
+      case "Image": {
+        const why = imageProblem(value);
+        if (why) problem(line, `Image='${value}' ${why}`);
+        entry.image = value.length > 1 ? value.replace(/\/+$/, "") : value;
+        imageLine = line;
+        break;
+      }
+      case "Extensions": {
+        entry.extensions = value.split(/\s+/).filter((w) => w !== "");
+        for (const ext of entry.extensions) {
+          const why = imageProblem(ext);
+          if (why) problem(line, `Extension '${ext}' ${why}`);
+        }
+        entry.extensions = entry.extensions.map((e) => (e.length > 1 ? e.replace(/\/+$/, "") : e));
+        break;
+      }
+      case "Prefixes": {
+        const words = value.split(/\s+/).filter((w) => w !== "");
+        for (const p of words) if (!/^[A-Za-z0-9_.@:\\-]+$/.test(p)) problem(line, `Invalid prefix '${p}' in Prefixes=`);
+        entry.prefixes = words.length > 0 ? words : undefined;
+        break;
+      }
+      case "Profile":
+        if (!PROFILE.test(value) || value === "." || value === "..") problem(line, `Unit profile name not valid: '${value}'`);
+        entry.profile = value;
+        break;
+      case "Enable":
+        entry.enable = bool();
+        break;
+      case "Force":
+        entry.force = bool();
+        break;
+      case "Attach":
+        entry.attach = bool();
+        break;
+      default:
+        problem(line, `Unknown key '${key}' in section [${section.name}], ignoring`, "warning");
+    }
+  }
+  if (entry.attach && entry.image === "" && !lineOf.has("Image")) problem(imageLine, `Section [${section.name}] has no Image=`);
+  return entry;
+}

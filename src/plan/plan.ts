@@ -1,0 +1,181 @@
+// The heart: from the attach list, what the images hold and what the host has, decide every file
+// the generator writes and each entry's outcome. Pure and deterministic: the same input gives the
+// same files in the same order, byte for byte. Checks follow portablectl's order (portable-spec
+// §1.7); where portablectl would refuse the whole attach, we refuse the entry and go on.
+import type { Entry } from "../config/attach-list.ts";
+import type { UnitFile } from "../portable/discover.ts";
+import { checkExtensionCompatible } from "../portable/release.ts";
+import { matchesPrefixes, prefixFromImage, unitType } from "../portable/unit-name.ts";
+import { checkPath, quoteWord } from "../unit/escape.ts";
+import { installSymlinks, parseInstallSection } from "../unit/install.ts";
+import { renderPortableDropIn } from "./render.ts";
+import type { EntryFacts, HostFacts, ImageFacts, Outcome, OutputFile, Plan, PlanInput } from "./types.ts";
+
+/** An entry portablectl would refuse to attach; the message says why, in portablectl's words. */
+export class Refusal extends Error {}
+
+function refuse(message: string): never {
+  throw new Refusal(message);
+}
+
+const decoder = new TextDecoder();
+
+/** The prefixes units must match: explicit ones, or the one derived from the image as written. */
+export function matchesFor(entry: Entry): string[] {
+  if (entry.prefixes) return entry.prefixes;
+  const prefix = prefixFromImage(entry.image);
+  if (prefix === undefined) refuse(`Failed to extract prefix of image name '${entry.image}'; set Prefixes=`);
+  return [prefix];
+}
+
+function checkImagePath(image: ImageFacts, role: string): void {
+  const why = checkPath(image.path);
+  if (why) refuse(`Cannot write ${role} path '${image.path}' into a unit file: ${why}`);
+  // ExtensionImages= and the marker use ':' as a separator.
+  if (role !== "image" && image.path.includes(":")) refuse(`Cannot write ${role} path '${image.path}' into a unit file: it contains ':'`);
+}
+
+interface Chosen {
+  unit: UnitFile;
+  from: ImageFacts;
+}
+
+/** Validates an entry's images and picks its units; throws Refusal with portablectl-like messages. */
+function chooseUnits(entry: Entry, root: ImageFacts, extensions: ImageFacts[], host: HostFacts): Chosen[] {
+  const matches = matchesFor(entry);
+  checkImagePath(root, "image");
+  for (const ext of extensions) checkImagePath(ext, "extension");
+  if (!root.release) refuse(`Image '${root.path}' lacks os-release data`);
+  if (!root.release.ID) refuse(`Image '${root.path}' os-release metadata lacks the ID field`);
+  for (const ext of extensions) {
+    if (!ext.release) refuse(`Image '${ext.path}' lacks extension-release data`);
+    const why = checkExtensionCompatible(root.release, ext.release, host.architecture);
+    if (why) refuse(`Image '${ext.path}' extension-release metadata does not match the root's: ${why}`);
+  }
+  const declared = [root, ...extensions].filter((i) => i.release?.PORTABLE_PREFIXES !== undefined);
+  if (declared.length > 0) {
+    const allowed = new Set(declared.flatMap((i) => (i.release?.PORTABLE_PREFIXES ?? "").split(/\s+/).filter((w) => w !== "")));
+    const bad = matches.filter((m) => !allowed.has(m));
+    if (bad.length > 0) {
+      refuse(`Selected matches ${bad.map((m) => `'${m}'`).join(", ")} are not compatible with portable service image '${root.path}', acceptable prefix matches are: ${[...allowed].sort().join(" ")}`);
+    }
+  }
+  const chosen = new Map<string, Chosen>();
+  for (const image of [root, ...extensions]) {
+    for (const unit of image.units) {
+      if (!chosen.has(unit.name) && matchesPrefixes(unit.name, matches)) chosen.set(unit.name, { unit, from: image });
+    }
+  }
+  if (chosen.size === 0) {
+    const exts = extensions.length > 0 ? ` or any of its extensions ${extensions.map((e) => `'${e.path}'`).join(", ")}` : "";
+    refuse(`Couldn't find any matching unit files in image '${root.path}'${exts}`);
+  }
+  return [...chosen.values()].sort((a, b) => (a.unit.name < b.unit.name ? -1 : 1));
+}
+
+/** True if the host already has this unit (for an instance, the instance itself, not its template). */
+function existsOnHost(host: HostFacts, name: string): boolean {
+  return host.unitNames.has(name);
+}
+
+export function plan(input: PlanInput): Plan {
+  const files: OutputFile[] = [];
+  const outcomes: Outcome[] = [];
+  const owners = new Map<string, string>();
+  const deferredPaths: string[] = [];
+
+  for (const entry of input.entries) {
+    const base: Outcome = { name: entry.name, file: entry.file, line: entry.line, state: "failed", image: entry.image, units: [], enabled: entry.enable, warnings: [] };
+    if (entry.extensions.length > 0) base.extensions = entry.extensions;
+    const facts: EntryFacts | undefined = input.facts.get(entry.name);
+    if (entry.errors.length > 0) {
+      // Said with its line, since the section header is where the outcome points.
+      outcomes.push({ ...base, reason: entry.errors.map((e) => (e.line !== undefined && e.line !== entry.line ? `line ${e.line}: ${e.message}` : e.message)).join("; ") });
+      continue;
+    }
+    if (!facts || facts.kind === "failed") {
+      outcomes.push({ ...base, reason: facts?.reason ?? "No image facts were collected" });
+      continue;
+    }
+    if (facts.kind === "unreachable") {
+      deferredPaths.push(...facts.paths);
+      outcomes.push({ ...base, state: "deferred", reason: facts.reason });
+      continue;
+    }
+    const warnings = [...facts.root.warnings, ...facts.extensions.flatMap((e) => e.warnings)];
+    let chosen: Chosen[];
+    try {
+      chosen = chooseUnits(entry, facts.root, facts.extensions, input.host);
+    } catch (e) {
+      if (!(e instanceof Refusal)) throw e;
+      outcomes.push({ ...base, reason: e.message, warnings });
+      continue;
+    }
+    const clash = chosen.find((c) => owners.has(c.unit.name));
+    if (clash) {
+      outcomes.push({ ...base, warnings, reason: `Unit '${clash.unit.name}' is already provided by entry [${owners.get(clash.unit.name)}], refusing to provide it twice` });
+      continue;
+    }
+    const attached: Chosen[] = [];
+    for (const c of chosen) {
+      if (!entry.force && existsOnHost(input.host, c.unit.name)) {
+        warnings.push(`Unit file '${c.unit.name}' exists on the host already, skipping it (set Force=yes to attach it anyway)`);
+        continue;
+      }
+      attached.push(c);
+    }
+    if (attached.length === 0) {
+      outcomes.push({ ...base, warnings, reason: "Every matching unit exists on the host already" });
+      continue;
+    }
+    const entryFiles: OutputFile[] = [];
+    const names = new Set(attached.map((c) => c.unit.name));
+    for (const { unit, from } of attached) {
+      owners.set(unit.name, entry.name);
+      entryFiles.push({ path: unit.name, kind: "file", content: unit.content });
+      const profile = input.host.profileFile(entry.profile, unitType(unit.name) ?? "");
+      if (profile) entryFiles.push({ path: `${unit.name}.d/10-profile.conf`, kind: "symlink", target: profile });
+      const dropIn = renderPortableDropIn({ unitName: unit.name, sourcePath: entry.file, root: facts.root, extensions: facts.extensions, from, hostOsRelease: input.host.osReleasePath, relaxExtensionCheck: entry.force });
+      entryFiles.push({ path: `${unit.name}.d/20-portable.conf`, kind: "file", content: dropIn });
+      if (entry.enable) {
+        const install = installSymlinks(unit.name, parseInstallSection(decoder.decode(unit.content)));
+        for (const err of install.errors) warnings.push(`${unit.name}: ${err}`);
+        for (const link of install.links) {
+          // Also= names a unit this entry must provide; it is enabled through its own [Install].
+          entryFiles.push({ path: link.link, kind: "symlink", target: link.target });
+        }
+      }
+    }
+    if (entry.profile !== "default" && !attached.some((c) => input.host.profileFile(entry.profile, unitType(c.unit.name) ?? ""))) {
+      warnings.push(`Profile '${entry.profile}' was not found, no profile drop-in written`);
+    }
+    files.push(...entryFiles);
+    outcomes.push({ ...base, state: "attached", units: [...names].sort(), warnings });
+  }
+
+  for (const entry of input.masked) {
+    outcomes.push({ name: entry.name, file: entry.file, line: entry.line, state: "masked", reason: `Masked by Attach=no in ${entry.file}:${entry.line}`, units: [], enabled: false, warnings: [] });
+  }
+
+  if (deferredPaths.length > 0) files.push(...planLatePass(input.host, deferredPaths));
+
+  outcomes.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return { files: dedupeSymlinks(files).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)), outcomes };
+}
+
+/** Pull in the late pass, ordered after the mounts the deferred images live on. */
+function planLatePass(host: HostFacts, paths: string[]): OutputFile[] {
+  const unit = host.latePassUnit.slice(host.latePassUnit.lastIndexOf("/") + 1);
+  const mounts = [...new Set(paths)].sort().filter((p) => checkPath(p) === undefined);
+  const dropIn = [`# Automatically generated by portable-attach-generator.`, "", "[Unit]", `RequiresMountsFor=${mounts.map(quoteWord).join(" ")}`, ""].join("\n");
+  return [
+    { path: `multi-user.target.wants/${unit}`, kind: "symlink", target: host.latePassUnit },
+    { path: `${unit}.d/50-deferred.conf`, kind: "file", content: dropIn },
+  ];
+}
+
+/** Two enabled units may want the same link (e.g. an Alias= twice): keep the first, deterministically. */
+function dedupeSymlinks(files: OutputFile[]): OutputFile[] {
+  const seen = new Set<string>();
+  return files.filter((f) => (seen.has(f.path) ? false : (seen.add(f.path), true)));
+}

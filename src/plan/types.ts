@@ -1,0 +1,70 @@
+// The data plan() works on: what the shells found out (entries, image facts, host facts) and what
+// plan() decides (files to write, and each entry's outcome). Plain data, no IO.
+import type { Entry } from "../config/attach-list.ts";
+import type { UnitFile } from "../portable/discover.ts";
+
+export interface ImageFacts {
+  /** The image path as the booted system sees it (symlinks and versions resolved). */
+  path: string;
+  type: "directory" | "raw";
+  /** Parsed os-release (root) or extension-release (extension); undefined if the image has none. */
+  release: Record<string, string> | undefined;
+  units: UnitFile[];
+  /** Non-fatal findings while reading the image. */
+  warnings: string[];
+}
+
+export type EntryFacts =
+  | { kind: "read"; root: ImageFacts; extensions: ImageFacts[] }
+  /** An image is not there yet (e.g. on a /var not mounted at generator time): try again later in this boot. */
+  | { kind: "unreachable"; paths: string[]; reason: string }
+  | { kind: "failed"; reason: string };
+
+export interface HostFacts {
+  /** Unit names present in the host's unit directories (not counting generator output). */
+  unitNames: ReadonlySet<string>;
+  /** The profile drop-in for a profile name and unit type ("service"), as a booted-system path. */
+  profileFile(profile: string, unitType: string): string | undefined;
+  /** systemd architecture name, for extension-release ARCHITECTURE=. */
+  architecture: string;
+  /** The host's os-release path, bound into services as /run/host/os-release (as portablectl 252 does). */
+  osReleasePath: string;
+  /** The unit that runs the late pass for deferred entries, as a booted-system path. */
+  latePassUnit: string;
+}
+
+export type OutputFile =
+  | { path: string; kind: "file"; content: Uint8Array | string }
+  | { path: string; kind: "symlink"; target: string };
+
+export type EntryState = "attached" | "deferred" | "failed" | "masked";
+
+export interface Outcome {
+  name: string;
+  file: string;
+  line: number;
+  state: EntryState;
+  /** Why it is deferred or failed. */
+  reason?: string;
+  image?: string;
+  extensions?: string[];
+  /** Units this entry provides, sorted. */
+  units: string[];
+  /** Units pulled in at boot (Enable=yes). */
+  enabled: boolean;
+  warnings: string[];
+}
+
+export interface PlanInput {
+  entries: Entry[];
+  masked: Entry[];
+  facts: ReadonlyMap<string, EntryFacts>;
+  host: HostFacts;
+}
+
+export interface Plan {
+  /** Paths relative to the generator's normal output directory, sorted. */
+  files: OutputFile[];
+  /** One per entry and masked entry, sorted by name. */
+  outcomes: Outcome[];
+}
