@@ -388,7 +388,10 @@ export function selectPartitions(table: PartitionTable, arch: string, imageName:
   if (!isKnownArchitecture(arch)) throw new ImageError("UNSUPPORTED", `Unknown architecture '${arch}' for picking partitions of ${imageName}`, table.scheme);
   const usable = table.partitions.filter((p) => !p.noAuto);
   const describe = (): string => {
-    const all = table.partitions.map((p) => `${typeName(p.type)}${p.label ? ` '${p.label}'` : ""}${p.noAuto ? " (no-auto)" : ""}`);
+    const all = table.partitions.map((p) => {
+      const type = typeName(p.type);
+      return `${type}${p.label && p.label !== type ? ` '${p.label}'` : ""}${p.noAuto ? " (no-auto)" : ""}`;
+    });
     const found = [...all, ...table.ignored];
     return found.length > 0 ? found.join(", ") : "no partitions";
   };

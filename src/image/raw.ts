@@ -60,9 +60,11 @@ function dissect(source: ByteSource, architecture: string): { root?: FileSystem;
   const open = (p: Selected): FileSystem => openFileSystem(sliceSource(source, p.offset, p.size, `partition ${p.index} ${p.role}`), `partition ${p.index} (${p.role})`);
   const root = chosen.root && open(chosen.root);
   const usr = chosen.usr && open(chosen.usr);
+  // e.g. "root-x86-64 (erofs)"; the label only when it says more than the role (A/B versions).
+  const name = (p: Selected, fs: FileSystem): string => `${p.role}${p.label && p.label !== p.role ? ` '${p.label}'` : ""} (${fs.fsType})`;
   const parts: string[] = [];
-  if (chosen.root && root) parts.push(`${chosen.root.role}${chosen.root.label ? ` '${chosen.root.label}'` : ""} (${root.fsType})`);
-  if (chosen.usr && usr) parts.push(`${chosen.usr.role}${chosen.usr.label ? ` '${chosen.usr.label}'` : ""} (${usr.fsType})`);
+  if (chosen.root && root) parts.push(name(chosen.root, root));
+  if (chosen.usr && usr) parts.push(name(chosen.usr, usr));
   // dm-verity is recognised but not checked here; systemd checks it when it mounts the image.
   for (const v of chosen.verity) parts.push(v.role);
   return { ...(root && { root }), ...(usr && { usr }), description: `${table.scheme}${table.sectorSize !== 512 ? ` (${table.sectorSize}-byte sectors)` : ""}: ${parts.join(", ")}` };

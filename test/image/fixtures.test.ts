@@ -182,14 +182,14 @@ describe("Discoverable Partitions choices", () => {
     const arm = openImage(path("gpt-dps-multiarch.raw"), { architecture: "arm64" });
     try {
       expect(osName(x86)).toBe("Foo");
-      expect(x86.description).toBe("gpt: root-x86-64 'root-x86-64' (erofs)");
+      expect(x86.description).toBe("gpt: root-x86-64 (erofs)");
       expect(osName(arm)).toBe("Foo-arm64");
-      expect(arm.description).toMatch(/^gpt: root-arm64 'root-arm64' \(squashfs/);
+      expect(arm.description).toMatch(/^gpt: root-arm64 \(squashfs/);
     } finally {
       x86.close();
       arm.close();
     }
-    expect(() => openImage(path("gpt-dps-multiarch.raw"), { architecture: "riscv64" })).toThrow(/no root or usr partition for architecture riscv64; found esp 'esp', root-arm64 'root-arm64', root-x86-64 'root-x86-64'/);
+    expect(() => openImage(path("gpt-dps-multiarch.raw"), { architecture: "riscv64" })).toThrow(/no root or usr partition for architecture riscv64; found esp, root-arm64, root-x86-64/);
   });
 
   it("A/B: the newest label that is not marked no-auto wins", () => {
@@ -208,7 +208,7 @@ describe("Discoverable Partitions choices", () => {
   });
 
   it("a root only for another architecture gives a clear error naming it", () => {
-    expect(() => openImage(path("gpt-dps-foreign.raw"), { architecture: "x86-64" })).toThrow(/no root or usr partition for architecture x86-64 or x86; found root-arm64 'root-arm64'/);
+    expect(() => openImage(path("gpt-dps-foreign.raw"), { architecture: "x86-64" })).toThrow(/no root or usr partition for architecture x86-64 or x86; found root-arm64$/);
     const arm = openImage(path("gpt-dps-foreign.raw"), { architecture: "arm64" });
     expect(osName(arm)).toBe("Foo-arm64");
     arm.close();
@@ -216,7 +216,7 @@ describe("Discoverable Partitions choices", () => {
 
   it("verity and signature partitions are recognised, never read as file systems", () => {
     const tree = openImage(path("gpt-dps-verity.raw"), { architecture: "x86-64" });
-    expect(tree.description).toBe("gpt: root-x86-64 'root-x86-64' (erofs), root-x86-64-verity, root-x86-64-verity-sig");
+    expect(tree.description).toBe("gpt: root-x86-64 (erofs), root-x86-64-verity, root-x86-64-verity-sig");
     tree.close();
     // repart's convention, which build.sh follows: data/hash partition UUIDs are the root hash halves.
     const table = readGpt(bytesSource(new Uint8Array(readFileSync(path("gpt-dps-verity.raw")))))!;
@@ -226,8 +226,8 @@ describe("Discoverable Partitions choices", () => {
 
   it("4096-byte sectors, usr-only, MBR and a generic Linux partition are described", () => {
     const cases: Array<[string, string | RegExp]> = [
-      ["gpt4k-dps-root-squashfs.raw", /^gpt \(4096-byte sectors\): root-x86-64 'root-x86-64' \(squashfs/],
-      ["gpt-dps-usr-erofs.raw", "gpt: usr-x86-64 'usr-x86-64' (erofs)"],
+      ["gpt4k-dps-root-squashfs.raw", /^gpt \(4096-byte sectors\): root-x86-64 \(squashfs/],
+      ["gpt-dps-usr-erofs.raw", "gpt: usr-x86-64 (erofs)"],
       ["mbr-ext4.raw", "mbr: linux (mbr 0x83) (ext4)"],
       ["gpt-generic-squashfs.raw", /^gpt: linux-generic 'data' \(squashfs/],
       ["ext4-legacy.raw", "ext4"],
@@ -249,7 +249,7 @@ describe("Discoverable Partitions choices", () => {
     const bytes = new Uint8Array(readFileSync(path("gpt-dps-root-erofs.raw")));
     bytes[512 + 16] = (bytes[512 + 16] as number) ^ 0xff; // primary header CRC
     const tree = openRawSource(bytesSource(bytes, "primary-damaged"), { architecture: "x86-64" });
-    expect(tree.description).toBe("gpt: root-x86-64 'root-x86-64' (erofs)");
+    expect(tree.description).toBe("gpt: root-x86-64 (erofs)");
     const last = bytes.length - 512;
     bytes[last + 16] = (bytes[last + 16] as number) ^ 0xff; // backup header CRC
     expect(() => openRawSource(bytesSource(bytes, "both-damaged"), { architecture: "x86-64" })).toThrow(
