@@ -1,0 +1,92 @@
+import { describe, expect, it } from "vitest";
+import { parseAttachList } from "../../src/config/attach-list.ts";
+import { mergeLists } from "../../src/config/merge.ts";
+
+const parse = (text: string, file = "/etc/portable-attach.conf") => parseAttachList(text, file);
+
+describe("attach list", () => {
+  it("reads every key of the design's example", () => {
+    const { entries, diagnostics } = parse(
+      "[foobar]\nImage=/var/lib/portables/foobar_0.7.23.raw ; or a bare name\nExtensions=/x/a.raw  /x/b\nPrefixes=foobar foobar-waldo\nProfile=strict\nEnable=yes\nForce=on\n",
+    );
+    expect(diagnostics).toEqual([]);
+    expect(entries[0]).toMatchObject({
+      name: "foobar",
+      line: 1,
+      attach: true,
+      image: "/var/lib/portables/foobar_0.7.23.raw",
+      extensions: ["/x/a.raw", "/x/b"],
+      prefixes: ["foobar", "foobar-waldo"],
+      profile: "strict",
+      enable: true,
+      force: true,
+      errors: [],
+    });
+  });
+
+  it("defaults: profile default, not enabled, prefixes derived later", () => {
+    expect(parse("[a]\nImage=a\n").entries[0]).toMatchObject({ profile: "default", enable: false, force: false, prefixes: undefined });
+  });
+
+  it.each([
+    ["[a]\nImage=relative/path\n", 2, "must be an absolute path or a bare image name"],
+    ["[a]\n", 1, "has no Image="],
+    ["[a]\nImage=\n", 2, "is empty"],
+    ["[a]\nImage=/x\nEnable=maybe\n", 3, "expected a boolean"],
+    ["[a]\nImage=/x\nProfile=../../x\n", 3, "Unit profile name not valid"],
+    ["[a b]\nImage=/x\n", 1, "Invalid attachment name"],
+    ["[a]\nImage=/x\nPrefixes=ok bad/prefix\n", 3, "Invalid prefix 'bad/prefix'"],
+  ])("refuses %j at line %i", (text, line, message) => {
+    const { entries } = parse(text);
+    expect(entries[0]?.errors).toEqual([expect.objectContaining({ line, message: expect.stringContaining(message) })]);
+  });
+
+  it("warns about unknown and repeated keys without failing the entry", () => {
+    const { entries, diagnostics } = parse("[a]\nImage=/x\nColour=blue\nImage=/y\n");
+    expect(entries[0]?.errors).toEqual([]);
+    expect(entries[0]?.image).toBe("/y");
+    expect(diagnostics.map((d) => [d.severity, d.line])).toEqual([
+      ["warning", 3],
+      ["warning", 4],
+    ]);
+  });
+
+  it("refuses both copies of a section defined twice in one file, naming both lines", () => {
+    const { entries } = parse("[a]\nImage=/x\n\n[a]\nImage=/y\n");
+    expect(entries).toHaveLength(1);
+    expect(entries[0]?.errors[0]?.message).toContain("lines 1 and 4");
+  });
+
+  it("masks with Attach=no without needing Image=", () => {
+    const { entries } = parse("[a]\nAttach=no\n");
+    expect(entries[0]).toMatchObject({ attach: false, errors: [] });
+  });
+});
+
+describe("precedence", () => {
+  const etc = parse("[a]\nImage=/etc-a\n[m]\nAttach=no\n", "/etc/portable-attach.conf").entries;
+  const vendor = parse("[a]\nImage=/usr-a\nEnable=yes\n[b]\nImage=/usr-b\n[m]\nImage=/usr-m\n", "/usr/lib/portable-attach.d/v.conf").entries;
+
+  it("lets the higher file replace a section whole, and masks", () => {
+    const merged = mergeLists([etc, vendor]);
+    expect(merged.entries.map((e) => [e.name, e.image, e.enable])).toEqual([
+      ["a", "/etc-a", false],
+      ["b", "/usr-b", false],
+    ]);
+    expect(merged.masked.map((e) => e.name)).toEqual(["m"]);
+    expect(merged.shadowed.map((s) => [s.entry.file, s.entry.name])).toEqual([
+      ["/usr/lib/portable-attach.d/v.conf", "a"],
+      ["/usr/lib/portable-attach.d/v.conf", "m"],
+    ]);
+  });
+
+  it("does not depend on the order within a precedence level beyond it", () => {
+    expect(mergeLists([vendor]).entries.map((e) => e.name)).toEqual(["a", "b", "m"]);
+  });
+
+  it("keeps a broken higher entry in place, so it does not resurrect the lower one", () => {
+    const broken = parse("[a]\nImage=rel/ative\n").entries;
+    const merged = mergeLists([broken, vendor]);
+    expect(merged.entries.find((e) => e.name === "a")?.errors).toHaveLength(1);
+  });
+});
