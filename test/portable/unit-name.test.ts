@@ -1,6 +1,10 @@
 // Table tests for unit-name rules; expected values follow systemd's unit-name.c / path-util.c and
 // the examples of portable-spec.md §1.3 and §5.4.
-import { describe, expect, it } from "vitest";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
 import {
   imageBaseName,
   instanceOf,
@@ -44,6 +48,21 @@ table("isValidUnitName", isValidUnitName, [
   ["a".repeat(247) + ".service", true],
   ["a".repeat(248) + ".service", false],
 ]);
+
+// systemctl takes a valid name as it is and reports it missing; anything else it mangles
+// (appends ".service", escapes) or refuses, so the message tells us what systemd thinks.
+const haveSystemctl = spawnSync("systemctl", ["--version"]).status === 0;
+describe.skipIf(!haveSystemctl)("isValidUnitName agrees with systemctl", () => {
+  const root = mkdtempSync(join(tmpdir(), "unit-name-test-"));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  const names = ["foo.service", "foo@.service", "foo@bar.service", "foo@a@b.service", "a:b_c\\x2d.socket", "x.mount", "@foo.service", "foo", "foo.conf", "foo.Service", "foo bar.service", "föö.service", "a".repeat(247) + ".service", "a".repeat(248) + ".service", "foo.timer@.service", "-.slice", "foo..service", "foo.service.service"];
+  for (const name of names) {
+    it(name.length > 40 ? `${name.length} characters` : name, () => {
+      const r = spawnSync("systemctl", [`--root=${root}`, "enable", "--", name], { encoding: "utf8" });
+      expect(isValidUnitName(name)).toBe(r.stderr.includes(`unit ${name} does not exist`));
+    });
+  }
+});
 
 table("unitType", unitType, [
   ["foo.service", "service"],
