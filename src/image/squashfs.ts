@@ -302,8 +302,9 @@ class Squashfs implements FileSystem {
     let { block: at, offset } = pos;
     let meta = this.metaBlock(region, at);
     if (offset >= meta.data.length) {
-      // An offset exactly at the end of a block is the start of the next one; beyond that is bad.
-      if (offset > meta.data.length || offset >= METADATA_SIZE) throw corrupt(`${what}: offset ${offset} beyond the ${meta.data.length}-byte ${region.name} block at ${at}`, at);
+      // An offset exactly at the end of a block is the start of the next one (a previous read
+      // ended there); beyond that is bad.
+      if (offset > meta.data.length) throw corrupt(`${what}: offset ${offset} beyond the ${meta.data.length}-byte ${region.name} block at ${at}`, at);
       at = meta.next;
       offset = 0;
       meta = this.metaBlock(region, at);
