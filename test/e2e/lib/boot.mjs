@@ -43,6 +43,10 @@ export async function boot({ rootfs, payload, timeoutMs = 60_000, name = "boot",
     const args = [
       "-q", "-b", "-D", merged, "--register=no", "--keep-unit", `--machine=${machine}`,
       "--console=pipe", `--bind=${out}:/run/out`, "--bind=/dev/loop-control", ...loopBinds,
+      // Partitions of a loop device (RootImage= of a GPT image) appear as nodes only in the host's
+      // devtmpfs: the container sees it read-only here, and e2e-partition-nodes.service links
+      // /dev/loopNpM to it (there is no udev and no devtmpfs in the container).
+      "--bind-ro=/dev:/run/e2e-hostdev",
       ...(network === "veth" ? ["--network-veth"] : network === "private" ? ["--private-network"] : []),
     ];
     const t0 = Date.now();

@@ -22,6 +22,18 @@ TimeoutStartSec=infinity
 WantedBy=multi-user.target
 `;
 
+// See boot.mjs: links for loop partition nodes, made before any service could need them.
+const PARTITION_NODES_UNIT = `[Unit]
+Description=e2e: link loop partition nodes to the host's devtmpfs
+DefaultDependencies=no
+Before=sysinit.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/lib/e2e/partition-nodes.sh
+`;
+
 const LIB_SH = readFileSync(new URL("../guest/lib.sh", import.meta.url), "utf8");
 
 function put(root, path, content, mode = 0o644) {
@@ -52,6 +64,10 @@ export function makePayload(dir, { check, files = {}, ours = true }) {
   mkdirSync(join(dir, "etc/systemd/system/multi-user.target.wants"), { recursive: true });
   symlinkSync("../e2e-check.service", join(dir, "etc/systemd/system/multi-user.target.wants/e2e-check.service"));
   put(dir, "usr/lib/e2e/lib.sh", LIB_SH);
+  put(dir, "etc/systemd/system/e2e-partition-nodes.service", PARTITION_NODES_UNIT);
+  put(dir, "usr/lib/e2e/partition-nodes.sh", "#!/bin/sh\nfor n in $(seq 0 15); do for m in $(seq 1 8); do ln -sf /run/e2e-hostdev/loop${n}p${m} /dev/loop${n}p${m}; done; done\n", 0o755);
+  mkdirSync(join(dir, "etc/systemd/system/sysinit.target.wants"), { recursive: true });
+  symlinkSync("../e2e-partition-nodes.service", join(dir, "etc/systemd/system/sysinit.target.wants/e2e-partition-nodes.service"));
   put(dir, "usr/lib/e2e/check.sh", `#!/bin/bash\n. /usr/lib/e2e/lib.sh\nset -u\n${check}\n`, 0o755);
   mkdirSync(join(dir, "var/log/journal"), { recursive: true });
   if (ours) {

@@ -62,6 +62,9 @@ export function portablectlScript(name) {
   echo "## portablectl output"
   portablectl attach --enable --now ${c.args.join(" ")} 2>&1; echo "(exit $?)"
   echo
+  # portablectl enables after its own reload: reload once more so systemd shows the steady state
+  # (WantedBy= and so on) that the next boot would have.
+  systemctl daemon-reload
   for u in ${services.join(" ")}; do wait_state $u active 10 >/dev/null; done
   dump_tree /etc/systemd/system.attached
   echo "## ls -l /etc/portables"; ls -l /etc/portables 2>&1 | sed 1d | awk '{print $1, $9, $10, $11}'
@@ -163,13 +166,22 @@ export function compare(name, theirsText, oursText) {
   return diffs;
 }
 
-/** A 20-portable.conf without our own [Unit] section (SourcePath=, RequiresMountsFor=): kept on purpose. */
+/**
+ * A 20-portable.conf without our own [Unit] section (SourcePath=, RequiresMountsFor=) and the comment
+ * lines right before it: kept on purpose. Blank lines are ignored.
+ */
 export function dropinCore(text) {
+  const lines = text.split("\n");
   const out = [];
   let inUnit = false;
-  for (const l of text.split("\n")) {
-    if (/^\[.*\]$/.test(l)) inUnit = l === "[Unit]";
+  for (let i = 0; i < lines.length; i++) {
+    const l = lines[i];
+    if (/^\[.*\]$/.test(l)) {
+      inUnit = l === "[Unit]";
+      if (inUnit) while (out.length > 1 && /^(#.*|)$/.test(out[out.length - 1])) out.pop();
+    }
     if (!inUnit) out.push(l);
   }
-  return out.join("\n").replace(/\n{3,}/g, "\n\n").replace(/\n+$/, "");
+  // Blank lines carry no meaning; where our [Unit] section sat they would differ for no reason.
+  return out.filter((l) => l !== "").join("\n");
 }

@@ -16,7 +16,7 @@ export function portables(ctx, names, dir = "var/lib/portables") {
 export const DUMP_SH = readFileSync(new URL("../guest/dump.sh", import.meta.url), "utf8");
 
 /** Shell: the generator's own messages this boot (to /dev/kmsg when run by systemd, so in the journal). */
-export const GEN_LOG = `journalctl -b --no-pager -o short | grep -F portable-attach-generator`;
+export const GEN_LOG = `journalctl -b --no-pager -o short -t portable-attach-generator`;
 
 /** Shell snippet: check that a service runs, in its image, under the default profile. */
 export function activeInImage(unit, { rootProp, rootValue, name }) {
