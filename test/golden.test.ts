@@ -3,9 +3,9 @@
 // output tree, status record and log must equal test/golden/NN-*/expected*. UPDATE_GOLDEN=1
 // rewrites the expected files (review the diff!); without it the test only compares.
 import { spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { contents, listing, replaceTree, walk } from "./helpers/tree.ts";
 import { verifyTree } from "./helpers/verify.ts";
@@ -13,6 +13,7 @@ import { verifyTree } from "./helpers/verify.ts";
 const GOLDEN = join(import.meta.dirname, "golden");
 const GENERATOR = join(import.meta.dirname, "..", "dist", "portable-attach-generator");
 const PROFILES = join(import.meta.dirname, "..", "profiles");
+const FIXTURES = join(import.meta.dirname, "fixtures", "images");
 const update = process.env.UPDATE_GOLDEN === "1";
 const scratch = mkdtempSync(join(tmpdir(), "pa-golden-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
@@ -34,6 +35,14 @@ describe("golden generator output", () => {
     // The input tree plus our shipped profiles where the package installs them.
     cpSync(join(dir, "input"), root, { recursive: true, verbatimSymlinks: true });
     cpSync(PROFILES, join(root, "usr/lib/portable-attach/profile"), { recursive: true });
+    // Raw images come from the committed fixtures: "images" lists "PATH-IN-ROOT FIXTURE" lines.
+    if (existsSync(join(dir, "images"))) {
+      for (const line of readFileSync(join(dir, "images"), "utf8").split("\n").filter((l) => l.trim() !== "")) {
+        const [dest, fixture] = line.split(/\s+/) as [string, string];
+        mkdirSync(dirname(join(root, dest)), { recursive: true });
+        cpSync(join(FIXTURES, fixture), join(root, dest));
+      }
+    }
     const r = runGenerator(root, out);
     const log = r.stderr;
     expect(r.status, log).toBe(0);
