@@ -1,0 +1,53 @@
+// enable / disable NAME: the Enable= key. A vendor entry is copied whole into /etc (or /run) with
+// the change, since a higher list's section replaces the lower one whole. --now starts what the
+// generator now pulls in (enable) or stops the entry's units (disable).
+import { appendLines, sectionLines, setKeys } from "../config/edit.ts";
+import { readFileSync } from "node:fs";
+import type { Entry } from "../config/attach-list.ts";
+import { loadList } from "../io/load-list.ts";
+import { CliError, type Context } from "./context.ts";
+import { requireEntry } from "./entries.ts";
+import { editListFile, isEditable, targetFile } from "./list-file.ts";
+import { pulledInUnits, readStatusRecord, startable } from "./outcomes.ts";
+import { reload, unitJob } from "./system.ts";
+import type { KeyChange } from "../config/edit.ts";
+
+/** Changes keys of an entry where it lives, or in an override copy if it lives under /usr. */
+export function changeEntry(ctx: Context, entry: Entry, changes: KeyChange[]): string {
+  if (isEditable(entry.file)) {
+    editListFile(ctx, entry.file, (text) => setKeys(text, entry.name, changes));
+    return entry.file;
+  }
+  const file = targetFile(ctx);
+  const vendorText = readFileSync(ctx.opts.root + entry.file, "utf8");
+  const lines = sectionLines(vendorText, entry.name) ?? [`[${entry.name}]`];
+  editListFile(ctx, file, (text) => setKeys(appendLines(text, [`# Copied from ${entry.file} by portable-attach.`, ...lines]), entry.name, changes));
+  return file;
+}
+
+export function setEnabled(ctx: Context, enable: boolean): number {
+  const verb = enable ? "enable" : "disable";
+  const [arg] = ctx.opts.args;
+  if (arg === undefined || ctx.opts.args.length > 1) throw new CliError(`${verb}: expected one NAME argument.`, 2);
+  const list = loadList(ctx.opts.root);
+  const entry = requireEntry(list, arg);
+  if (!entry.attach) throw new CliError(`Entry [${entry.name}] is masked by Attach=no in ${entry.file}, refusing to ${verb} it.`);
+  let ok = true;
+  if (!enable && ctx.opts.now) {
+    const units = readStatusRecord(ctx)?.find((o) => o.name === entry.name)?.units ?? [];
+    ok = unitJob(ctx, "stop", startable(units), true);
+  }
+  if (entry.enable === enable) {
+    ctx.note(`Entry [${entry.name}] is already ${enable ? "enabled" : "disabled"}.`);
+  } else {
+    const file = changeEntry(ctx, entry, [["Enable", enable ? "yes" : "no"]]);
+    ctx.note(`${enable ? "Enabled" : "Disabled"} entry [${entry.name}] in ${file}.`);
+  }
+  const reloaded = reload(ctx);
+  if (enable && ctx.opts.now) {
+    const units = readStatusRecord(ctx)?.find((o) => o.name === entry.name)?.units ?? [];
+    const pulled = pulledInUnits(ctx);
+    ok = unitJob(ctx, "start", units.filter((u) => pulled.has(u)), reloaded) && ok;
+  }
+  return ok ? 0 : 1;
+}

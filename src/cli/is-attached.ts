@@ -1,0 +1,30 @@
+// is-attached NAME|IMAGE: prints a state word as portablectl does (detached, attached,
+// attached-runtime, enabled, enabled-runtime, running, running-runtime, plus our deferred and
+// failed) and exits 0 only if the entry's units are attached (or waiting for their image).
+import { loadList } from "../io/load-list.ts";
+import { activeStates, isRunning } from "../io/systemctl.ts";
+import { CliError, type Context } from "./context.ts";
+import { findEntry } from "./entries.ts";
+import { computeOutcomes, readStatusRecord } from "./outcomes.ts";
+import { notTalkingReason } from "./system.ts";
+
+export function isAttached(ctx: Context): number {
+  const [arg, ...rest] = ctx.opts.args;
+  if (arg === undefined || rest.length > 0) throw new CliError("is-attached: expected one NAME or IMAGE argument.", 2);
+  const list = loadList(ctx.opts.root);
+  const entry = findEntry(list, arg);
+  let word = "detached";
+  if (entry && entry.attach) {
+    const recorded = readStatusRecord(ctx)?.find((o) => o.name === entry.name && o.file === entry.file);
+    const o = recorded ?? computeOutcomes(ctx, [entry])[0];
+    const suffix = entry.file.startsWith("/run/") ? "-runtime" : "";
+    if (o?.state === "attached") {
+      const states = notTalkingReason(ctx) ? new Map<string, string>() : activeStates(o.units, ctx.env);
+      word = (o.units.some((u) => isRunning(states.get(u))) ? "running" : o.enabled ? "enabled" : "attached") + suffix;
+    } else if (o) {
+      word = o.state;
+    }
+  }
+  if (!ctx.opts.quiet) ctx.out(word);
+  return /^(attached|enabled|running|deferred)/.test(word) ? 0 : 1;
+}

@@ -1,0 +1,102 @@
+// portable-attach: the oneshot command. Parses argv and hands over to one small module per verb;
+// everything a verb prints and every exit status goes through here (0 success, 1 failure, 2 bad
+// usage), so the policy is in one place.
+import { attach } from "./attach.ts";
+import { CliError, createContext, type Context } from "./context.ts";
+import { detach } from "./detach.ts";
+import { setEnabled } from "./enable.ts";
+import { inspect } from "./inspect.ts";
+import { isAttached } from "./is-attached.ts";
+import { list } from "./list.ts";
+import { parseOptions, UsageError } from "./options.ts";
+import { reattach } from "./reattach.ts";
+import { reloadVerb } from "./reload.ts";
+import { status } from "./status.ts";
+
+declare const PORTABLE_ATTACH_VERSION: string;
+
+const VERBS: Record<string, (ctx: Context) => number> = {
+  list,
+  attach,
+  detach,
+  reattach,
+  enable: (ctx) => setEnabled(ctx, true),
+  disable: (ctx) => setEnabled(ctx, false),
+  inspect,
+  "is-attached": isAttached,
+  status,
+  reload: reloadVerb,
+};
+
+const HELP = `portable-attach [OPTIONS...] COMMAND ...
+
+Attach portable service images declaratively: edits the attach list that
+portable-attach-generator reads at every boot and daemon-reload.
+
+Commands:
+  list                        List every entry of every attach list
+  attach IMAGE [PREFIX...]    Add or replace an entry (checked first), reload
+  detach NAME|IMAGE           Remove an entry, reload
+  reattach NAME|IMAGE [NEW-IMAGE]
+                              Swap an entry's image (default: its newest
+                              version), reload, restart what was running
+  enable NAME                 Set Enable=yes (pull units in at boot)
+  disable NAME                Set Enable=no
+  inspect IMAGE [PREFIX...]   Show what attaching would do, and image fitness
+  is-attached NAME|IMAGE      Print the entry's state; exit 1 if not attached
+  status [NAME]               Show the generator's last outcome per entry
+  reload                      daemon-reload (with --now: start enabled units)
+
+Options:
+  -h --help                   Show this help
+     --version                Show package version
+  -q --quiet                  Say only what went wrong
+     --runtime                Edit /run/portable-attach.conf (gone at reboot)
+     --root=DIR               Edit the lists below DIR; never talks to PID 1
+     --no-reload              Do not run daemon-reload
+     --now                    Start (attach, enable, reload), stop (detach,
+                              disable) or start new units (reattach)
+     --no-block               Do not wait for start jobs to finish
+     --enable                 attach: write Enable=yes
+     --force                  attach: write Force=yes (attach units that
+                              exist on the host); inspect: relaxed
+                              extension-release lookup
+     --extension=IMAGE        Extension image (repeat, in layering order)
+  -p --profile=PROFILE        Security profile (default: default)
+     --name=NAME              Entry name (default: the image's base name)
+     --cat                    inspect: show os-release and unit files
+     --json=pretty|short|off  JSON output (list, inspect, status)
+     --no-legend              No table header and footer
+     --no-pager               Accepted; output is never paged
+
+See the portable-attach(8) man page for details.`;
+
+export function main(argv: string[], env: NodeJS.ProcessEnv): number {
+  try {
+    const opts = parseOptions(argv);
+    if (opts.help) {
+      process.stdout.write(HELP + "\n");
+      return 0;
+    }
+    if (opts.version) {
+      process.stdout.write(`portable-attach ${typeof PORTABLE_ATTACH_VERSION === "string" ? PORTABLE_ATTACH_VERSION : "(development)"}\n`);
+      return 0;
+    }
+    const verb = VERBS[opts.verb];
+    if (!verb) throw new UsageError(`Unknown command verb '${opts.verb}'.`);
+    return verb(createContext(opts, env));
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`${e.message}\nTry 'portable-attach --help' for more information.\n`);
+      return 2;
+    }
+    if (e instanceof CliError) {
+      process.stderr.write(e.message + "\n");
+      return e.status;
+    }
+    process.stderr.write(`Failed to run: ${(e as Error).stack ?? String(e)}\n`);
+    return 1;
+  }
+}
+
+process.exitCode = main(process.argv.slice(2), process.env);

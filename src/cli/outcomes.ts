@@ -1,0 +1,63 @@
+// What an entry amounts to: the generator's record of its last run (what PID 1 has loaded), or the
+// same plan() computed here (before writing an entry, and offline where no generator ran).
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import type { Entry } from "../config/attach-list.ts";
+import { GENERATOR_NORMAL_DIR, LATE_PASS_STAMP, STATUS_FILE_NAME } from "../config/paths.ts";
+import { readEntryFacts } from "../io/facts.ts";
+import { readHostFacts } from "../io/host.ts";
+import { hostArchitecture } from "../portable/architecture.ts";
+import { plan } from "../plan/plan.ts";
+import type { EntryFacts, Outcome } from "../plan/types.ts";
+import type { Context } from "./context.ts";
+
+export function statusFile(ctx: Context): string {
+  return `${ctx.opts.root}${GENERATOR_NORMAL_DIR}/${STATUS_FILE_NAME}`;
+}
+
+/** The generator's last outcomes, or undefined if it has not run (or the record is unreadable). */
+export function readStatusRecord(ctx: Context): Outcome[] | undefined {
+  try {
+    const record = JSON.parse(readFileSync(statusFile(ctx), "utf8")) as { version?: number; entries?: Outcome[] };
+    return record.version === 1 && Array.isArray(record.entries) ? record.entries : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** plan() over these entries, reading their images now, as the generator would. */
+export function computeOutcomes(ctx: Context, entries: Entry[], masked: Entry[] = [], latePass = true): Outcome[] {
+  const architecture = hostArchitecture(ctx.env);
+  const root = ctx.opts.root;
+  const latePassDone = latePass || existsSync(root + LATE_PASS_STAMP);
+  const facts = new Map<string, EntryFacts>();
+  for (const entry of entries) {
+    if (entry.errors.length === 0) facts.set(entry.name, readEntryFacts(entry, { root, architecture, latePassDone }));
+  }
+  return plan({ entries, masked, facts, host: readHostFacts(root, architecture) }).outcomes;
+}
+
+/** Units the generator pulled in through .wants/.requires/.upholds links (Enable=yes at work). */
+export function pulledInUnits(ctx: Context): Set<string> {
+  const dir = `${ctx.opts.root}${GENERATOR_NORMAL_DIR}`;
+  const units = new Set<string>();
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return units;
+  }
+  for (const n of names) {
+    if (!/\.(wants|requires|upholds)$/.test(n)) continue;
+    try {
+      for (const u of readdirSync(`${dir}/${n}`)) units.add(u);
+    } catch {
+      /* not a directory */
+    }
+  }
+  return units;
+}
+
+/** Units that can be started by name (a template needs an instance). */
+export function startable(units: readonly string[]): string[] {
+  return units.filter((u) => !/@\.[a-z]+$/.test(u));
+}
