@@ -40,6 +40,14 @@ const NAME_MAX = 256;
 const METADATA_CACHE_BLOCKS = 64;
 /** Decoded fragment blocks kept: small files (units, os-release) usually share one. */
 const FRAGMENT_CACHE_BLOCKS = 4;
+/** Parsed inodes kept: every lookup walks the same few directories from the root. */
+const INODE_CACHE_ENTRIES = 256;
+/**
+ * Listings kept after readdir(), so the lstat()/readFile() of each listed entry that follows is a
+ * map lookup instead of a scan. Only listings up to LISTING_CACHE_MAX_ENTRIES entries are kept.
+ */
+const LISTING_CACHE_DIRS = 8;
+const LISTING_CACHE_MAX_ENTRIES = 4096;
 
 const COMPRESSORS: Record<number, string> = { 1: "gzip", 2: "lzma", 3: "lzo", 4: "xz", 5: "lz4", 6: "zstd" };
 
@@ -105,10 +113,10 @@ interface RawEntry {
 }
 
 /** A tiny LRU on Map's insertion order. */
-class Lru<V> {
-  private readonly map = new Map<number, V>();
+class Lru<K, V> {
+  private readonly map = new Map<K, V>();
   constructor(private readonly max: number) {}
-  get(key: number): V | undefined {
+  get(key: K): V | undefined {
     const v = this.map.get(key);
     if (v !== undefined) {
       this.map.delete(key);
@@ -116,9 +124,9 @@ class Lru<V> {
     }
     return v;
   }
-  set(key: number, value: V): void {
+  set(key: K, value: V): void {
     this.map.set(key, value);
-    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value as number);
+    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value as K);
   }
 }
 
@@ -173,8 +181,10 @@ class Squashfs implements FileSystem {
   private readonly inodes: Region;
   private readonly directories: Region;
   private readonly fragments: Region;
-  private readonly metaCache = new Lru<MetaBlock>(METADATA_CACHE_BLOCKS);
-  private readonly fragmentCache = new Lru<Uint8Array>(FRAGMENT_CACHE_BLOCKS);
+  private readonly metaCache = new Lru<number, MetaBlock>(METADATA_CACHE_BLOCKS);
+  private readonly fragmentCache = new Lru<number, Uint8Array>(FRAGMENT_CACHE_BLOCKS);
+  private readonly inodeCache = new Lru<string, Inode>(INODE_CACHE_ENTRIES);
+  private readonly listingCache = new Lru<string, Map<string, RawEntry>>(LISTING_CACHE_DIRS);
 
   constructor(private readonly source: ByteSource) {
     const name = source.name;
@@ -330,6 +340,16 @@ class Squashfs implements FileSystem {
   // --- inodes --------------------------------------------------------------------------------
 
   private inode(ref: MetaPos): Inode {
+    const key = `${ref.block}+${ref.offset}`;
+    let node = this.inodeCache.get(key);
+    if (node === undefined) {
+      node = this.parseInode(ref);
+      this.inodeCache.set(key, node);
+    }
+    return node;
+  }
+
+  private parseInode(ref: MetaPos): Inode {
     const at = ref.block;
     const read = (pos: MetaPos, n: number) => this.cursorRead(this.inodes, pos, n, `inode at ${ref.block}+${ref.offset}`);
     const head = read(ref, 16);
@@ -432,7 +452,13 @@ class Squashfs implements FileSystem {
     return best;
   }
 
+  private listingKey(dir: DirInode): string {
+    return `${dir.listing.block}+${dir.listing.offset}+${dir.listingSize}`;
+  }
+
   private lookup(dir: DirInode, name: string): RawEntry | undefined {
+    const listed = this.listingCache.get(this.listingKey(dir));
+    if (listed) return listed.get(name);
     const want = encoder.encode(name);
     const start = this.scanStart(dir, want);
     for (const e of this.entries(dir, start.pos, start.consumed)) {
@@ -535,10 +561,14 @@ class Squashfs implements FileSystem {
   readdir(path: string): DirEntry[] {
     const dir = this.mustFind(path, "dir", "a directory") as DirInode;
     const out: DirEntry[] = [];
+    const byName = new Map<string, RawEntry>();
     for (const e of this.entries(dir)) {
       if (out.length >= MAX_DIR_ENTRIES) throw new ImageError("LIMIT", `Directory '${path}' in ${this.source.name} has more than ${MAX_DIR_ENTRIES} entries`, FORMAT);
-      out.push({ name: utf8.decode(e.name), kind: kindOfType(e.type, dir.listing.block) });
+      const name = utf8.decode(e.name);
+      out.push({ name, kind: kindOfType(e.type, dir.listing.block) });
+      if (!byName.has(name)) byName.set(name, e);
     }
+    if (out.length <= LISTING_CACHE_MAX_ENTRIES) this.listingCache.set(this.listingKey(dir), byName);
     return out;
   }
 
