@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { bytesSource } from "../../src/image/byte-source.ts";
+import { bytesSource, type ByteSource } from "../../src/image/byte-source.ts";
 import { openImage } from "../../src/image/open.ts";
 import { compareVersions, readGpt, selectPartitions, typeName } from "../../src/image/partitions.ts";
 import { openRawSource } from "../../src/image/raw.ts";
@@ -155,6 +155,35 @@ describe.each(fixtures.filter((f) => f.expect === "ok"))("$image", (f) => {
     } finally {
       tree.close();
     }
+  });
+});
+
+describe("open-time cost", () => {
+  /** A source that counts what is read, optionally padded with zeros to `size` (no memory used). */
+  const counting = (bytes: Uint8Array, size: number): ByteSource & { read: ByteSource["read"]; total: () => number } => {
+    let total = 0;
+    return {
+      name: "counted",
+      size,
+      read(offset: number, length: number) {
+        if (offset < 0 || length < 0 || offset + length > size) throw new ImageError("TRUNCATED", `read past ${size}`);
+        total += length;
+        const out = new Uint8Array(length);
+        if (offset < bytes.length) out.set(bytes.subarray(offset, Math.min(offset + length, bytes.length)));
+        return out;
+      },
+      total: () => total,
+    };
+  };
+
+  it.each(fixtures.filter((f) => f.expect === "ok"))("$image: a few KiB at open, the same for a 1 GiB image", (f) => {
+    const bytes = new Uint8Array(readFileSync(join(DIR, f.image)));
+    const small = counting(bytes, bytes.length);
+    const big = counting(bytes, 1024 ** 3);
+    openRawSource(small, { architecture: f.arch }).close();
+    openRawSource(big, { architecture: f.arch }).close();
+    expect(small.total()).toBeLessThanOrEqual(64 * 1024);
+    expect(big.total()).toBe(small.total());
   });
 });
 
