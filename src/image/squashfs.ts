@@ -10,8 +10,10 @@
 // a fully uncompressed image still opens), lz4 option versions other than the legacy one.
 //
 // Only what a lookup needs is read: the superblock, the metadata blocks on the path (kept in a
-// small LRU), and the data blocks of the file asked for. Every offset from the image is checked
-// against the table it belongs to; metadata cursors only move forward, so no chain can loop.
+// small LRU), and the data blocks of the file asked for. Parsed inodes and the listings of
+// directories just read are cached too, so readdir() followed by lstat() of every entry stays
+// linear. Every offset from the image is checked against the table it belongs to; metadata
+// cursors only move forward, so no chain can loop.
 import * as zlib from "node:zlib";
 import type { ByteSource } from "./byte-source.ts";
 import { u16le, u32le, u64le } from "./bytes.ts";
@@ -50,10 +52,6 @@ const LISTING_CACHE_DIRS = 8;
 const LISTING_CACHE_MAX_ENTRIES = 4096;
 
 const COMPRESSORS: Record<number, string> = { 1: "gzip", 2: "lzma", 3: "lzo", 4: "xz", 5: "lz4", 6: "zstd" };
-
-function corrupt(message: string, offset?: number): ImageError {
-  return new ImageError("CORRUPT", `Invalid squashfs: ${message}`, FORMAT, offset);
-}
 
 /** A table's extent: metadata blocks of that table must start and end inside it. */
 interface Region {
@@ -139,7 +137,8 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
-function kindOfType(type: number, at: number): EntryKind {
+/** The kind of an inode or directory entry type, or undefined for a type squashfs does not define. */
+function kindOfType(type: number): EntryKind | undefined {
   switch (type) {
     case 1:
     case 8:
@@ -160,7 +159,7 @@ function kindOfType(type: number, at: number): EntryKind {
     case 14:
       return "other";
     default:
-      throw corrupt(`unknown inode type ${type}`, at);
+      return undefined;
   }
 }
 
@@ -197,8 +196,8 @@ class Squashfs implements FileSystem {
 
     this.blockSize = u32le(sb, 12, "block_size");
     const blockLog = u16le(sb, 22, "block_log");
-    if (this.blockSize < 4096 || this.blockSize > 1 << 20 || (this.blockSize & (this.blockSize - 1)) !== 0) throw corrupt(`block size ${this.blockSize} is not a power of two between 4 KiB and 1 MiB`, 12);
-    if (1 << blockLog !== this.blockSize) throw corrupt(`block_log ${blockLog} does not match block size ${this.blockSize}`, 22);
+    if (this.blockSize < 4096 || this.blockSize > 1 << 20 || (this.blockSize & (this.blockSize - 1)) !== 0) throw this.corrupt(`block size ${this.blockSize} is not a power of two between 4 KiB and 1 MiB`, 12);
+    if (1 << blockLog !== this.blockSize) throw this.corrupt(`block_log ${blockLog} does not match block size ${this.blockSize}`, 22);
 
     this.compression = u16le(sb, 20, "compression_id");
     const compressor = COMPRESSORS[this.compression];
@@ -207,24 +206,24 @@ class Squashfs implements FileSystem {
 
     this.bytesUsed = u64le(sb, 40, "bytes_used");
     if (this.bytesUsed > source.size) throw new ImageError("TRUNCATED", `${name}: squashfs claims ${this.bytesUsed} bytes, image has ${source.size}`, FORMAT, 40);
-    if (this.bytesUsed < SUPERBLOCK_SIZE) throw corrupt(`bytes_used ${this.bytesUsed} is smaller than the superblock`, 40);
+    if (this.bytesUsed < SUPERBLOCK_SIZE) throw this.corrupt(`bytes_used ${this.bytesUsed} is smaller than the superblock`, 40);
     const inodeStart = u64le(sb, 64, "inode_table_start");
     const dirStart = u64le(sb, 72, "directory_table_start");
-    if (inodeStart < SUPERBLOCK_SIZE || inodeStart >= dirStart || dirStart > this.bytesUsed) throw corrupt(`inode table at ${inodeStart} and directory table at ${dirStart} are not in order inside ${this.bytesUsed} bytes`, 64);
+    if (inodeStart < SUPERBLOCK_SIZE || inodeStart >= dirStart || dirStart > this.bytesUsed) throw this.corrupt(`inode table at ${inodeStart} and directory table at ${dirStart} are not in order inside ${this.bytesUsed} bytes`, 64);
     for (const [off, field] of [
       [48, "id_table_start"],
       [56, "xattr_id_table_start"],
       [88, "export_table_start"],
     ] as const) {
       const start = optionalStart(sb, off, field);
-      if (start !== undefined && (start < dirStart || start > this.bytesUsed)) throw corrupt(`${field} ${start} is outside the image`, off);
+      if (start !== undefined && (start < dirStart || start > this.bytesUsed)) throw this.corrupt(`${field} ${start} is outside the image`, off);
     }
 
     this.fragmentCount = u32le(sb, 16, "fragment_entry_count");
     const fragStart = optionalStart(sb, 80, "fragment_table_start");
     if (this.fragmentCount > 0) {
       const indexBytes = Math.ceil(this.fragmentCount / (METADATA_SIZE / FRAGMENT_ENTRY_SIZE)) * 8;
-      if (fragStart === undefined || fragStart < dirStart || fragStart + indexBytes > this.bytesUsed) throw corrupt(`fragment table for ${this.fragmentCount} entries does not fit at ${fragStart}`, 80);
+      if (fragStart === undefined || fragStart < dirStart || fragStart + indexBytes > this.bytesUsed) throw this.corrupt(`fragment table for ${this.fragmentCount} entries does not fit at ${fragStart}`, 80);
     }
     this.fragmentTableStart = fragStart ?? this.bytesUsed;
 
@@ -242,6 +241,17 @@ class Squashfs implements FileSystem {
       const version = u32le(opts.bytes, 0, "lz4 version");
       if (version !== 1) throw new ImageError("UNSUPPORTED", `${name}: squashfs lz4 options version ${version} is not supported`, FORMAT, SUPERBLOCK_SIZE);
     }
+  }
+
+  /** Every CORRUPT error names the image, so a log line says which one to look at. */
+  private corrupt(message: string, offset?: number): ImageError {
+    return new ImageError("CORRUPT", `${this.source.name}: invalid squashfs: ${message}`, FORMAT, offset);
+  }
+
+  private kind(type: number, at: number): EntryKind {
+    const kind = kindOfType(type);
+    if (kind === undefined) throw this.corrupt(`unknown inode type ${type}`, at);
+    return kind;
   }
 
   // --- decompression -------------------------------------------------------------------------
@@ -284,20 +294,20 @@ class Squashfs implements FileSystem {
   // --- metadata ------------------------------------------------------------------------------
 
   private metaBlock(region: Region, at: number): MetaBlock {
-    if (at < region.start || at + 2 > region.end) throw corrupt(`${region.name} block at ${at} is outside ${region.start}..${region.end}`, at);
+    if (at < region.start || at + 2 > region.end) throw this.corrupt(`${region.name} block at ${at} is outside ${region.start}..${region.end}`, at);
     let block = this.metaCache.get(at);
     if (block === undefined) {
       const header = u16le(this.source.read(at, 2), 0, "metadata block header");
       const size = header & ~METADATA_UNCOMPRESSED;
-      if (size === 0 || size > METADATA_SIZE) throw corrupt(`${region.name} block at ${at} has size ${size}`, at);
-      if (at + 2 + size > region.end) throw corrupt(`${region.name} block at ${at} runs past the table end ${region.end}`, at);
+      if (size === 0 || size > METADATA_SIZE) throw this.corrupt(`${region.name} block at ${at} has size ${size}`, at);
+      if (at + 2 + size > region.end) throw this.corrupt(`${region.name} block at ${at} runs past the table end ${region.end}`, at);
       const raw = this.source.read(at + 2, size);
       const data = header & METADATA_UNCOMPRESSED ? raw : this.decompress(raw, METADATA_SIZE, `${region.name} block`, at);
-      if (data.length === 0) throw corrupt(`${region.name} block at ${at} is empty`, at);
+      if (data.length === 0) throw this.corrupt(`${region.name} block at ${at} is empty`, at);
       block = { data, next: at + 2 + size };
       this.metaCache.set(at, block);
     }
-    if (block.next > region.end) throw corrupt(`${region.name} block at ${at} runs past the table end ${region.end}`, at);
+    if (block.next > region.end) throw this.corrupt(`${region.name} block at ${at} runs past the table end ${region.end}`, at);
     return block;
   }
 
@@ -314,7 +324,7 @@ class Squashfs implements FileSystem {
     if (offset >= meta.data.length) {
       // An offset exactly at the end of a block is the start of the next one (a previous read
       // ended there); beyond that is bad.
-      if (offset > meta.data.length) throw corrupt(`${what}: offset ${offset} beyond the ${meta.data.length}-byte ${region.name} block at ${at}`, at);
+      if (offset > meta.data.length) throw this.corrupt(`${what}: offset ${offset} beyond the ${meta.data.length}-byte ${region.name} block at ${at}`, at);
       at = meta.next;
       offset = 0;
       meta = this.metaBlock(region, at);
@@ -355,7 +365,7 @@ class Squashfs implements FileSystem {
     const head = read(ref, 16);
     const type = u16le(head.bytes, 0, "inode_type");
     const mode = u16le(head.bytes, 2, "permissions") & 0o7777;
-    const kind = kindOfType(type, at);
+    const kind = this.kind(type, at);
     switch (type) {
       case 1: {
         const r = read(head.pos, 16);
@@ -390,8 +400,8 @@ class Squashfs implements FileSystem {
 
   private dirInode(mode: number, blockIndex: number, blockOffset: number, fileSize: number, indexCount: number, indexPos: MetaPos, at: number): DirInode {
     // file_size counts 3 bytes for the "." and ".." entries squashfs does not store.
-    if (fileSize < 3) throw corrupt(`directory inode with file_size ${fileSize}`, at);
-    if (blockOffset >= METADATA_SIZE) throw corrupt(`directory inode with block_offset ${blockOffset}`, at);
+    if (fileSize < 3) throw this.corrupt(`directory inode with file_size ${fileSize}`, at);
+    if (blockOffset >= METADATA_SIZE) throw this.corrupt(`directory inode with block_offset ${blockOffset}`, at);
     return { kind: "dir", mode, listing: { block: this.directories.start + blockIndex, offset: blockOffset }, listingSize: fileSize - 3, indexCount, indexPos };
   }
 
@@ -405,7 +415,7 @@ class Squashfs implements FileSystem {
     let pos = from;
     let left = dir.listingSize - consumed;
     const read = (n: number, what: string): Uint8Array => {
-      if (n > left) throw corrupt(`directory ${what} runs past the listing end`, pos.block);
+      if (n > left) throw this.corrupt(`directory ${what} runs past the listing end`, pos.block);
       left -= n;
       const r = this.cursorRead(this.directories, pos, n, `directory ${what}`);
       pos = r.pos;
@@ -414,15 +424,15 @@ class Squashfs implements FileSystem {
     while (left > 0) {
       const h = read(DIR_HEADER_SIZE, "header");
       const count = u32le(h, 0, "dir header count") + 1;
-      if (count > DIR_COUNT_MAX) throw corrupt(`directory header with ${count} entries (at most ${DIR_COUNT_MAX})`, pos.block);
+      if (count > DIR_COUNT_MAX) throw this.corrupt(`directory header with ${count} entries (at most ${DIR_COUNT_MAX})`, pos.block);
       const inodeBlock = u32le(h, 4, "dir header start");
       for (let i = 0; i < count; i++) {
         const e = read(DIR_ENTRY_SIZE, "entry");
         const nameSize = u16le(e, 6, "dir entry name_size") + 1;
-        if (nameSize > NAME_MAX) throw corrupt(`directory entry name of ${nameSize} bytes`, pos.block);
+        if (nameSize > NAME_MAX) throw this.corrupt(`directory entry name of ${nameSize} bytes`, pos.block);
         const name = read(nameSize, "entry name");
         if (name.includes(0x2f) || name.includes(0) || (name[0] === 0x2e && (nameSize === 1 || (nameSize === 2 && name[1] === 0x2e)))) {
-          throw corrupt(`directory entry with invalid name '${utf8.decode(name)}'`, pos.block);
+          throw this.corrupt(`directory entry with invalid name '${utf8.decode(name)}'`, pos.block);
         }
         yield { name, type: u16le(e, 4, "dir entry type"), inodeBlock, inodeOffset: u16le(e, 0, "dir entry offset") };
       }
@@ -441,12 +451,12 @@ class Squashfs implements FileSystem {
       const index = u32le(r.bytes, 0, "dir index index");
       const start = u32le(r.bytes, 4, "dir index start");
       const size = u32le(r.bytes, 8, "dir index name_size") + 1;
-      if (size > NAME_MAX) throw corrupt(`directory index name of ${size} bytes`, pos.block);
+      if (size > NAME_MAX) throw this.corrupt(`directory index name of ${size} bytes`, pos.block);
       const n = this.cursorRead(this.inodes, r.pos, size, "directory index name");
       pos = n.pos;
       if (compareBytes(n.bytes, name) > 0) break;
       // Offsets in the listing advance by whole decoded blocks, so block and offset follow from index.
-      if (index < best.consumed || index > dir.listingSize) throw corrupt(`directory index entry ${i} points to listing byte ${index}`, pos.block);
+      if (index < best.consumed || index > dir.listingSize) throw this.corrupt(`directory index entry ${i} points to listing byte ${index}`, pos.block);
       best = { pos: { block: this.directories.start + start, offset: (dir.listing.offset + index) % METADATA_SIZE }, consumed: index };
     }
     return best;
@@ -477,9 +487,9 @@ class Squashfs implements FileSystem {
   /** The inode at a physical path, or undefined if a component is missing or not a directory. */
   private find(path: string): Inode | undefined {
     const parts = path.split("/").filter((c) => c !== "" && c !== ".");
-    if (parts.length > MAX_PATH_DEPTH) throw new ImageError("LIMIT", `Path '${path}' is too deep`, FORMAT);
+    if (parts.length > MAX_PATH_DEPTH) throw new ImageError("LIMIT", `Path '${path}' is too deep in ${this.source.name}`, FORMAT);
     let node = this.inode(this.rootRef);
-    if (node.kind !== "dir") throw corrupt("root inode is not a directory", this.rootRef.block);
+    if (node.kind !== "dir") throw this.corrupt("root inode is not a directory", this.rootRef.block);
     for (const part of parts) {
       if (node.kind !== "dir") return undefined;
       const e = this.lookup(node, part);
@@ -499,7 +509,7 @@ class Squashfs implements FileSystem {
   // --- file data -----------------------------------------------------------------------------
 
   private fragmentBlock(index: number): Uint8Array {
-    if (index >= this.fragmentCount) throw corrupt(`fragment ${index} of ${this.fragmentCount}`);
+    if (index >= this.fragmentCount) throw this.corrupt(`fragment ${index} of ${this.fragmentCount}`);
     const perBlock = METADATA_SIZE / FRAGMENT_ENTRY_SIZE;
     const ptrAt = this.fragmentTableStart + Math.floor(index / perBlock) * 8;
     const blockAt = u64le(this.source.read(ptrAt, 8), 0, "fragment table pointer");
@@ -516,8 +526,8 @@ class Squashfs implements FileSystem {
   /** One data or fragment block: `word` is its on-disk size with bit 24 = stored uncompressed. */
   private dataBlock(at: number, word: number, max: number, what: string): Uint8Array {
     const size = word & (DATA_UNCOMPRESSED - 1);
-    if (word >>> 25 !== 0 || size > this.blockSize) throw corrupt(`${what} has on-disk size word 0x${word.toString(16)}`, at);
-    if (at + size > this.bytesUsed) throw corrupt(`${what} at ${at} (${size} bytes) is outside the image`, at);
+    if (word >>> 25 !== 0 || size > this.blockSize) throw this.corrupt(`${what} has on-disk size word 0x${word.toString(16)}`, at);
+    if (at + size > this.bytesUsed) throw this.corrupt(`${what} at ${at} (${size} bytes) is outside the image`, at);
     const raw = this.source.read(at, size);
     if (word & DATA_UNCOMPRESSED) return raw;
     return this.decompress(raw, max, what, at);
@@ -536,14 +546,14 @@ class Squashfs implements FileSystem {
       const expect = Math.min(bs, file.size - i * bs);
       if (word === 0) continue; // sparse: a block of zeros, nothing on disk
       const data = this.dataBlock(at, word, bs, `block ${i} of '${path}'`);
-      if (data.length !== expect) throw corrupt(`block ${i} of '${path}' holds ${data.length} bytes, expected ${expect}`, at);
+      if (data.length !== expect) throw this.corrupt(`block ${i} of '${path}' holds ${data.length} bytes, expected ${expect}`, at);
       out.set(data, i * bs);
       at += word & (DATA_UNCOMPRESSED - 1);
     }
     const tail = file.size - blocks * bs;
     if (hasFragment && tail > 0) {
       const frag = this.fragmentBlock(file.fragment);
-      if (file.fragmentOffset + tail > frag.length) throw corrupt(`tail of '${path}' (${tail} bytes at ${file.fragmentOffset}) is outside its ${frag.length}-byte fragment`);
+      if (file.fragmentOffset + tail > frag.length) throw this.corrupt(`tail of '${path}' (${tail} bytes at ${file.fragmentOffset}) is outside its ${frag.length}-byte fragment`);
       out.set(frag.subarray(file.fragmentOffset, file.fragmentOffset + tail), blocks * bs);
     }
     return out;
@@ -565,7 +575,7 @@ class Squashfs implements FileSystem {
     for (const e of this.entries(dir)) {
       if (out.length >= MAX_DIR_ENTRIES) throw new ImageError("LIMIT", `Directory '${path}' in ${this.source.name} has more than ${MAX_DIR_ENTRIES} entries`, FORMAT);
       const name = utf8.decode(e.name);
-      out.push({ name, kind: kindOfType(e.type, dir.listing.block) });
+      out.push({ name, kind: this.kind(e.type, dir.listing.block) });
       if (!byName.has(name)) byName.set(name, e);
     }
     if (out.length <= LISTING_CACHE_MAX_ENTRIES) this.listingCache.set(this.listingKey(dir), byName);
