@@ -32,11 +32,19 @@ export function entryFromKeys(name: string, file: string, keys: KeyChange[]): En
   return entries[0] as Entry;
 }
 
-/** Refuses an entry whose units would not be attached; returns the units it would attach. */
+/**
+ * Refuses an entry whose units would not be attached; returns the units it would attach. Planned
+ * together with the rest of the list, so a unit another entry already provides is caught too.
+ */
 export function precheck(ctx: Context, entry: Entry, verb: string): string[] {
   if (entry.errors.length > 0) throw new CliError(`Failed to ${verb} '${entry.image}': ${entry.errors.map((e) => e.message).join("; ")}`);
-  const [outcome] = computeOutcomes(ctx, [entry]);
+  const list = loadList(ctx.opts.root).merged;
+  const others = list.entries.filter((e) => e.name !== entry.name);
+  const outcomes = computeOutcomes(ctx, [...others, entry].sort((a, b) => (a.name < b.name ? -1 : 1)), list.masked.filter((e) => e.name !== entry.name));
+  const outcome = outcomes.find((o) => o.name === entry.name);
   if (!outcome || outcome.state !== "attached") throw new CliError(`Failed to ${verb} '${entry.image}': ${outcome?.reason ?? "no outcome"}`);
+  const victim = outcomes.find((o) => o.reason?.includes(`already provided by entry [${entry.name}]`));
+  if (victim) throw new CliError(`Failed to ${verb} '${entry.image}': entry [${victim.name}] (${victim.file}:${victim.line}) already provides ${outcome.units.join(" ")}, refusing to provide it twice`);
   const conflicts = outcome.warnings.filter((w) => w.includes("exists on the host already"));
   if (conflicts.length > 0) {
     const units = conflicts.map((w) => /'([^']+)'/.exec(w)?.[1]).join(", ");
@@ -61,19 +69,30 @@ export function attach(ctx: Context): number {
     if (opts.runtime && !existing.file.startsWith("/run/")) throw new CliError(`Entry [${name}] is defined in ${existing.file}, which takes precedence over ${file}; refusing.`);
     file = existing.file;
   }
+  // Replacing an entry replaces what attach is about (image, extensions, prefixes); its Enable=,
+  // Profile= and Force= stay unless given: attach never silently disables an entry or drops it to
+  // a weaker security profile.
+  const kept = existing?.attach ? existing : undefined;
   const keys = entryKeys({
     image,
     extensions: opts.extensions.map((e) => imageArgument(ctx, e)),
     prefixes: prefixes.length > 0 ? prefixes : undefined,
-    profile: opts.profile,
-    enable: opts.enable,
-    force: opts.force,
-  });
-  const entry = entryFromKeys(name, file, keys);
+    profile: opts.profile ?? (kept && kept.profile !== "default" ? kept.profile : undefined),
+    enable: opts.enable || (kept?.enable ?? false),
+    force: opts.force || (kept?.force ?? false),
+  }).filter(([key]) => !kept || (key === "Profile" && opts.profile !== undefined) || (key === "Enable" && opts.enable) || (key === "Force" && opts.force) || !["Profile", "Enable", "Force"].includes(key));
+  const entry = entryFromKeys(name, file, entryKeys({
+    image,
+    extensions: opts.extensions.map((e) => imageArgument(ctx, e)),
+    prefixes: prefixes.length > 0 ? prefixes : undefined,
+    profile: opts.profile ?? kept?.profile,
+    enable: opts.enable || (kept?.enable ?? false),
+    force: opts.force || (kept?.force ?? false),
+  }));
   const units = precheck(ctx, entry, "attach");
 
   editListFile(ctx, file, (text) => setKeys(text, name, keys));
-  ctx.note(`${existing ? "Replaced" : "Added"} entry [${name}] in ${file}: ${units.join(" ")}${opts.enable ? " (enabled)" : ""}.`);
+  ctx.note(`${existing ? "Replaced" : "Added"} entry [${name}] in ${file}: ${units.join(" ")}${entry.enable ? " (enabled)" : ""}.`);
 
   const reloaded = reload(ctx);
   let ok = true;

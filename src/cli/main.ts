@@ -68,6 +68,8 @@ Options:
      --json=pretty|short|off  JSON output (list, inspect, status)
      --no-legend              No table header and footer
      --no-pager               Accepted; output is never paged
+     --if-changed             reload: do nothing if the lists are as this
+                              tool last reloaded them (for the path unit)
 
 See the portable-attach(8) man page for details.`;
 

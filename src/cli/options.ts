@@ -20,6 +20,8 @@ export interface Options {
   name: string | undefined;
   profile: string | undefined;
   extensions: string[];
+  /** reload: skip if the lists are as the last reload by this tool left them (the path unit). */
+  ifChanged: boolean;
   help: boolean;
   version: boolean;
 }
@@ -44,6 +46,7 @@ const SPEC = {
   name: { type: "string" },
   profile: { type: "string", short: "p" },
   extension: { type: "string", multiple: true },
+  "if-changed": { type: "boolean" },
   help: { type: "boolean", short: "h" },
   version: { type: "boolean" },
 } as const;
@@ -82,6 +85,7 @@ export function parseOptions(argv: string[]): Options {
     name: v.name,
     profile: v.profile,
     extensions: v.extension ?? [],
+    ifChanged: v["if-changed"] ?? false,
     help: v.help ?? false,
     version: v.version ?? false,
   };

@@ -3,10 +3,14 @@
 import { activeStates, isRunning } from "../io/systemctl.ts";
 import { CliError, type Context } from "./context.ts";
 import { pulledInUnits, readStatusRecord } from "./outcomes.ts";
-import { reload, unitJob } from "./system.ts";
+import { listsUnchanged, reload, unitJob } from "./system.ts";
 
 export function reloadVerb(ctx: Context): number {
   if (ctx.opts.args.length > 0) throw new CliError("reload: takes no arguments.", 2);
+  if (ctx.opts.ifChanged && listsUnchanged(ctx)) {
+    ctx.note("Lists unchanged since portable-attach last reloaded, nothing to do.");
+    return 0;
+  }
   const reloaded = reload(ctx);
   if (!reloaded) return 0;
   let ok = true;
