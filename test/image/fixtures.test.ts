@@ -1,6 +1,7 @@
 // Every committed image (test/fixtures/images/MANIFEST) read through openImage + resolve.ts must
 // show exactly the reference tree: names, kinds, modes, symlink targets, and every file byte for
 // byte. A reader that throws UNSUPPORTED for a committed image fails here, on purpose.
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -322,6 +323,24 @@ describe("Discoverable Partitions choices", () => {
     expect(compareVersions("00123", "123")).toBe(0);
     // "_" only separates, and a segment without a prefix is newer than a "." one.
     expect(compareVersions("1_0", "1.0")).toBeGreaterThan(0);
+  });
+
+  const id128 = (() => {
+    try {
+      return execFileSync("systemd-id128", ["show", "-u"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+    } catch {
+      return undefined;
+    }
+  })();
+  it.skipIf(id128 === undefined)("every root/usr/verity type GUID systemd-id128 knows has the same name here", () => {
+    // Skip the host aliases ("root", "usr-verity", "root-secondary", …): they repeat arch types.
+    const alias = /^(root|usr)(-secondary)?(-verity(-sig)?)?$/;
+    const known = (id128 as string)
+      .split("\n")
+      .map((l) => l.trim().split(/\s+/))
+      .filter((w): w is [string, string] => w.length === 2 && /^(root|usr)/.test(w[0] as string) && !alias.test(w[0] as string));
+    expect(known.length).toBeGreaterThan(100);
+    for (const [name, guid] of known) expect(typeName(guid), guid).toBe(name);
   });
 
   it("names partition types like systemd-id128 does", () => {
