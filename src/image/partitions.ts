@@ -12,6 +12,7 @@
 // * otherwise a single generic-Linux GPT partition, or the single bootable 0x83 MBR partition.
 // Refused: anything else (ESP/XBOOTLDR are ignored; no extended MBR partitions; no LUKS here).
 import * as zlib from "node:zlib";
+import { compareVersions } from "../portable/version.ts";
 import type { ByteSource } from "./byte-source.ts";
 import { bytesAt, u16le, u32le, u64le, u8 } from "./bytes.ts";
 import { MAX_GPT_ENTRIES, MAX_GPT_TABLE_BYTES } from "./limits.ts";
@@ -100,72 +101,6 @@ export function typeName(type: string): string {
   const dps = BY_GUID.get(type);
   if (dps) return dps.designator.replace(/^(root|usr)/, `$1-${dps.arch}`);
   return OTHER_TYPES[type] ?? type;
-}
-
-// ----------------------------------------------------------------------------------- versions
-
-function isVersionChar(c: string): boolean {
-  return /[A-Za-z0-9~^.-]/.test(c);
-}
-
-/**
- * systemd's strverscmp_improved(): <0, 0, >0 as `a` is older, equal, newer than `b`. Segments are
- * numeric or alphabetic; "~" marks a pre-release (oldest), "-" a release suffix, "^" a patch
- * (newer than "-"), "." a point release; other characters only separate segments. So
- * foo_1.10 > foo_1.9 > foo_1.9~rc1, and 1.2 > 1-2.
- */
-export function compareVersions(a: string, b: string): number {
-  if (a === "" || b === "") return a === b ? 0 : a === "" ? -1 : 1;
-  const digit = (c: string): boolean => c >= "0" && c <= "9";
-  const alpha = (c: string): boolean => (c >= "a" && c <= "z") || (c >= "A" && c <= "Z");
-  const at = (s: string, k: number): string => s[k] ?? "";
-  // 1 if only `a` lacks the prefix, -1 if only `b` does, 0 if both or neither have it.
-  const lacks = (p: string): number => (at(a, i) === p ? 0 : 1) - (at(b, j) === p ? 0 : 1);
-  const strcmp = (x: string, y: string): number => (x === y ? 0 : x < y ? -1 : 1);
-  let i = 0;
-  let j = 0;
-  for (;;) {
-    while (i < a.length && !isVersionChar(at(a, i))) i++;
-    while (j < b.length && !isVersionChar(at(b, j))) j++;
-    if (at(a, i) === "~" || at(b, j) === "~") {
-      const r = lacks("~"); // the pre-release is older
-      if (r !== 0) return r;
-      i++;
-      j++;
-    }
-    // One string ended: the one with more segments is newer.
-    if (i >= a.length || j >= b.length) return strcmp(a.slice(i), b.slice(j));
-    for (const p of ["-", "^", "."]) {
-      if (at(a, i) !== p && at(b, j) !== p) continue;
-      const r = lacks(p);
-      if (r !== 0) return p === "^" ? -r : r; // "^" (a patch) is newer than no prefix
-      i++;
-      j++;
-    }
-    let ie = i;
-    let je = j;
-    if (digit(at(a, i)) || digit(at(b, j))) {
-      while (digit(at(a, ie))) ie++;
-      while (digit(at(b, je))) je++;
-      // A numeric segment is newer than none.
-      if ((ie > i) !== (je > j)) return ie > i ? 1 : -1;
-      while (at(a, i) === "0") i++;
-      while (at(b, j) === "0") j++;
-      // Compare without parsing (no overflow): the longer number is larger, else as strings.
-      if (ie - i !== je - j) return ie - i > je - j ? 1 : -1;
-      const r = strcmp(a.slice(i, ie), b.slice(j, je));
-      if (r !== 0) return r;
-    } else {
-      while (alpha(at(a, ie))) ie++;
-      while (alpha(at(b, je))) je++;
-      const n = Math.min(ie - i, je - j);
-      const r = strcmp(a.slice(i, i + n), b.slice(j, j + n));
-      if (r !== 0) return r;
-      if (ie - i !== je - j) return ie - i > je - j ? 1 : -1;
-    }
-    i = ie;
-    j = je;
-  }
 }
 
 // ----------------------------------------------------------------------------------- parsing
@@ -410,7 +345,7 @@ export function selectPartitions(table: PartitionTable, arch: string, imageName:
       for (const p of usable) {
         const t = BY_GUID.get(p.type);
         if (!t || t.arch !== a || t.designator !== designator) continue;
-        // A/B updates: the newest label wins, ties go to the lower index (the one seen first).
+        // A/B updates: the newest label (systemd's strverscmp_improved) wins, ties go to the lower index.
         if (!best || compareVersions(p.label, best.label) > 0) best = p;
       }
       return best && { ...best, role: typeName(best.type) };

@@ -9,7 +9,8 @@ import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { bytesSource, type ByteSource } from "../../src/image/byte-source.ts";
 import { openImage } from "../../src/image/open.ts";
-import { compareVersions, readGpt, selectPartitions, typeName } from "../../src/image/partitions.ts";
+import { readGpt, selectPartitions, typeName } from "../../src/image/partitions.ts";
+import { compareVersions } from "../../src/portable/version.ts";
 import { openRawSource } from "../../src/image/raw.ts";
 import { readFileInImage, resolveInImage } from "../../src/image/resolve.ts";
 import { ImageError, type ImageTree } from "../../src/image/types.ts";
@@ -303,7 +304,7 @@ describe("Discoverable Partitions choices", () => {
     expect(() => openBytes(fake)).toThrow(expect.objectContaining({ code: "BAD_MAGIC" }));
   });
 
-  it("compares labels with systemd's version ordering", () => {
+  it("orders labels as systemd-analyze compare-versions does (the ordering partitions.ts uses)", () => {
     const newer: Array<[string, string]> = [
       ["foo_1.10", "foo_1.9"],
       ["foo_9", "foo_1.10"],
