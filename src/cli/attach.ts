@@ -89,9 +89,12 @@ export function attach(ctx: Context): number {
     enable: opts.enable || (kept?.enable ?? false),
     force: opts.force || (kept?.force ?? false),
   }));
-  const units = precheck(ctx, entry, "attach");
-
-  editListFile(ctx, file, (text) => setKeys(text, name, keys));
+  // Checked under the list's lock, so two concurrent attaches cannot both claim one unit.
+  let units: string[] = [];
+  editListFile(ctx, file, (text) => {
+    units = precheck(ctx, entry, "attach");
+    return setKeys(text, name, keys);
+  });
   ctx.note(`${existing ? "Replaced" : "Added"} entry [${name}] in ${file}: ${units.join(" ")}${entry.enable ? " (enabled)" : ""}.`);
 
   const reloaded = reload(ctx);

@@ -1,0 +1,117 @@
+// --root as an image builder uses it: as a non-root user, attach into a tree that has only the
+// image, then the generator (PORTABLE_ATTACH_ROOT on that tree) must write exactly what the
+// hand-written list of golden case 01 makes it write. Also: the JSON shapes of list, inspect and
+// status, and what the CLI says when there is no systemd to talk to.
+import { spawnSync } from "node:child_process";
+import { chownSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { contents } from "../helpers/tree.ts";
+import { CLI, cliEnv, GENERATOR, makeTree, readList, REPO, runCli } from "./helpers.ts";
+
+const roots: string[] = [];
+afterAll(() => {
+  for (const r of roots) rmSync(r, { recursive: true, force: true });
+});
+
+function chownTree(path: string, uid: number, gid: number): void {
+  chownSync(path, uid, gid);
+  if (statSync(path).isDirectory()) for (const n of readdirSync(path)) chownTree(join(path, n), uid, gid);
+}
+
+function generate(root: string, out: string) {
+  return spawnSync(process.execPath, [GENERATOR, out, out, out], { encoding: "utf8", env: { PATH: "/usr/bin:/bin", PORTABLE_ATTACH_ROOT: root, SYSTEMD_ARCHITECTURE: "x86-64" } });
+}
+
+describe("--root round trip", () => {
+  it("attach as non-root into an empty tree, then the generator writes the expected units", () => {
+    const root = makeTree();
+    roots.push(root);
+    const asNobody = process.getuid?.() === 0;
+    if (asNobody) chownTree(root, 65534, 65534);
+    // The image path typed with the tree in front is stored as the booted system sees it.
+    const r = spawnSync(process.execPath, [CLI, `--root=${root}`, "attach", `${root}/var/lib/portables/foo_1`], {
+      encoding: "utf8",
+      env: cliEnv(),
+      ...(asNobody ? { uid: 65534, gid: 65534 } : {}),
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain("Not reloading: --root given");
+    expect(readList(root)).toBe("[foo]\nImage=/var/lib/portables/foo_1\n");
+    if (asNobody) expect(statSync(join(root, "etc/portable-attach.conf")).uid).toBe(65534);
+    expect(statSync(join(root, "etc/portable-attach.conf")).mode & 0o777).toBe(0o644);
+
+    const out = join(root, "run/systemd/generator");
+    mkdirSync(out, { recursive: true });
+    const g = generate(root, out);
+    expect(g.status, g.stderr).toBe(0);
+    const written = contents(out);
+    written.delete(".portable-attach-status.json");
+    expect(written).toEqual(contents(join(REPO, "test/golden/01-one-service/expected")));
+
+    // status reads what the generator recorded; is-attached agrees.
+    const s = runCli(root, ["status", "--json=short"]);
+    expect(s.status, s.stderr).toBe(0);
+    const outcomes = JSON.parse(s.stdout) as { name: string; state: string; units: string[] }[];
+    expect(outcomes.map((o) => [o.name, o.state, o.units])).toEqual([["foo", "attached", ["foo.service"]]]);
+    expect(runCli(root, ["is-attached", "foo"]).stdout).toBe("attached\n");
+    expect(runCli(root, ["is-attached", "nope"]).status).toBe(1);
+  });
+
+  it("keeps the list file's mode and refuses an image without units, writing nothing", () => {
+    const root = makeTree();
+    roots.push(root);
+    expect(runCli(root, ["attach", "/var/lib/portables/bar_1", "--name=other", "--force"]).status).toBe(0);
+    spawnSync("chmod", ["0600", join(root, "etc/portable-attach.conf")]);
+    const before = readList(root);
+    const r = runCli(root, ["attach", "/var/lib/portables/foo_1", "bar"]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^Failed to attach '\/var\/lib\/portables\/foo_1': Couldn't find any matching unit files/);
+    expect(readList(root)).toBe(before);
+    expect(runCli(root, ["enable", "other"]).status).toBe(0);
+    expect(statSync(join(root, "etc/portable-attach.conf")).mode & 0o777).toBe(0o600);
+    expect(runCli(root, ["attach", "/var/lib/portables/nope_1"]).stderr).toContain("Failed to attach '/var/lib/portables/nope_1': Image '/var/lib/portables/nope_1' does not exist");
+  });
+});
+
+describe("--json shapes and usage", () => {
+  it("list, inspect and status print valid JSON with the documented keys", () => {
+    const root = makeTree();
+    roots.push(root);
+    expect(runCli(root, ["list", "--json=short"]).stdout).toBe("[]\n");
+    expect(runCli(root, ["attach", "/var/lib/portables/foo_1", "--enable"]).status).toBe(0);
+    const list = JSON.parse(runCli(root, ["list", "--json=pretty"]).stdout) as Record<string, unknown>[];
+    expect(list).toEqual([
+      { name: "foo", file: "/etc/portable-attach.conf", line: 1, image: "/var/lib/portables/foo_1", extensions: [], enabled: true, state: "attached", source: "computed", units: [{ name: "foo.service", active: null }] },
+    ]);
+    const inspect = JSON.parse(runCli(root, ["inspect", "foo", "--json=short"]).stdout) as Record<string, unknown>;
+    expect(Object.keys(inspect).sort()).toEqual(["attach", "description", "extensions", "fitness", "image", "operatingSystem", "osRelease", "path", "portableService", "type", "units"]);
+    expect(inspect.units).toEqual(["foo.service"]);
+    expect(inspect.attach).toMatchObject({ state: "attached", units: ["foo.service"] });
+    expect(inspect.fitness).toContainEqual({ check: "/etc/machine-id present", ok: true });
+    expect(inspect.fitness).toContainEqual({ check: "/proc present (API mount point)", ok: false });
+    // No generator has run in this tree: status says so and fails.
+    const s = runCli(root, ["status", "--json=short"]);
+    expect(s.status).toBe(1);
+    expect(s.stderr).toContain("No generator record");
+  });
+
+  it("bad usage exits 2, with systemd's wording", () => {
+    const root = makeTree();
+    roots.push(root);
+    expect(runCli(root, ["frobnicate"])).toMatchObject({ status: 2, stderr: expect.stringContaining("Unknown command verb 'frobnicate'.") });
+    expect(runCli(root, ["--json=xml", "list"]).status).toBe(2);
+    expect(runCli(root, ["attach"]).status).toBe(2);
+    expect(runCli(root, ["detach", "nope"])).toMatchObject({ status: 1, stderr: "No entry 'nope' in any attach list.\n" });
+  });
+
+  it("without a booted systemd (no --root) it edits and says it did not reload", () => {
+    // This machine has no /run/systemd/system: the real "not booted" path, not a mock.
+    const root = makeTree();
+    roots.push(root);
+    const r = spawnSync(process.execPath, [CLI, "reload"], { encoding: "utf8", env: cliEnv() });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/^Not reloading: (system has not been booted with systemd|SYSTEMD_OFFLINE=1 is set|running in chroot)/);
+    expect(readFileSync(CLI, "utf8").startsWith("#!/usr/bin/env node")).toBe(true);
+  });
+});
