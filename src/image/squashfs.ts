@@ -50,6 +50,8 @@ const INODE_CACHE_ENTRIES = 256;
  */
 const LISTING_CACHE_DIRS = 8;
 const LISTING_CACHE_MAX_ENTRIES = 4096;
+/** Single-name lookups remembered (found or not), for directories not listed. */
+const LOOKUP_CACHE_ENTRIES = 1024;
 
 const COMPRESSORS: Record<number, string> = { 1: "gzip", 2: "lzma", 3: "lzo", 4: "xz", 5: "lz4", 6: "zstd" };
 
@@ -184,6 +186,7 @@ class Squashfs implements FileSystem {
   private readonly fragmentCache = new Lru<number, Uint8Array>(FRAGMENT_CACHE_BLOCKS);
   private readonly inodeCache = new Lru<string, Inode>(INODE_CACHE_ENTRIES);
   private readonly listingCache = new Lru<string, Map<string, RawEntry>>(LISTING_CACHE_DIRS);
+  private readonly lookupCache = new Lru<string, RawEntry | null>(LOOKUP_CACHE_ENTRIES);
 
   constructor(private readonly source: ByteSource) {
     const name = source.name;
@@ -402,6 +405,12 @@ class Squashfs implements FileSystem {
     // file_size counts 3 bytes for the "." and ".." entries squashfs does not store.
     if (fileSize < 3) throw this.corrupt(`directory inode with file_size ${fileSize}`, at);
     if (blockOffset >= METADATA_SIZE) throw this.corrupt(`directory inode with block_offset ${blockOffset}`, at);
+    // Every metadata block takes at least 3 bytes on disk and decodes to at most 8 KiB, which
+    // bounds what a listing can hold; a file_size beyond that is a lie we need not walk into.
+    const tableBytes = this.directories.end - this.directories.start;
+    if (fileSize - 3 > (tableBytes * METADATA_SIZE) / 3) throw this.corrupt(`directory listing of ${fileSize - 3} bytes in a ${tableBytes}-byte directory table`, at);
+    // One index entry per directory metadata block the listing crosses.
+    if (indexCount > Math.ceil((fileSize - 3) / METADATA_SIZE) + 1) throw this.corrupt(`directory index with ${indexCount} entries for a ${fileSize - 3}-byte listing`, at);
     return { kind: "dir", mode, listing: { block: this.directories.start + blockIndex, offset: blockOffset }, listingSize: fileSize - 3, indexCount, indexPos };
   }
 
@@ -414,6 +423,9 @@ class Squashfs implements FileSystem {
   private *entries(dir: DirInode, from: MetaPos = dir.listing, consumed = 0): Generator<RawEntry> {
     let pos = from;
     let left = dir.listingSize - consumed;
+    // Compressed metadata can pack millions of entries into a small image; lookups and listings
+    // alike stop at the same cap readdir() applies.
+    let seen = 0;
     const read = (n: number, what: string): Uint8Array => {
       if (n > left) throw this.corrupt(`directory ${what} runs past the listing end`, pos.block);
       left -= n;
@@ -427,6 +439,7 @@ class Squashfs implements FileSystem {
       if (count > DIR_COUNT_MAX) throw this.corrupt(`directory header with ${count} entries (at most ${DIR_COUNT_MAX})`, pos.block);
       const inodeBlock = u32le(h, 4, "dir header start");
       for (let i = 0; i < count; i++) {
+        if (++seen > MAX_DIR_ENTRIES) throw new ImageError("LIMIT", `${this.source.name}: directory at ${dir.listing.block} has more than ${MAX_DIR_ENTRIES} entries`, FORMAT);
         const e = read(DIR_ENTRY_SIZE, "entry");
         const nameSize = u16le(e, 6, "dir entry name_size") + 1;
         if (nameSize > NAME_MAX) throw this.corrupt(`directory entry name of ${nameSize} bytes`, pos.block);
@@ -467,8 +480,20 @@ class Squashfs implements FileSystem {
   }
 
   private lookup(dir: DirInode, name: string): RawEntry | undefined {
-    const listed = this.listingCache.get(this.listingKey(dir));
+    const key = this.listingKey(dir);
+    const listed = this.listingCache.get(key);
     if (listed) return listed.get(name);
+    // resolve.ts lstat()s every prefix of a path, and a hostile image can make a directory contain
+    // itself: remembering answers keeps that at one scan per distinct (directory, name).
+    const lookupKey = `${key}/${name}`;
+    const known = this.lookupCache.get(lookupKey);
+    if (known !== undefined) return known ?? undefined;
+    const found = this.scan(dir, name);
+    this.lookupCache.set(lookupKey, found ?? null);
+    return found;
+  }
+
+  private scan(dir: DirInode, name: string): RawEntry | undefined {
     const want = encoder.encode(name);
     const start = this.scanStart(dir, want);
     for (const e of this.entries(dir, start.pos, start.consumed)) {
@@ -573,7 +598,6 @@ class Squashfs implements FileSystem {
     const out: DirEntry[] = [];
     const byName = new Map<string, RawEntry>();
     for (const e of this.entries(dir)) {
-      if (out.length >= MAX_DIR_ENTRIES) throw new ImageError("LIMIT", `Directory '${path}' in ${this.source.name} has more than ${MAX_DIR_ENTRIES} entries`, FORMAT);
       const name = utf8.decode(e.name);
       out.push({ name, kind: this.kind(e.type, dir.listing.block) });
       if (!byName.has(name)) byName.set(name, e);
