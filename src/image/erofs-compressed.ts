@@ -58,6 +58,8 @@ const TYPE_PLAIN = 0;
 const TYPE_HEAD1 = 1;
 const TYPE_NONHEAD = 2;
 const TYPE_HEAD2 = 3;
+/** Bytes decoded beyond a read's end when the extent goes on. */
+const READ_AHEAD = 128 * 1024;
 /** In a NONHEAD's delta[0]: the rest is the compressed block count of a big pcluster. */
 const D0_CBLKCNT = 1 << 11;
 
@@ -356,7 +358,9 @@ export class CompressedReader {
     const { lcn, lc: head, start } = this.findHead(inode, info, pos, budget);
     // The extent ends where the next HEAD/PLAIN lcluster's extent starts, or at end of file.
     const lsize = 2 ** info.lclusterbits;
-    const limit = Math.min(want, inode.size);
+    // Decode a little past the read, so that block-by-block reads (a compressed directory) find
+    // the next block in the cached extent instead of decoding the pcluster's prefix again.
+    const limit = Math.min(inode.size, Math.max(want, pos + READ_AHEAD));
     let end = limit;
     for (let n = lcn + 1; n * lsize < limit; n++) {
       budget.step();
@@ -387,7 +391,13 @@ export class CompressedReader {
     // block never starts with a zero byte unless it is empty, which a pcluster never is).
     if (this.ctx.zeroPadding) while (margin < raw.length && raw[margin] === 0) margin++;
     if (margin === raw.length) throw this.fail("CORRUPT", inode, "pcluster holds only zero bytes", pc.offset);
-    const n = lz4DecompressBlock(raw.subarray(margin), data);
+    let n: number;
+    try {
+      n = lz4DecompressBlock(raw.subarray(margin), data);
+    } catch (e) {
+      if (e instanceof ImageError) throw this.fail(e.code === "CORRUPT" ? "CORRUPT" : "LIMIT", inode, `pcluster at ${pc.offset}: ${e.message}`, pc.offset);
+      throw e;
+    }
     if (n !== length) throw this.fail("CORRUPT", inode, `pcluster at ${pc.offset} decoded to ${n} bytes, expected ${length}`, pc.offset);
     return { nid: inode.nid, start, data };
   }

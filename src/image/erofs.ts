@@ -141,6 +141,8 @@ class Erofs implements FileSystem {
   private readonly compressed: CompressedReader;
   private readonly inodes = new Map<number, Inode>();
   private readonly lookups = new Map<string, number | null>();
+  /** Parsed dirent blocks: listing a directory and then stat()ing each entry parses each block once. */
+  private readonly dirBlocks = new Map<string, Dirent[]>();
 
   constructor(private readonly source: ByteSource) {
     const sb = source.read(EROFS_SUPER_OFFSET, 128);
@@ -160,6 +162,9 @@ class Erofs implements FileSystem {
         .map(([, name]) => name);
       throw this.error("UNSUPPORTED", `unknown incompatible features 0x${unknown.toString(16)}${names.length ? ` (${names.join(", ")})` : ""}`, EROFS_SUPER_OFFSET + 80);
     }
+    // Directory blocks larger than file system blocks: the kernel refuses them too (so far).
+    const dirblkbits = u8(sb, 90, "erofs dirblkbits");
+    if (dirblkbits !== 0) throw this.error("UNSUPPORTED", `directory block size shift ${dirblkbits}`, EROFS_SUPER_OFFSET + 90);
     const extraDevices = u16le(sb, 86, "erofs extra_devices");
     if (incompat & INCOMPAT_DEVICE_TABLE && extraDevices > 0) throw this.error("UNSUPPORTED", `${extraDevices} extra devices (blob devices) are not supported`, EROFS_SUPER_OFFSET + 86);
     // Without COMPR_CFGS the field is lz4_max_distance and only LZ4 exists.
@@ -295,8 +300,18 @@ class Erofs implements FileSystem {
     return Math.ceil(dir.size / this.blockSize);
   }
 
-  /** One directory block: dirents {nid u64, nameoff u16, file_type u8, reserved u8}, then the names. */
+  /** One directory block, parsed: dirents {nid u64, nameoff u16, file_type u8, reserved u8}, then the names. */
   private dirBlock(dir: Inode, index: number): Dirent[] {
+    const key = `${dir.nid}:${index}`;
+    const cached = this.dirBlocks.get(key);
+    if (cached) return cached;
+    const entries = this.parseDirBlock(dir, index);
+    if (this.dirBlocks.size >= 64) this.dirBlocks.delete(this.dirBlocks.keys().next().value as string);
+    this.dirBlocks.set(key, entries);
+    return entries;
+  }
+
+  private parseDirBlock(dir: Inode, index: number): Dirent[] {
     const start = index * this.blockSize;
     const block = this.data(dir, start, Math.min(this.blockSize, dir.size - start));
     const where = `directory inode ${dir.nid} block ${index}`;

@@ -327,6 +327,9 @@ describe("erofs hostile images", () => {
       /extra devices/,
     ));
 
+  it("directory blocks larger than file system blocks (dirblkbits) are UNSUPPORTED, like in the kernel", () =>
+    expectCode(() => patched("plain", (b) => b.writeUInt8(1, 1024 + 90)), "UNSUPPORTED", /directory block/));
+
   it("a 1 MiB block size is UNSUPPORTED, not trusted", () => expectCode(() => patched("plain", (b) => b.writeUInt8(20, 1024 + 12)), "UNSUPPORTED"));
 
   it("a root nid that is a regular file is CORRUPT", () =>
@@ -472,7 +475,7 @@ describe("erofs hostile images", () => {
     const b0 = Buffer.from(readFileSync(image("lz4-full-indexes")));
     const pblk = b0.readUInt32LE(indexes + 4);
     const fs = patched("lz4-full-indexes", (b) => seeded(4096, 77).copy(b, pblk * 4096));
-    expectCode(() => fs.readFile("/data/text.txt", 1 << 22), "CORRUPT");
+    expectCode(() => fs.readFile("/data/text.txt", 1 << 22), "CORRUPT", /inode \d+: pcluster at \d+: Invalid LZ4 block/);
   });
 
   it("random corruption of metadata only ever gives ImageError, quickly", () => {
