@@ -39,7 +39,7 @@ export function listRows(ctx: Context): ListRow[] {
     const o = fromRecord.get(e.name);
     return !o || o.file !== e.file || o.line !== e.line;
   });
-  const computed = new Map(stale.length > 0 ? computeOutcomes(ctx, list.merged.entries, list.merged.masked, false).map((o) => [o.name, o]) : []);
+  const computed = new Map(stale.length > 0 ? computeOutcomes(ctx, list.merged.entries, list.merged.masked).map((o) => [o.name, o]) : []);
   const rows: ListRow[] = [];
   for (const e of current) {
     const fresh = !stale.includes(e);
