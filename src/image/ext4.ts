@@ -8,8 +8,10 @@
 // files and directories kept in the inode and its system.data xattr), fast and slow symlinks.
 // Checksums are not verified (a reader that only discovers units gains nothing from them), and a
 // journal that needs recovery is not replayed (like a read-only mount with noload).
-// Refused (UNSUPPORTED): compression, journal devices, meta_bg, dirdata, encryption, and any
-// incompat feature this file does not know.
+// meta_bg (group descriptors spread over the groups, as on file systems grown past 16 TiB or made
+// without resize_inode) is followed like the kernel's descriptor_loc().
+// Refused (UNSUPPORTED): compression, journal devices, dirdata, encryption, and any incompat
+// feature this file does not know.
 import type { ByteSource } from "./byte-source.ts";
 import { bytesAt, text, u16le, u32le, u8 } from "./bytes.ts";
 import { MAX_DIR_ENTRIES, MAX_DIRECTORY_BYTES, MAX_SYMLINK_BYTES, MAX_WALK_STEPS } from "./limits.ts";
@@ -21,6 +23,7 @@ const FORMAT = "ext4";
 const INCOMPAT_OK: Record<number, string> = {
   0x2: "filetype",
   0x4: "needs_recovery",
+  0x10: "meta_bg",
   0x40: "extent",
   0x80: "64bit",
   0x100: "mmp",
@@ -35,15 +38,17 @@ const INCOMPAT_OK: Record<number, string> = {
 const INCOMPAT_REFUSED: Record<number, string> = {
   0x1: "compression",
   0x8: "journal_dev",
-  0x10: "meta_bg",
   0x1000: "dirdata",
   0x10000: "encrypt",
 };
 const INCOMPAT_FILETYPE = 0x2;
+const INCOMPAT_META_BG = 0x10;
 const INCOMPAT_EXTENTS = 0x40;
 const INCOMPAT_64BIT = 0x80;
 const INCOMPAT_FLEX_BG = 0x200;
 const COMPAT_HAS_JOURNAL = 0x4;
+const COMPAT_SPARSE_SUPER2 = 0x200;
+const RO_COMPAT_SPARSE_SUPER = 0x1;
 
 const EXTENTS_FL = 0x80000;
 const INLINE_DATA_FL = 0x10000000;
@@ -106,6 +111,11 @@ class ExtFileSystem implements FileSystem {
   private readonly groupCount: number;
   private readonly firstDataBlock: number;
   private readonly incompat: number;
+  private readonly blocksPerGroup: number;
+  private readonly firstMetaBg: number;
+  /** Groups holding a superblock backup: see hasSuper(). */
+  private readonly sparseSuper: boolean;
+  private readonly sparseSuper2Groups: number[] | undefined;
   private readonly dirCache = new Map<number, Map<string, DirRecord>>();
 
   constructor(private readonly source: ByteSource) {
@@ -130,6 +140,10 @@ class ExtFileSystem implements FileSystem {
     this.blocksCount = u32le(sb, 0x4, "ext4 s_blocks_count_lo") + (is64 ? u32le(sb, 0x150, "ext4 s_blocks_count_hi") * 2 ** 32 : 0);
     this.firstDataBlock = u32le(sb, 0x14, "ext4 s_first_data_block");
     const blocksPerGroup = u32le(sb, 0x20, "ext4 s_blocks_per_group");
+    this.blocksPerGroup = blocksPerGroup;
+    this.firstMetaBg = u32le(sb, 0x104, "ext4 s_first_meta_bg");
+    this.sparseSuper = revLevel !== 0 && (u32le(sb, 0x64, "ext4 s_feature_ro_compat") & RO_COMPAT_SPARSE_SUPER) !== 0;
+    this.sparseSuper2Groups = (compat & COMPAT_SPARSE_SUPER2) !== 0 ? [u32le(sb, 0x24c, "ext4 s_backup_bgs[0]"), u32le(sb, 0x250, "ext4 s_backup_bgs[1]")] : undefined;
     this.inodesPerGroup = u32le(sb, 0x28, "ext4 s_inodes_per_group");
     this.inodeSize = revLevel === 0 ? 128 : u16le(sb, 0x58, "ext4 s_inode_size");
     this.descSize = is64 ? u16le(sb, 0xfe, "ext4 s_desc_size") : 32;
@@ -163,9 +177,35 @@ class ExtFileSystem implements FileSystem {
     return this.source.read(block * this.blockSize, count * this.blockSize);
   }
 
+  /** ext4_bg_has_super(): whether a group starts with a superblock backup (and so a GDT copy). */
+  private hasSuper(group: number): boolean {
+    if (group === 0) return true;
+    if (this.sparseSuper2Groups) return this.sparseSuper2Groups.includes(group);
+    if (group <= 1 || !this.sparseSuper) return true;
+    if ((group & 1) === 0) return false;
+    const powerOf = (n: number): boolean => {
+      let x = n;
+      while (x < group) x *= n;
+      return x === group;
+    };
+    return powerOf(3) || powerOf(5) || powerOf(7);
+  }
+
+  /** Byte offset of a group's descriptor: the table after the superblock, or meta_bg's spread. */
+  private descriptorOffset(group: number): number {
+    const perBlock = this.blockSize / this.descSize;
+    const nr = Math.floor(group / perBlock);
+    const inBlock = (group % perBlock) * this.descSize;
+    if ((this.incompat & INCOMPAT_META_BG) === 0 || nr < this.firstMetaBg) return (this.firstDataBlock + nr + 1) * this.blockSize + inBlock;
+    // meta_bg: each block of descriptors sits at the start of the first group it describes.
+    const first = nr * perBlock;
+    let block = this.firstDataBlock + first * this.blocksPerGroup + (this.hasSuper(first) ? 1 : 0);
+    if (this.blockSize === 1024 && nr === 0 && this.firstDataBlock === 0) block++;
+    return block * this.blockSize + inBlock;
+  }
+
   private inodeTableBlock(group: number): number {
-    const gdtBlock = this.firstDataBlock + 1;
-    const off = gdtBlock * this.blockSize + group * this.descSize;
+    const off = this.descriptorOffset(group);
     if (off + this.descSize > this.blocksCount * this.blockSize) throw corrupt(this.source, `group descriptor ${group} is outside the file system`);
     const d = this.source.read(off, this.descSize);
     const lo = u32le(d, 0x8, "ext4 bg_inode_table_lo");
