@@ -22,7 +22,7 @@ check "after reattach: foo.service is active" wait_state foo.service active 10
 expect "after reattach: foo.service runs version 2" "$(prop foo.service RootDirectory)" /var/lib/portables/foo_2
 inv2=$(prop foo.service InvocationID)
 check "after reattach: foo.service was restarted (new invocation)" test -n "$inv2" -a "$inv2" != "$inv1"
-l=$(journalctl -q -b _SYSTEMD_INVOCATION_ID=$inv2 -o cat | grep '^E2E-PROBE' | head -n1); expect_match "after reattach: the running foo.service is version 2's program" "$l" "portable=foo_2"
+l=$(wait_inv_log "$inv2" '^E2E-PROBE' 10); expect_match "after reattach: the running foo.service is version 2's program" "$l" "portable=foo_2"
 check "after reattach: foo-new.service (new in version 2) is active" wait_state foo-new.service active 10
 expect "after reattach: foo-old.service (gone in version 2) is stopped" "$(prop foo-old.service ActiveState)" inactive
 expect "after reattach: foo-old.service is no longer loaded" "$(prop foo-old.service LoadState)" not-found
