@@ -5,7 +5,7 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { dirname } from "node:path";
 import { parseAttachList } from "../config/attach-list.ts";
 import { LIST_LEVELS } from "../config/paths.ts";
-import { replaceFileAtomic } from "../io/atomic-file.ts";
+import { removeStaleTemporaries, replaceFileAtomic } from "../io/atomic-file.ts";
 import { acquireLock } from "../io/lock.ts";
 import { CliError, type Context } from "./context.ts";
 
@@ -44,6 +44,7 @@ export function editListFile(ctx: Context, path: string, edit: (text: string) =>
     throw new CliError((e as Error).message.startsWith("Failed") ? (e as Error).message : `Failed to lock '${host}': ${(e as Error).message}${readOnlyHint(ctx, e)}`);
   }
   try {
+    removeStaleTemporaries(host);
     const before = readText(host);
     const after = edit(before);
     if (after === before) return false;

@@ -3,7 +3,7 @@
 // only within one file system), is fsync'ed, gets the old file's mode (and owner, when we may),
 // is renamed over the old name, and the directory is fsync'ed so the rename itself survives a
 // power cut. A symlinked list file is written through to its target, so the link stays a link.
-import { closeSync, fchmodSync, fchownSync, fsyncSync, openSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, fchmodSync, fchownSync, fsyncSync, openSync, readdirSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname } from "node:path";
 
 /** The file a write to `path` really replaces: the symlink's target, if `path` is a symlink. */
@@ -67,5 +67,37 @@ function syncDirectory(dir: string): void {
     /* some file systems refuse fsync on a directory; the rename is done either way */
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * Removes temporary files that runs killed mid-write left beside `path` (their pid is gone).
+ * Call it only while holding the file's lock, so no live writer's file can be mistaken for one.
+ */
+export function removeStaleTemporaries(path: string): void {
+  const real = target(path);
+  const dir = dirname(real);
+  const prefix = `.#${basename(real)}.`;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    if (!n.startsWith(prefix)) continue;
+    const pid = Number.parseInt(n.slice(prefix.length), 10);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+      continue; // still running: not ours to judge
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "EPERM") continue;
+    }
+    try {
+      unlinkSync(`${dir}/${n}`);
+    } catch {
+      /* gone */
+    }
   }
 }

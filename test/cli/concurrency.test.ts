@@ -91,6 +91,8 @@ describe("concurrent and interrupted runs", () => {
     // A lock left by a killed run does not block the next one.
     const after = runCli(root, ["attach", "/var/lib/portables/foo_2", "--name=foo"]);
     expect(after.status, after.stderr).toBe(0);
+    // …and cleans up the temporary files killed runs left behind.
+    expect(readdirSync(join(root, "etc")).filter((n) => n.startsWith(".#"))).toEqual([]);
     console.log(`SIGKILL test: ${seen.old} kills left the old entry, ${seen.new} the new one (span ${span.toFixed(0)} ms)`);
   }, 300_000);
 });
