@@ -253,6 +253,11 @@ describe("Discoverable Partitions choices", () => {
     const table = readGpt(bytesSource(new Uint8Array(readFileSync(path("gpt-dps-verity.raw")))))!;
     const rootHash = readFileSync(path("gpt-dps-verity.roothash"), "utf8").trim();
     expect(table.partitions.map((p) => p.uuid.replaceAll("-", "")).slice(0, 2).join("")).toBe(rootHash);
+    // The signature partition: NUL-padded JSON naming the same root hash.
+    const sig = table.partitions[2]!;
+    const json = readFileSync(path("gpt-dps-verity.raw")).subarray(sig.offset, sig.offset + sig.size).toString("utf8").replace(/\0+$/, "");
+    expect(JSON.parse(json)).toMatchObject({ rootHash });
+    expect(typeName(sig.type)).toBe("root-x86-64-verity-sig");
   });
 
   it("4096-byte sectors, usr-only, MBR and a generic Linux partition are described", () => {
