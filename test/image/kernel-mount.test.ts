@@ -177,6 +177,27 @@ describe.skipIf(reason !== undefined)("kernel cross-check", () => {
   });
 });
 
+describe.skipIf(reason !== undefined)("block devices", () => {
+  it("a loop device of a whole GPT image reads like the image file (size from sysfs)", () => {
+    const path = join(DIR, "gpt-dps-multiarch.raw");
+    const loop = run("losetup", ["-f", "--show", "-r", path]).trim();
+    try {
+      const file = openImage(path, { architecture: "x86-64" });
+      const device = openImage(loop, { architecture: "x86-64" });
+      try {
+        expect(device.source).toBe(loop);
+        expect(device.description).toBe(file.description);
+        expect(readerListing(device, "")).toEqual(readerListing(file, ""));
+      } finally {
+        file.close();
+        device.close();
+      }
+    } finally {
+      run("losetup", ["-d", loop]);
+    }
+  });
+});
+
 describe.skipIf(reason === undefined)("kernel cross-check (unavailable)", () => {
   it.skip(`skipped: ${reason}`, () => {});
 });
