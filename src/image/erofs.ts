@@ -2,11 +2,12 @@
 // 6.6; https://docs.kernel.org/filesystems/erofs.html) and the checks of fs/erofs/{super,inode,
 // data,namei,dir}.c. Compressed files are in erofs-compressed.ts.
 //
-// Supported: any block size from 512 B to 64 KiB; compact (32-byte) and extended (64-byte)
-// inodes; data layouts FLAT_PLAIN, FLAT_INLINE (tail packed after the inode), CHUNK_BASED (block
-// maps and chunk indexes on a single device), COMPRESSED_FULL and COMPRESSED_COMPACT with LZ4;
-// directories (binary search over the sorted dirent blocks, like the kernel's namei), symlinks,
-// and device/fifo/socket inodes as "other". Xattrs are skipped, never read.
+// Supported: block sizes from 512 B to 64 KiB (only 4 KiB is tested: mkfs.erofs 1.5 makes no
+// other); compact (32-byte) and extended (64-byte) inodes; data layouts FLAT_PLAIN, FLAT_INLINE
+// (tail packed after the inode), CHUNK_BASED (block maps and chunk indexes on a single device),
+// COMPRESSED_FULL and COMPRESSED_COMPACT with LZ4; directories (binary search over the sorted
+// dirent blocks, like the kernel's namei), symlinks, and device/fifo/socket inodes as "other".
+// Xattrs are skipped, never read.
 // Refused as UNSUPPORTED: unknown feature_incompat bits (48-bit layout, metabox, ... from newer
 // kernels), extra devices (mkfs.erofs --blobdev), LZMA/DEFLATE/Zstandard, fragments, interlaced
 // pclusters. Checksums are not verified (the superblock crc32c is optional in the kernel too).

@@ -330,6 +330,12 @@ describe("erofs hostile images", () => {
   it("directory blocks larger than file system blocks (dirblkbits) are UNSUPPORTED, like in the kernel", () =>
     expectCode(() => patched("plain", (b) => b.writeUInt8(1, 1024 + 90)), "UNSUPPORTED", /directory block/));
 
+  it("an image whose data lives on a blob device (mkfs.erofs --blobdev) is UNSUPPORTED", () => {
+    const img = join(work, "blob.img");
+    execFileSync("mkfs.erofs", ["--quiet", `--blobdev=${join(work, "blob.dev")}`, "--chunksize=4096", img, tree]);
+    expectCode(() => open(img), "UNSUPPORTED", /extra devices/);
+  });
+
   it("a 1 MiB block size is UNSUPPORTED, not trusted", () => expectCode(() => patched("plain", (b) => b.writeUInt8(20, 1024 + 12)), "UNSUPPORTED"));
 
   it("a root nid that is a regular file is CORRUPT", () =>
