@@ -1,17 +1,23 @@
 // Logging for the shells, systemd style. When systemd runs the generator (SYSTEMD_EXEC_PID is our
 // pid) nothing reads our stderr at boot, so records go to /dev/kmsg as "<prio>ident[pid]: text",
-// one write per line, where journald picks them up; otherwise to stderr. SYSTEMD_LOG_LEVEL and
-// SYSTEMD_LOG_TARGET are honoured, and systemd.log_level= on the kernel command line when invoked
-// by systemd, like systemd's own generators.
-import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
+// one write per line, where journald picks them up. Containers have no /dev/kmsg: there we hand
+// the lines to journald's stdout stream socket when journald is already listening (every
+// daemon-reload), and to stderr (the console, as systemd's own generators do) when it is not.
+// Run by hand, everything goes to stderr. SYSTEMD_LOG_LEVEL and SYSTEMD_LOG_TARGET are honoured,
+// and systemd.log_level= on the kernel command line when invoked by systemd.
+import { closeSync, constants, existsSync, openSync, readFileSync, writeSync } from "node:fs";
+import { createConnection } from "node:net";
 
 export const LEVELS = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"] as const;
 export type Level = (typeof LEVELS)[number];
+
+const JOURNAL_STREAM = "/run/systemd/journal/stdout";
 
 export interface Logger {
   log(level: Level, message: string): void;
   /** True if messages at this level are written (to skip building expensive debug text). */
   enabled(level: Level): boolean;
+  /** Flushes what is buffered for journald; call once, at the end. */
   close(): void;
 }
 
@@ -40,18 +46,28 @@ function kernelCommandLineLevel(env: NodeJS.ProcessEnv): number | undefined {
   return level;
 }
 
+/** /dev/kmsg for writing, never created: without O_CREAT a missing node cannot become a regular file. */
+function openKmsg(): number | undefined {
+  try {
+    return openSync("/dev/kmsg", constants.O_WRONLY | constants.O_NOCTTY);
+  } catch {
+    return undefined;
+  }
+}
+
 export function createLogger(ident: string, env: NodeJS.ProcessEnv): Logger {
   const bySystemd = env.SYSTEMD_EXEC_PID === String(process.pid);
   const max = parseLevel(env.SYSTEMD_LOG_LEVEL) ?? (bySystemd ? kernelCommandLineLevel(env) : undefined) ?? 6;
   const target = env.SYSTEMD_LOG_TARGET;
-  let kmsg: number | undefined;
-  if ((bySystemd && target !== "console" && target !== "stderr") || target === "kmsg") {
-    try {
-      kmsg = openSync("/dev/kmsg", "w");
-    } catch {
-      kmsg = undefined; // no /dev/kmsg (some containers): fall back to stderr
-    }
-  }
+  const auto = bySystemd && target !== "console" && target !== "stderr";
+  let kmsg = auto || target === "kmsg" ? openKmsg() : undefined;
+  // journald's stream protocol: a header (identifier, unit, priority, level prefix, forward to
+  // syslog, kmsg, console), then one "<prio>text" line per record.
+  const journal: string[] | undefined = kmsg === undefined && (auto || target === "journal") && existsSync(JOURNAL_STREAM) ? [] : undefined;
+
+  const toStderr = (line: string): void => {
+    process.stderr.write(`${line}\n`);
+  };
   return {
     enabled: (level) => LEVELS.indexOf(level) <= max,
     log(level, message) {
@@ -67,12 +83,19 @@ export function createLogger(ident: string, env: NodeJS.ProcessEnv): Logger {
             kmsg = undefined;
           }
         }
-        process.stderr.write(`${line}\n`);
+        if (journal) journal.push(`<${prio}>${line}`);
+        else toStderr(line);
       }
     },
     close() {
       if (kmsg !== undefined) closeSync(kmsg);
       kmsg = undefined;
+      if (!journal || journal.length === 0) return;
+      const lines = journal.splice(0);
+      const socket = createConnection(JOURNAL_STREAM);
+      // journald not listening yet (early boot in a container): the console is all there is.
+      socket.on("error", () => lines.forEach((l) => toStderr(l.replace(/^<\d>/, ""))));
+      socket.end(`${ident}\n\n6\n1\n0\n0\n0\n${lines.join("\n")}\n`);
     },
   };
 }
