@@ -5,6 +5,7 @@
 // entry of a lower-precedence file: a typo in /etc must not silently resurrect the vendor entry.
 import type { Diagnostic } from "./diagnostic.ts";
 import { parseIni, type IniSection } from "./ini.ts";
+import { shown } from "./shown.ts";
 
 export interface Entry {
   name: string;
@@ -41,7 +42,14 @@ export function isImageName(s: string): boolean {
 function imageProblem(value: string): string | undefined {
   if (value === "") return "is empty";
   if (/[\x00-\x1f\x7f]/.test(value)) return "contains control characters";
-  if (value.startsWith("/")) return undefined;
+  if (value.startsWith("/")) {
+    // The host's own root is not an image; a path no file system can hold is refused here, once,
+    // with the line, rather than as an error from every lookup below.
+    if (/^\/+$/.test(value)) return "is the host's root directory, not an image";
+    if (value.length > 4095) return "is longer than PATH_MAX (4095 bytes)";
+    if (value.split("/").some((c) => Buffer.byteLength(c) > 255)) return "has a component longer than 255 bytes";
+    return undefined;
+  }
   if (isImageName(value)) return undefined;
   return "must be an absolute path or a bare image name";
 }
@@ -56,7 +64,7 @@ export function parseAttachList(text: string, file: string): { entries: Entry[];
     const earlier = seen.get(entry.name);
     if (earlier) {
       // Ambiguous: refuse both rather than guess which one the person meant.
-      const message = `Section [${entry.name}] is defined twice in this file (lines ${earlier.line} and ${entry.line}), refusing both`;
+      const message = `Section [${shown(entry.name)}] is defined twice in this file (lines ${earlier.line} and ${entry.line}), refusing both`;
       const error: Diagnostic = { severity: "error", file, line: entry.line, entry: entry.name, message };
       earlier.errors.push(error);
       diagnostics.push(error);
@@ -92,18 +100,18 @@ function parseSection(section: IniSection, file: string, diagnostics: Diagnostic
     if (severity === "error") entry.errors.push(d);
   };
   if (!NAME.test(section.name)) {
-    problem(section.line, `Invalid attachment name [${section.name}]: use letters, digits and _ . @ : + - (at most 255, not starting with a punctuation character)`);
+    problem(section.line, `Invalid attachment name [${shown(section.name)}]: use letters, digits and _ . @ : + - (at most 255, not starting with a punctuation character)`);
   }
   const lineOf = new Map<string, number>();
   let imageLine = section.line;
   for (const { key, value, line } of section.keys) {
     const previous = lineOf.get(key);
-    if (previous !== undefined) problem(line, `${key}= is set again (first at line ${previous}); the later value is used`, "warning");
+    if (previous !== undefined) problem(line, `${shown(key)}= is set again (first at line ${previous}); the later value is used`, "warning");
     lineOf.set(key, line);
     const bool = (): boolean => {
       const b = BOOLEANS[value.toLowerCase()];
       if (b === undefined) {
-        problem(line, `Failed to parse ${key}='${value}': expected a boolean (yes/no)`);
+        problem(line, `Failed to parse ${key}='${shown(value)}': expected a boolean (yes/no)`);
         return false;
       }
       return b;
@@ -111,7 +119,7 @@ function parseSection(section: IniSection, file: string, diagnostics: Diagnostic
     switch (key) {
       case "Image": {
         const why = imageProblem(value);
-        if (why) problem(line, `Image='${value}' ${why}`);
+        if (why) problem(line, `Image='${shown(value)}' ${why}`);
         entry.image = value.length > 1 ? value.replace(/\/+$/, "") : value;
         imageLine = line;
         break;
@@ -120,19 +128,19 @@ function parseSection(section: IniSection, file: string, diagnostics: Diagnostic
         entry.extensions = value.split(/\s+/).filter((w) => w !== "");
         for (const ext of entry.extensions) {
           const why = imageProblem(ext);
-          if (why) problem(line, `Extension '${ext}' ${why}`);
+          if (why) problem(line, `Extension '${shown(ext)}' ${why}`);
         }
         entry.extensions = entry.extensions.map((e) => (e.length > 1 ? e.replace(/\/+$/, "") : e));
         break;
       }
       case "Prefixes": {
         const words = value.split(/\s+/).filter((w) => w !== "");
-        for (const p of words) if (!/^[A-Za-z0-9_.@:\\-]+$/.test(p)) problem(line, `Invalid prefix '${p}' in Prefixes=`);
+        for (const p of words) if (!/^[A-Za-z0-9_.@:\\-]+$/.test(p)) problem(line, `Invalid prefix '${shown(p)}' in Prefixes=`);
         entry.prefixes = words.length > 0 ? words : undefined;
         break;
       }
       case "Profile":
-        if (!PROFILE.test(value) || value === "." || value === "..") problem(line, `Unit profile name not valid: '${value}'`);
+        if (!PROFILE.test(value) || value === "." || value === "..") problem(line, `Unit profile name not valid: '${shown(value)}'`);
         entry.profile = value;
         break;
       case "Enable":
@@ -145,9 +153,9 @@ function parseSection(section: IniSection, file: string, diagnostics: Diagnostic
         entry.attach = bool();
         break;
       default:
-        problem(line, `Unknown key '${key}' in section [${section.name}], ignoring`, "warning");
+        problem(line, `Unknown key '${shown(key)}' in section [${shown(section.name)}], ignoring`, "warning");
     }
   }
-  if (entry.attach && entry.image === "" && !lineOf.has("Image")) problem(imageLine, `Section [${section.name}] has no Image=`);
+  if (entry.attach && entry.image === "" && !lineOf.has("Image")) problem(imageLine, `Section [${shown(section.name)}] has no Image=`);
   return entry;
 }

@@ -6,6 +6,7 @@
 // users expect: `;` and `#` start an inline comment unless escaped (`\;`) or the value is quoted.
 import { safe, unsafe } from "ini";
 import type { Diagnostic } from "./diagnostic.ts";
+import { shown } from "./shown.ts";
 
 export interface IniKey {
   key: string;
@@ -59,11 +60,11 @@ export function parseIni(text: string, file: string): IniDocument {
     }
     const kv = KEY.exec(raw);
     if (!kv) {
-      diagnostics.push({ severity: "error", file, line, ...(current ? { entry: current.name } : {}), message: `Invalid line '${raw.trim().slice(0, 80)}': expected [NAME], KEY=VALUE or a comment` });
+      diagnostics.push({ severity: "error", file, line, ...(current ? { entry: current.name } : {}), message: `Invalid line '${shown(raw.trim().slice(0, 80))}': expected [NAME], KEY=VALUE or a comment` });
       return;
     }
     if (!current) {
-      diagnostics.push({ severity: "error", file, line, message: `Assignment '${(kv[1] as string).trim()}=' outside of any [NAME] section, ignoring` });
+      diagnostics.push({ severity: "error", file, line, message: `Assignment '${shown((kv[1] as string).trim())}=' outside of any [NAME] section, ignoring` });
       return;
     }
     current.keys.push({ key: (kv[1] as string).trim(), value: decodeIniValue(kv[2] as string), line });

@@ -2,7 +2,7 @@
 // file of a level before its .d directory; a .d file name in a higher level replaces the same
 // name in every lower level; a .d file that is empty or a symlink to /dev/null masks that name.
 // Within one .d directory a later file name takes precedence, as with systemd drop-ins.
-import { lstatSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync } from "node:fs";
 import type { Diagnostic } from "../config/diagnostic.ts";
 import { LIST_LEVELS } from "../config/paths.ts";
 
@@ -36,26 +36,77 @@ function readListFile(root: string, path: string, diagnostics: Diagnostic[]): st
       /* reported by the read below */
     }
   }
+  // Opened without blocking and checked before reading: a FIFO, /dev/zero or a 100 MB file in the
+  // list's place must cost an error message, not a hung or out-of-memory boot.
+  let fd: number;
   try {
-    const s = lstatSync(host).isSymbolicLink() ? undefined : st;
-    if (s?.isDirectory()) {
-      diagnostics.push({ severity: "error", file: path, message: "List file is a directory, ignoring" });
-      return undefined;
-    }
-    const text = readFileSync(host);
-    if (text.length > MAX_LIST_BYTES) {
-      diagnostics.push({ severity: "error", file: path, message: `List file is larger than ${MAX_LIST_BYTES} bytes, ignoring` });
-      return undefined;
-    }
-    if (text.includes(0)) {
-      diagnostics.push({ severity: "error", file: path, message: "List file contains NUL bytes (binary data?), ignoring" });
-      return undefined;
-    }
-    return text.toString("utf8");
+    fd = openSync(host, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (e) {
     const why = errno(e) === "ENOENT" ? "dangling symlink" : errno(e) === "EISDIR" ? "is a directory" : (e as Error).message;
     diagnostics.push({ severity: "error", file: path, message: `Failed to read list file: ${why}, ignoring` });
     return undefined;
+  }
+  try {
+    const fst = fstatSync(fd);
+    if (fst.isDirectory()) {
+      diagnostics.push({ severity: "error", file: path, message: "List file is a directory, ignoring" });
+      return undefined;
+    }
+    if (!fst.isFile()) {
+      diagnostics.push({ severity: "error", file: path, message: "List file is not a regular file (a device, FIFO or socket), ignoring" });
+      return undefined;
+    }
+    const tooBig = (): undefined => {
+      diagnostics.push({ severity: "error", file: path, message: `List file is larger than ${MAX_LIST_BYTES} bytes, ignoring` });
+      return undefined;
+    };
+    if (fst.size > MAX_LIST_BYTES) return tooBig();
+    // Never more than MAX_LIST_BYTES + 1 bytes, even if the file grows while we read it.
+    const buf = Buffer.alloc(Math.min(MAX_LIST_BYTES + 1, fst.size + 65536));
+    let n = 0;
+    for (;;) {
+      const r = readSync(fd, buf, n, buf.length - n, n);
+      if (r === 0) break;
+      n += r;
+      if (n > MAX_LIST_BYTES) return tooBig();
+      if (n === buf.length) break;
+    }
+    const text = buf.subarray(0, n);
+    if (text.includes(0)) {
+      diagnostics.push({ severity: "error", file: path, message: "List file contains NUL bytes (binary data?), ignoring" });
+      return undefined;
+    }
+    warnInvalidUtf8(text, path, diagnostics);
+    return text.toString("utf8");
+  } catch (e) {
+    diagnostics.push({ severity: "error", file: path, message: `Failed to read list file: ${(e as Error).message}, ignoring` });
+    return undefined;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Bytes that are not UTF-8 become U+FFFD, which no image path contains: say which lines have them. */
+function warnInvalidUtf8(text: Buffer, path: string, diagnostics: Diagnostic[]): void {
+  try {
+    strictUtf8.decode(text);
+    return;
+  } catch {
+    /* find the lines */
+  }
+  let start = 0;
+  let said = 0;
+  for (let line = 1; start <= text.length && said < 5; line++) {
+    const end = text.indexOf(10, start) === -1 ? text.length : text.indexOf(10, start);
+    try {
+      strictUtf8.decode(text.subarray(start, end));
+    } catch {
+      diagnostics.push({ severity: "warning", file: path, line, message: "Line is not valid UTF-8; invalid bytes are read as U+FFFD" });
+      said++;
+    }
+    start = end + 1;
   }
 }
 
