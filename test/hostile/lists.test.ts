@@ -1,0 +1,200 @@
+// Hostile attach lists. Every file in test/hostile/lists/ is read through the same loadList() the
+// generator and the CLI use, with a good entry appended after the bad text; it must give exactly
+// the errors expected.tsv lists for it (file and line named), and the good entry must come through
+// untouched. The file-level cases (binary junk, a 100 MB file, a directory, a FIFO, /dev/zero, a
+// dangling symlink, a symlink loop, a line of a megabyte) are made here in a scratch root, since
+// they cannot or should not be committed; each must also cost bounded time.
+import { execFileSync } from "node:child_process";
+import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, ftruncateSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import type { Diagnostic } from "../../src/config/diagnostic.ts";
+import { loadList } from "../../src/io/load-list.ts";
+
+const LISTS = join(import.meta.dirname, "lists");
+const MAIN = "/etc/portable-attach.conf";
+const GOOD = "\n[zz-good]\nImage=/var/lib/portables/foo_1\n";
+const scratch = mkdtempSync(join(tmpdir(), "pa-hostile-lists-"));
+let tried = 0;
+afterAll(() => {
+  rmSync(scratch, { recursive: true, force: true });
+  console.log(`hostile lists: ${tried} bad inputs tried, every one gave its expected error`);
+});
+
+interface Expectation {
+  line: number;
+  severity: "error" | "warning";
+  message: RegExp;
+}
+
+function readTable(): Map<string, Expectation[]> {
+  const table = new Map<string, Expectation[]>();
+  for (const row of readFileSync(join(LISTS, "expected.tsv"), "utf8").split("\n")) {
+    if (row === "" || row.startsWith("#")) continue;
+    const [file, line, severity, message] = row.split("\t") as [string, string, string, string];
+    const list = table.get(file) ?? [];
+    if (line !== "-") list.push({ line: Number(line), severity: severity as Expectation["severity"], message: new RegExp(message) });
+    table.set(file, list);
+  }
+  return table;
+}
+
+let n = 0;
+function rootWith(files: Record<string, string | Buffer>): string {
+  const root = join(scratch, String(n++));
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(join(root, path, ".."), { recursive: true });
+    writeFileSync(join(root, path), text);
+  }
+  return root;
+}
+
+function show(ds: Diagnostic[]): string {
+  return ds.map((d) => `${d.file}:${d.line ?? "-"}: ${d.severity}: ${d.message}`).join("\n");
+}
+
+/** Every expected diagnostic is there; for errors, nothing else is. */
+function check(diagnostics: Diagnostic[], file: string, expected: Expectation[]): void {
+  for (const d of diagnostics) expect(d.file, show(diagnostics)).toBe(file);
+  const errors = diagnostics.filter((d) => d.severity === "error");
+  expect(errors.length, show(diagnostics)).toBe(expected.filter((e) => e.severity === "error").length);
+  for (const e of expected) {
+    const hit = diagnostics.find((d) => d.severity === e.severity && d.line === e.line && e.message.test(d.message));
+    expect(hit, `expected ${e.severity} at line ${e.line} matching ${e.message}, got:\n${show(diagnostics)}`).toBeDefined();
+  }
+  // No message carries a raw control character (a terminal escape from the file) or a megabyte.
+  for (const d of diagnostics) {
+    expect(d.message).not.toMatch(/[\x00-\x1f\x7f]/);
+    expect(d.message.length).toBeLessThan(600);
+  }
+}
+
+const table = readTable();
+
+describe("hostile list corpus (test/hostile/lists)", () => {
+  it("the table and the directory agree", () => {
+    const files = readdirSync(LISTS).filter((f) => f.endsWith(".conf")).sort();
+    expect([...table.keys()].sort()).toEqual(files);
+    expect(files.length).toBeGreaterThanOrEqual(50);
+  });
+
+  it.each([...table.keys()])("%s", (file) => {
+    const text = Buffer.concat([readFileSync(join(LISTS, file)), Buffer.from(GOOD)]);
+    const list = loadList(rootWith({ [MAIN]: text }));
+    check(list.diagnostics, MAIN, table.get(file) ?? []);
+    const good = list.merged.entries.find((e) => e.name === "zz-good");
+    expect(good?.errors).toEqual([]);
+    expect(good?.image).toBe("/var/lib/portables/foo_1");
+    tried++;
+  });
+});
+
+describe("hostile list files", () => {
+  const BAD = "/etc/portable-attach.d/50-bad.conf";
+  const GOOD_FILE = { "/usr/lib/portable-attach.d/good.conf": GOOD };
+
+  /** The bad file gives exactly `message` (an error), the good file's entry still loads, fast. */
+  function expectRefused(root: string, message: RegExp, line?: number): void {
+    const t0 = performance.now();
+    const list = loadList(root);
+    const ms = performance.now() - t0;
+    const errors = list.diagnostics.filter((d) => d.severity === "error");
+    expect(errors.length, show(list.diagnostics)).toBe(1);
+    expect(errors[0]?.file).toBe(BAD);
+    expect(errors[0]?.line).toBe(line);
+    expect(errors[0]?.message).toMatch(message);
+    // A broken entry is kept (with its errors) so it still shadows lower files; it is never clean.
+    for (const e of list.merged.entries) expect([e.name, e.errors.length === 0]).toEqual([e.name, e.name === "zz-good"]);
+    expect(list.merged.entries.some((e) => e.name === "zz-good")).toBe(true);
+    expect(ms).toBeLessThan(1000);
+    tried++;
+  }
+
+  it("binary junk with NUL bytes", () => {
+    let x = 12345;
+    const junk = Buffer.alloc(64 * 1024, 0).map(() => ((x = (x * 1103515245 + 12345) >>> 0), x >>> 24));
+    junk[100] = 0;
+    expectRefused(rootWith({ [BAD]: junk, ...GOOD_FILE }), /contains NUL bytes \(binary data\?\), ignoring/);
+  });
+
+  it("binary junk without NUL bytes: errors with lines, a bounded number of UTF-8 warnings", () => {
+    let x = 777;
+    const junk = Buffer.alloc(256 * 1024, 0).map(() => ((x = (x * 1103515245 + 12345) >>> 0), 1 + ((x >>> 24) % 255)));
+    const list = loadList(rootWith({ [BAD]: junk, ...GOOD_FILE }));
+    const errors = list.diagnostics.filter((d) => d.severity === "error");
+    expect(errors.length).toBeGreaterThan(0);
+    for (const d of list.diagnostics) {
+      expect(d.file).toBe(BAD);
+      expect(d.line).toBeGreaterThan(0);
+      expect(d.message).not.toMatch(/[\x00-\x1f\x7f]/);
+    }
+    expect(list.diagnostics.filter((d) => /UTF-8/.test(d.message)).length).toBeLessThanOrEqual(5);
+    expect(list.merged.entries.find((e) => e.name === "zz-good")?.errors).toEqual([]);
+    tried++;
+  });
+
+  it("a line of a megabyte", () => {
+    expectRefused(rootWith({ [BAD]: `[big]\nImage=/${"x".repeat(1024 * 1024)}\n`, ...GOOD_FILE }), /^Image='\/x{199}…' is longer than PATH_MAX/, 2);
+  });
+
+  it("a 100 MB list (sparse) is refused without being read", () => {
+    const root = rootWith(GOOD_FILE);
+    mkdirSync(join(root, "etc/portable-attach.d"), { recursive: true });
+    const fd = openSync(join(root, BAD), "w");
+    ftruncateSync(fd, 100 * 1024 * 1024);
+    closeSync(fd);
+    expectRefused(root, /List file is larger than 4194304 bytes, ignoring/);
+  });
+
+  it("a list that is a directory", () => {
+    const root = rootWith(GOOD_FILE);
+    mkdirSync(join(root, BAD), { recursive: true });
+    expectRefused(root, /List file is a directory, ignoring/);
+  });
+
+  it("a dangling symlink", () => {
+    const root = rootWith(GOOD_FILE);
+    mkdirSync(join(root, "etc/portable-attach.d"), { recursive: true });
+    symlinkSync("/nonexistent/list.conf", join(root, BAD));
+    expectRefused(root, /Failed to read list file: dangling symlink, ignoring/);
+  });
+
+  it("a symlink loop", () => {
+    const root = rootWith(GOOD_FILE);
+    mkdirSync(join(root, "etc/portable-attach.d"), { recursive: true });
+    symlinkSync("50-bad.conf", join(root, BAD));
+    expectRefused(root, /Failed to read list file: ELOOP/);
+  });
+
+  it("a FIFO in the list's place does not hang the boot (regression: readFileSync blocked forever)", () => {
+    const root = rootWith(GOOD_FILE);
+    mkdirSync(join(root, "etc/portable-attach.d"), { recursive: true });
+    execFileSync("mkfifo", [join(root, BAD)]);
+    expectRefused(root, /List file is not a regular file \(a device, FIFO or socket\), ignoring/);
+  });
+
+  it("a symlink to /dev/zero is refused, not read until memory runs out (regression)", () => {
+    const root = rootWith(GOOD_FILE);
+    mkdirSync(join(root, "etc/portable-attach.d"), { recursive: true });
+    symlinkSync("/dev/zero", join(root, BAD));
+    expectRefused(root, /not a regular file/);
+  });
+
+  it("a symlink to /dev/null masks, silently", () => {
+    const root = rootWith({ "/usr/lib/portable-attach.d/50-bad.conf": "[vendor]\nImage=/x\n", ...GOOD_FILE });
+    mkdirSync(join(root, "etc/portable-attach.d"), { recursive: true });
+    symlinkSync("/dev/null", join(root, BAD));
+    const list = loadList(root);
+    expect(list.diagnostics).toEqual([]);
+    expect(list.merged.entries.map((e) => e.name)).toEqual(["zz-good"]);
+    tried++;
+  });
+
+  it("a .d directory that is a file is ignored", () => {
+    const root = rootWith({ "/etc/portable-attach.d": "not a directory", ...GOOD_FILE });
+    const list = loadList(root);
+    expect(list.merged.entries.map((e) => e.name)).toEqual(["zz-good"]);
+    tried++;
+  });
+});
