@@ -41,7 +41,7 @@ function readTable(): Map<string, Expectation[]> {
 }
 
 let n = 0;
-function rootWith(files: Record<string, string | Buffer>): string {
+function rootWith(files: Record<string, string | Uint8Array>): string {
   const root = join(scratch, String(n++));
   for (const [path, text] of Object.entries(files)) {
     mkdirSync(join(root, path, ".."), { recursive: true });
