@@ -21,7 +21,7 @@ import { readGpt, readMbr } from "../../src/image/partitions.ts";
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const FIXTURES = join(ROOT, "test/fixtures/images");
 const CORPUS = join(ROOT, "test/fuzz/corpus");
-const ITERATIONS = Number(process.env.FUZZ_ITERATIONS ?? 600);
+const ITERATIONS = Number(process.env.FUZZ_ITERATIONS ?? 1500);
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed);
 /**
  * A healthy iteration takes well under 0.5 s. One that takes longer than this is retried once with
