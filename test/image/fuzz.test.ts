@@ -16,7 +16,9 @@ import { Worker } from "node:worker_threads";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bytesSource } from "../../src/image/byte-source.ts";
-import { readGpt, readMbr } from "../../src/image/partitions.ts";
+import { crc32, readGpt, readMbr } from "../../src/image/partitions.ts";
+import { openRawSource } from "../../src/image/raw.ts";
+import { ImageError, type ImageTree } from "../../src/image/types.ts";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const FIXTURES = join(ROOT, "test/fixtures/images");
@@ -267,6 +269,69 @@ async function check(bytes: Uint8Array, name: string): Promise<string | undefine
   if (r.outcome === "crash" || r.outcome === "timeout") return `${r.outcome}: ${r.stack ?? r.message}`;
   return undefined;
 }
+
+describe("hostile inputs, by hand", () => {
+  const fixture = (name: string): Uint8Array => new Uint8Array(readFileSync(join(FIXTURES, name)));
+  const find = (b: Uint8Array, pattern: number[]): number => {
+    const at = Buffer.from(b.buffer, b.byteOffset, b.length).indexOf(Buffer.from(pattern));
+    expect(at, `pattern ${pattern.join(",")} in fixture`).toBeGreaterThanOrEqual(0);
+    return at;
+  };
+  const open = (b: Uint8Array): ImageTree => openRawSource(bytesSource(b, "hostile"), { architecture: "x86-64" });
+  const code = (f: () => unknown): string | undefined => {
+    try {
+      f();
+      return undefined;
+    } catch (e) {
+      if (!(e instanceof ImageError)) throw e;
+      return e.code;
+    }
+  };
+
+  it("ext4: an extent node that names itself as its child is CORRUPT, not a loop", () => {
+    const b = fixture("ext4-fragmented.raw");
+    // big.txt's in-inode extent root: magic F30A, 2 entries, max 4, depth 1.
+    const root = find(b, [0x0a, 0xf3, 0x02, 0x00, 0x04, 0x00, 0x01, 0x00]);
+    const leafBlock = new DataView(b.buffer).getUint32(root + 12 + 4, true);
+    const leaf = leafBlock * 1024;
+    expect(new DataView(b.buffer).getUint16(leaf, true)).toBe(0xf30a);
+    b[leaf + 6] = 1; // the leaf now claims depth 1 …
+    new DataView(b.buffer).setUint32(leaf + 12 + 4, leafBlock, true); // … and points at itself
+    const tree = open(b);
+    expect(code(() => tree.readFile("/usr/share/foo/big.txt", 1 << 20))).toBe("CORRUPT");
+  });
+
+  it("ext4: a directory entry with rec_len 0 is CORRUPT, not an endless scan", () => {
+    const b = fixture("ext4.raw");
+    // The root directory's first block: "." (inode 2, rec_len 12) then ".." (inode 2).
+    const dot = find(b, [2, 0, 0, 0, 12, 0, 1, 2, 0x2e, 0, 0, 0, 2, 0, 0, 0]);
+    b[dot + 16] = 0;
+    b[dot + 17] = 0;
+    expect(code(() => open(b).readdir("/"))).toBe("CORRUPT");
+  });
+
+  it("ext4: a superblock claiming more blocks than the image holds is CORRUPT at open", () => {
+    const b = fixture("ext4.raw");
+    new DataView(b.buffer).setUint32(1024 + 4, 0x7fffffff, true);
+    expect(code(() => open(b))).toBe("CORRUPT");
+  });
+
+  it("GPT: 2^32-1 entries behind a valid CRC are refused without reading them", () => {
+    const b = fixture("gpt-dps-root-erofs.raw");
+    const header = b.subarray(512, 512 + 92);
+    new DataView(b.buffer).setUint32(512 + 80, 0xffffffff, true);
+    header.fill(0, 16, 20);
+    new DataView(b.buffer).setUint32(512 + 16, crc32(header), true);
+    b.fill(0, b.length - 512); // and no backup header
+    let message = "";
+    try {
+      open(b);
+    } catch (e) {
+      message = (e as Error).message;
+    }
+    expect(message).toMatch(/GPT is damaged: GPT header at LBA 1: 4294967295 entries of 128 bytes is too many/);
+  });
+});
 
 describe("regressions from test/fuzz/corpus", () => {
   const saved = (() => {
