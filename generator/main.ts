@@ -10,6 +10,7 @@ import { loadList } from "../src/io/load-list.ts";
 import { applyPlan, writeFileAtomic } from "../src/io/apply.ts";
 import { readEntryFacts } from "../src/io/facts.ts";
 import { readHostFacts } from "../src/io/host.ts";
+import { hostTree } from "../src/io/image-lookup.ts";
 import { createLogger, type Logger } from "../src/io/log.ts";
 import { hostArchitecture } from "../src/portable/architecture.ts";
 import { plan } from "../src/plan/plan.ts";
@@ -58,10 +59,12 @@ export function main(argv: string[], env: NodeJS.ProcessEnv): number {
 
     const latePassDone = existsSync(root + LATE_PASS_STAMP);
     const facts = new Map<string, EntryFacts>();
+    // Image lookups share one view of the host: the portables directories are read once, not once per entry.
+    const shared = hostTree(root);
     for (const entry of list.merged.entries) {
       if (entry.errors.length > 0) continue;
       try {
-        facts.set(entry.name, readEntryFacts(entry, { root, architecture, latePassDone }));
+        facts.set(entry.name, readEntryFacts(entry, { root, architecture, latePassDone, hostTree: shared }));
       } catch (e) {
         // A bug must cost one entry, not the boot.
         facts.set(entry.name, { kind: "failed", reason: `Internal error: ${(e as Error).stack ?? String(e)}` });

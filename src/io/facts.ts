@@ -1,7 +1,7 @@
 // Reads what plan() needs to know about one entry's images. Every failure becomes data
 // ({kind: "failed"} or "unreachable"), so one bad image never stops the others.
 import type { Entry } from "../config/attach-list.ts";
-import { openImage } from "../image/open.ts";
+import { openImage, rememberingTree } from "../image/open.ts";
 import { ImageError, type ImageTree } from "../image/types.ts";
 import { discoverUnits } from "../portable/discover.ts";
 import { findExtensionRelease, findOsRelease, parseEnvFile, ReleaseError } from "../portable/release.ts";
@@ -16,6 +16,8 @@ export interface FactsOptions {
   architecture: string;
   /** false until the late pass ran in this boot: a missing image may be on a file system not mounted yet. */
   latePassDone: boolean;
+  /** The host tree under `root`, shared by every entry of one run (see lookupImage). */
+  hostTree?: ImageTree;
 }
 
 /** Messages name paths as the booted system sees them, not with the test/build root in front. */
@@ -26,7 +28,7 @@ function unroot(message: string, root: string): string {
 function readImage(options: FactsOptions, path: string, matches: readonly string[], role: "root" | "extension", relaxed: boolean): ImageFacts {
   let tree: ImageTree | undefined;
   try {
-    tree = openImage(options.root + path, { architecture: options.architecture });
+    tree = rememberingTree(openImage(options.root + path, { architecture: options.architecture }));
     const name = lastComponent(path).name.replace(/\.raw$/, "");
     const release = role === "root" ? findOsRelease(tree) : findExtensionRelease(tree, name, relaxed);
     const { units, warnings } = discoverUnits(tree, matches);
@@ -46,7 +48,7 @@ export function readEntryFacts(entry: Entry, options: FactsOptions): EntryFacts 
   const located: string[] = [];
   const missing: string[] = [];
   for (const image of [entry.image, ...entry.extensions]) {
-    const lookup = lookupImage(options.root, image);
+    const lookup = lookupImage(options.root, image, options.hostTree);
     if ("found" in lookup) located.push(lookup.found);
     else missing.push(lookup.missing);
   }

@@ -4,7 +4,9 @@
 // newest version; symlinks are resolved, inside `root` when one is given.
 import { PORTABLE_DIRS } from "../config/paths.ts";
 import { DirectoryImage } from "../image/directory.ts";
+import { rememberingTree } from "../image/open.ts";
 import { resolveInImage } from "../image/resolve.ts";
+import type { ImageTree } from "../image/types.ts";
 import { compareVersions, parseVersionedName } from "../portable/version.ts";
 
 export type Lookup = { found: string } | { missing: string };
@@ -15,14 +17,14 @@ interface Candidate {
   order: number;
 }
 
-function kindAt(rootTree: DirectoryImage, path: string): "file" | "dir" | undefined {
+function kindAt(rootTree: ImageTree, path: string): "file" | "dir" | undefined {
   const physical = resolveInImage(rootTree, path);
   const kind = physical === undefined ? undefined : rootTree.lstat(physical)?.kind;
   return kind === "file" || kind === "dir" ? kind : undefined;
 }
 
 /** The newest `NAME_VERSION.raw` or `NAME_VERSION/` in dir (portablectl's vpick, minus arch and tries). */
-function newestIn(rootTree: DirectoryImage, dir: string, name: string, order: number): Candidate[] {
+function newestIn(rootTree: ImageTree, dir: string, name: string, order: number): Candidate[] {
   const physical = resolveInImage(rootTree, dir);
   if (physical === undefined || rootTree.lstat(physical)?.kind !== "dir") return [];
   const out: Candidate[] = [];
@@ -42,12 +44,18 @@ function best(candidates: Candidate[]): Candidate | undefined {
 }
 
 /** Resolves symlinks (inside root) so the unit names the real image. */
-function canonical(rootTree: DirectoryImage, path: string): string {
+function canonical(rootTree: ImageTree, path: string): string {
   return resolveInImage(rootTree, path) ?? path;
 }
 
-export function lookupImage(root: string, image: string): Lookup {
-  const rootTree = new DirectoryImage(root === "" ? "/" : root);
+/** The host file system under `root` as a tree whose answers are remembered (for one lookup, or one generator run). */
+export function hostTree(root: string): ImageTree {
+  return rememberingTree(new DirectoryImage(root === "" ? "/" : root));
+}
+
+/** `shared`: a hostTree(root) reused across lookups when the host does not change meanwhile (one generator run). */
+export function lookupImage(root: string, image: string, shared?: ImageTree): Lookup {
+  const rootTree = shared ?? hostTree(root);
   if (image.startsWith("/")) {
     if (image.endsWith(".v")) {
       const name = image.slice(image.lastIndexOf("/") + 1).replace(/(\.raw)?\.v$/, "");
