@@ -167,6 +167,54 @@ function deviceSource(path: string): ByteSource & { close(): void } {
   }
 }
 
+const CHUNK = 64 * 1024;
+const MAX_CHUNKS = 64;
+
+/**
+ * Reads through aligned 64 KiB chunks, at most 4 MiB of them kept: probing (GPT at 512 and 4096,
+ * each file system's magic) and a reader's superblock, inode and directory reads mostly fall in the
+ * same few chunks, so a small image costs one pread() instead of dozens, and a large one a handful
+ * however large it is. Results are shared, as ByteSource allows. Whatever fails through a chunk
+ * (a range outside the image, an image that shrank) is retried as the plain read, so errors are the
+ * underlying source's own.
+ */
+function chunkedSource<S extends ByteSource>(source: S): S {
+  const chunks = new Map<number, Uint8Array>();
+  const chunk = (index: number): Uint8Array => {
+    let c = chunks.get(index);
+    if (c === undefined) {
+      const start = index * CHUNK;
+      c = source.read(start, Math.min(CHUNK, source.size - start));
+      if (chunks.size >= MAX_CHUNKS) chunks.delete(chunks.keys().next().value as number);
+      chunks.set(index, c);
+    }
+    return c;
+  };
+  const read = (offset: number, length: number): Uint8Array => {
+    const first = Math.floor(offset / CHUNK);
+    const last = Math.floor((offset + Math.max(length, 1) - 1) / CHUNK);
+    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > source.size || last - first > 1) {
+      return source.read(offset, length);
+    }
+    try {
+      if (first === last) {
+        const c = chunk(first);
+        return c.subarray(offset - first * CHUNK, offset - first * CHUNK + length);
+      }
+      const a = chunk(first);
+      const b = chunk(last);
+      const out = new Uint8Array(length);
+      const head = a.subarray(offset - first * CHUNK);
+      out.set(head, 0);
+      out.set(b.subarray(0, length - head.length), head.length);
+      return out;
+    } catch {
+      return source.read(offset, length);
+    }
+  };
+  return Object.assign(Object.create(source) as S, { read });
+}
+
 function openSource(path: string): ByteSource & { close(): void } {
   let isDevice = false;
   try {
@@ -174,7 +222,7 @@ function openSource(path: string): ByteSource & { close(): void } {
   } catch {
     // fileSource() reports a missing or unreadable file with the right ImageError.
   }
-  return isDevice ? deviceSource(path) : fileSource(path);
+  return chunkedSource(isDevice ? deviceSource(path) : fileSource(path));
 }
 
 /** Opens a raw disk image; the image file stays open until close(). */
