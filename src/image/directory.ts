@@ -1,7 +1,7 @@
 // A directory tree used as an image. Paths given to it are physical (see types.ts): the resolver
 // never hands us a path with a symlink in a middle component, so joining them to the root cannot
 // leave the tree; a final symlink is only ever lstat()ed or readlink()ed, never opened.
-import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Dirent, type Stats } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, opendirSync, openSync, readlinkSync, readSync, type Dir, type Dirent, type Stats } from "node:fs";
 import { MAX_DIR_ENTRIES, MAX_SYMLINK_BYTES } from "./limits.ts";
 import { ImageError, type DirEntry, type EntryKind, type ImageTree, type Stat } from "./types.ts";
 
@@ -38,14 +38,27 @@ export class DirectoryImage implements ImageTree {
   }
 
   readdir(path: string): DirEntry[] {
-    let entries: Dirent[];
+    // Read entry by entry and stop at the limit: a directory of a million entries costs the
+    // limit's worth of time and memory, not the whole listing's.
+    const entries: DirEntry[] = [];
+    let dir: Dir;
     try {
-      entries = readdirSync(this.host(path), { withFileTypes: true });
+      dir = opendirSync(this.host(path), { bufferSize: 256 });
     } catch (e) {
       throw ioError(e, `Failed to list '${path}' in ${this.source}`);
     }
-    if (entries.length > MAX_DIR_ENTRIES) throw new ImageError("LIMIT", `Directory '${path}' in ${this.source} has more than ${MAX_DIR_ENTRIES} entries`, "directory");
-    return entries.map((d) => ({ name: d.name, kind: kindOf(d) }));
+    try {
+      for (let d = dir.readSync(); d !== null; d = dir.readSync()) {
+        if (entries.length >= MAX_DIR_ENTRIES) throw new ImageError("LIMIT", `Directory '${path}' in ${this.source} has more than ${MAX_DIR_ENTRIES} entries`, "directory");
+        entries.push({ name: d.name, kind: kindOf(d) });
+      }
+    } catch (e) {
+      if (e instanceof ImageError) throw e;
+      throw ioError(e, `Failed to list '${path}' in ${this.source}`);
+    } finally {
+      dir.closeSync();
+    }
+    return entries;
   }
 
   readlink(path: string): string {
