@@ -64,7 +64,7 @@ export function parseIni(text: string, file: string): IniDocument {
       return;
     }
     if (!current) {
-      diagnostics.push({ severity: "error", file, line, message: `Assignment '${shown((kv[1] as string).trim())}=' outside of any [NAME] section, ignoring` });
+      diagnostics.push({ severity: "error", file, line, message: `Assignment '${shown((kv[1] as string).trim())}=' outside of any [NAME] section` });
       return;
     }
     current.keys.push({ key: (kv[1] as string).trim(), value: decodeIniValue(kv[2] as string), line });

@@ -26,7 +26,7 @@ function readListFile(root: string, path: string, diagnostics: Diagnostic[]): st
   try {
     st = lstatSync(host);
   } catch (e) {
-    if (errno(e) !== "ENOENT") diagnostics.push({ severity: "error", file: path, message: `Failed to access list file: ${(e as Error).message}, ignoring` });
+    if (errno(e) !== "ENOENT") diagnostics.push({ severity: "error", file: path, message: `Failed to access list file: ${(e as Error).message}` });
     return undefined;
   }
   if (st.isSymbolicLink()) {
@@ -43,21 +43,21 @@ function readListFile(root: string, path: string, diagnostics: Diagnostic[]): st
     fd = openSync(host, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (e) {
     const why = errno(e) === "ENOENT" ? "dangling symlink" : errno(e) === "EISDIR" ? "is a directory" : (e as Error).message;
-    diagnostics.push({ severity: "error", file: path, message: `Failed to read list file: ${why}, ignoring` });
+    diagnostics.push({ severity: "error", file: path, message: `Failed to read list file: ${why}` });
     return undefined;
   }
   try {
     const fst = fstatSync(fd);
     if (fst.isDirectory()) {
-      diagnostics.push({ severity: "error", file: path, message: "List file is a directory, ignoring" });
+      diagnostics.push({ severity: "error", file: path, message: "List file is a directory" });
       return undefined;
     }
     if (!fst.isFile()) {
-      diagnostics.push({ severity: "error", file: path, message: "List file is not a regular file (a device, FIFO or socket), ignoring" });
+      diagnostics.push({ severity: "error", file: path, message: "List file is not a regular file (a device, FIFO or socket)" });
       return undefined;
     }
     const tooBig = (): undefined => {
-      diagnostics.push({ severity: "error", file: path, message: `List file is larger than ${MAX_LIST_BYTES} bytes, ignoring` });
+      diagnostics.push({ severity: "error", file: path, message: `List file is larger than ${MAX_LIST_BYTES} bytes` });
       return undefined;
     };
     if (fst.size > MAX_LIST_BYTES) return tooBig();
@@ -73,13 +73,13 @@ function readListFile(root: string, path: string, diagnostics: Diagnostic[]): st
     }
     const text = buf.subarray(0, n);
     if (text.includes(0)) {
-      diagnostics.push({ severity: "error", file: path, message: "List file contains NUL bytes (binary data?), ignoring" });
+      diagnostics.push({ severity: "error", file: path, message: "List file contains NUL bytes (binary data?)" });
       return undefined;
     }
     warnInvalidUtf8(text, path, diagnostics);
     return text.toString("utf8");
   } catch (e) {
-    diagnostics.push({ severity: "error", file: path, message: `Failed to read list file: ${(e as Error).message}, ignoring` });
+    diagnostics.push({ severity: "error", file: path, message: `Failed to read list file: ${(e as Error).message}` });
     return undefined;
   } finally {
     closeSync(fd);
@@ -114,7 +114,7 @@ function listDropins(root: string, dir: string, diagnostics: Diagnostic[]): stri
   try {
     return readdirSync(root + dir).filter((n) => n.endsWith(".conf") && !n.startsWith("."));
   } catch (e) {
-    if (errno(e) !== "ENOENT" && errno(e) !== "ENOTDIR") diagnostics.push({ severity: "error", file: dir, message: `Failed to list directory: ${(e as Error).message}, ignoring` });
+    if (errno(e) !== "ENOENT" && errno(e) !== "ENOTDIR") diagnostics.push({ severity: "error", file: dir, message: `Failed to list directory: ${(e as Error).message}` });
     return [];
   }
 }

@@ -115,7 +115,7 @@ describe("hostile list files", () => {
     let x = 12345;
     const junk = Buffer.alloc(64 * 1024, 0).map(() => ((x = (x * 1103515245 + 12345) >>> 0), x >>> 24));
     junk[100] = 0;
-    expectRefused(rootWith({ [BAD]: junk, ...GOOD_FILE }), /contains NUL bytes \(binary data\?\), ignoring/);
+    expectRefused(rootWith({ [BAD]: junk, ...GOOD_FILE }), /contains NUL bytes \(binary data\?\)/);
   });
 
   it("binary junk without NUL bytes: errors with lines, a bounded number of UTF-8 warnings", () => {
@@ -144,20 +144,20 @@ describe("hostile list files", () => {
     const fd = openSync(join(root, BAD), "w");
     ftruncateSync(fd, 100 * 1024 * 1024);
     closeSync(fd);
-    expectRefused(root, /List file is larger than 4194304 bytes, ignoring/);
+    expectRefused(root, /List file is larger than 4194304 bytes/);
   });
 
   it("a list that is a directory", () => {
     const root = rootWith(GOOD_FILE);
     mkdirSync(join(root, BAD), { recursive: true });
-    expectRefused(root, /List file is a directory, ignoring/);
+    expectRefused(root, /List file is a directory/);
   });
 
   it("a dangling symlink", () => {
     const root = rootWith(GOOD_FILE);
     mkdirSync(join(root, "etc/portable-attach.d"), { recursive: true });
     symlinkSync("/nonexistent/list.conf", join(root, BAD));
-    expectRefused(root, /Failed to read list file: dangling symlink, ignoring/);
+    expectRefused(root, /Failed to read list file: dangling symlink/);
   });
 
   it("a symlink loop", () => {
@@ -171,7 +171,7 @@ describe("hostile list files", () => {
     const root = rootWith(GOOD_FILE);
     mkdirSync(join(root, "etc/portable-attach.d"), { recursive: true });
     execFileSync("mkfifo", [join(root, BAD)]);
-    expectRefused(root, /List file is not a regular file \(a device, FIFO or socket\), ignoring/);
+    expectRefused(root, /List file is not a regular file \(a device, FIFO or socket\)/);
   });
 
   it("a symlink to /dev/zero is refused, not read until memory runs out (regression)", () => {
