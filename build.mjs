@@ -3,9 +3,42 @@
 // which the metafile check below enforces so a stray import cannot slip into the boot path.
 import { build } from "esbuild";
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 
 const pkg = JSON.parse(readFileSync(new URL("./package.json", import.meta.url), "utf8"));
-const ALLOWED_INPUT = /^(src|generator)\/|^node_modules\/(ini|fzstd)\//;
+const ALLOWED_INPUT = /^(src|generator)\/|^node_modules\/(ini|fzstd)\/|^lazy-builtin:node:/;
+
+// node:zlib (gzip squashfs, CRC-32) and node:net (journald's stream socket) pull in node:stream and
+// cost several ms at every start, while most runs need neither. Each is bundled as a stand-in whose
+// properties load the real module on first use. One property is asked for at start-up, by feature
+// test: zlib.crc32 (Node >= 20.15 on 20.x, >= 22.2); the stand-in answers that from the version, so
+// the test does not load zlib. Keys are taken from the building Node; a key the running Node lacks
+// reads undefined, as it would from the real module.
+function lazyBuiltinSource(name) {
+  const keys = Object.keys(requireBuiltin(name)).filter((k) => k !== "default");
+  const lines = [
+    `let m; const load = () => m || (m = require(${JSON.stringify(name)}));`,
+    `const v = process.versions.node.split(".").map(Number);`,
+    `const hasCrc32 = v[0] > 22 || (v[0] === 22 && v[1] >= 2) || (v[0] === 20 && v[1] >= 15);`,
+    `const crc32 = (...a) => load().crc32(...a);`,
+    `for (const k of ${JSON.stringify(keys)}) Object.defineProperty(exports, k, { enumerable: true, get: ${
+      name === "node:zlib" ? `k === "crc32" ? () => (hasCrc32 ? crc32 : undefined) : ` : ""
+    }() => load()[k] });`,
+  ];
+  return lines.join("\n");
+}
+function requireBuiltin(name) {
+  return createRequire(import.meta.url)(name);
+}
+const lazyBuiltins = {
+  name: "lazy-builtins",
+  setup(b) {
+    b.onResolve({ filter: /^node:(zlib|net)$/ }, (args) =>
+      args.namespace === "lazy-builtin" ? { path: args.path, external: true } : { path: args.path, namespace: "lazy-builtin" },
+    );
+    b.onLoad({ filter: /.*/, namespace: "lazy-builtin" }, (args) => ({ contents: lazyBuiltinSource(args.path), loader: "js" }));
+  },
+};
 
 // The bundles have no file extension (they are commands) and are CommonJS; this package.json keeps
 // Node from reading them as ES modules because of the repository's own "type": "module".
@@ -30,6 +63,7 @@ for (const { entry, out } of targets) {
       minify: true,
       legalComments: "none",
       metafile: true,
+      plugins: [lazyBuiltins],
       logLevel: "warning",
       banner: { js: "#!/usr/bin/env node\n// portable-attach " + pkg.version + ". Bundles ini (ISC, (c) Isaac Z. Schlueter and Contributors)." },
       define: { PORTABLE_ATTACH_VERSION: JSON.stringify(pkg.version) },
