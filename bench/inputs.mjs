@@ -1,0 +1,159 @@
+// Builds (once, cached) the benchmark inputs outside the repository: small portable images in each
+// format, one per entry, and a 1 MiB / 1 GiB pair. Cache: $PORTABLE_ATTACH_BENCH_CACHE, default
+// /var/tmp/portable-attach-bench. A directory is rebuilt when its ".done" stamp is missing, so an
+// interrupted build never leaves a half-built input in use.
+import { spawn, spawnSync } from "node:child_process";
+import { randomFillSync } from "node:crypto";
+import { cpSync, existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+export const CACHE = process.env.PORTABLE_ATTACH_BENCH_CACHE ?? "/var/tmp/portable-attach-bench";
+export const VERSION = "v1"; // bump when what is built changes
+export const FORMATS = ["dir", "squashfs", "erofs", "ext4"];
+const EPOCH = "1700000000";
+
+export function pad(i) {
+  return String(i).padStart(4, "0");
+}
+
+function file(path, text) {
+  mkdirSync(join(path, ".."), { recursive: true });
+  writeFileSync(path, text);
+}
+
+/** A minimal portable service image: os-release and one enabled service named after the image. */
+export function makeTree(dir, name) {
+  rmSync(dir, { recursive: true, force: true });
+  file(join(dir, "usr/lib/os-release"), `ID=bench\nVERSION_ID=1\nPRETTY_NAME="Bench ${name}"\n`);
+  file(
+    join(dir, "usr/lib/systemd/system", `${name}.service`),
+    `[Unit]\nDescription=Bench ${name}\n\n[Service]\nExecStart=/usr/bin/${name}\n\n[Install]\nWantedBy=multi-user.target\n`,
+  );
+  file(join(dir, "usr/bin", name), "#!/bin/sh\necho hi\n");
+  for (const d of ["proc", "sys", "dev", "run", "tmp", "var/tmp", "etc"]) mkdirSync(join(dir, d), { recursive: true });
+}
+
+/** The command that turns tree `src` into image `out` in `format`. */
+function mkfsArgs(format, src, out, bytes) {
+  switch (format) {
+    case "squashfs":
+      return ["mksquashfs", [src, out, "-noappend", "-quiet", "-no-progress", "-all-root", "-comp", "zstd", "-mkfs-time", EPOCH, "-all-time", EPOCH]];
+    case "erofs":
+      return ["mkfs.erofs", ["--quiet", "--all-root", "-zlz4", `-T${EPOCH}`, out, src]];
+    case "ext4": {
+      const blocks = Math.max(1024, Math.ceil(bytes / 1024));
+      return ["sh", ["-c", `truncate -s ${blocks}K "$1" && mkfs.ext4 -q -F -O ^has_journal -E root_owner=0:0 -d "$2" "$1"`, "sh", out, src]];
+    }
+  }
+  throw new Error(format);
+}
+
+function runAsync(cmd, args) {
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { stdio: ["ignore", "ignore", "inherit"] });
+    p.on("error", reject);
+    p.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(" ")}: exit ${code}`))));
+  });
+}
+
+async function pool(jobs, width) {
+  let next = 0;
+  const worker = async () => {
+    while (next < jobs.length) await jobs[next++]();
+  };
+  await Promise.all(Array.from({ length: width }, worker));
+}
+
+/**
+ * A root (PORTABLE_ATTACH_ROOT) per format holding `count` images svc0000…, in /var/lib/portables,
+ * and our profiles. Returns { root, image(i) } — the Image= path of entry i as the booted system sees it.
+ */
+export async function entryRoot(format, count, log) {
+  const root = join(CACHE, VERSION, `entries-${format}`);
+  const image = (i) => `/var/lib/portables/svc${pad(i)}${format === "dir" ? "" : ".raw"}`;
+  if (!existsSync(join(root, ".done"))) {
+    log(`building ${count} ${format} images in ${root} …`);
+    rmSync(root, { recursive: true, force: true });
+    mkdirSync(join(root, "var/lib/portables"), { recursive: true });
+    mkdirSync(join(root, "etc"), { recursive: true });
+    cpSync(new URL("../profiles", import.meta.url).pathname, join(root, "usr/lib/portable-attach/profile"), { recursive: true });
+    const trees = join(CACHE, VERSION, "trees");
+    const jobs = [];
+    for (let i = 0; i < count; i++) {
+      const name = `svc${pad(i)}`;
+      if (format === "dir") {
+        makeTree(join(root, image(i)), name);
+        continue;
+      }
+      jobs.push(async () => {
+        const src = join(trees, `${format}-${name}`);
+        makeTree(src, name);
+        const [cmd, args] = mkfsArgs(format, src, join(root, image(i)), 0);
+        await runAsync(cmd, args);
+        rmSync(src, { recursive: true, force: true });
+      });
+    }
+    await pool(jobs, 4);
+    writeFileSync(join(root, ".done"), "");
+  }
+  return { root, image };
+}
+
+/** Writes an attach list of the first n entries of an entryRoot. */
+export function writeList(root, image, n) {
+  let text = "";
+  for (let i = 0; i < n; i++) text += `[svc${pad(i)}]\nImage=${image(i)}\nEnable=yes\n\n`;
+  writeFileSync(join(root, "etc/portable-attach.conf"), text);
+}
+
+/**
+ * Two roots per raw format, each with one entry: "small" (the service plus a ~900 KiB file: a 1 MiB
+ * image) and "big" (the service plus 10,000 files of 100 KiB of random data: a 1 GiB image).
+ */
+export async function sizeRoots(format, log) {
+  const out = {};
+  for (const size of ["small", "big"]) {
+    const root = join(CACHE, VERSION, `size-${format}-${size}`);
+    const img = "/var/lib/portables/svcbig.raw";
+    if (!existsSync(join(root, ".done"))) {
+      log(`building the ${size} ${format} image in ${root} …`);
+      rmSync(root, { recursive: true, force: true });
+      const tree = join(CACHE, VERSION, `trees/size-${size}`);
+      const treeStamp = join(tree, ".done-tree");
+      if (!existsSync(treeStamp)) {
+        makeTree(tree, "svcbig");
+        const buf = Buffer.alloc(100 * 1024);
+        if (size === "small") {
+          file(join(tree, "usr/share/svcbig/blob"), randomFillSync(Buffer.alloc(900 * 1024)));
+        } else {
+          for (let d = 0; d < 100; d++) {
+            mkdirSync(join(tree, `usr/share/svcbig/d${pad(d)}`), { recursive: true });
+            for (let f = 0; f < 100; f++) writeFileSync(join(tree, `usr/share/svcbig/d${pad(d)}/f${pad(f)}`), randomFillSync(buf));
+          }
+        }
+        writeFileSync(treeStamp, "");
+      }
+      mkdirSync(join(root, "var/lib/portables"), { recursive: true });
+      mkdirSync(join(root, "etc"), { recursive: true });
+      cpSync(new URL("../profiles", import.meta.url).pathname, join(root, "usr/lib/portable-attach/profile"), { recursive: true });
+      const [cmd, args] = mkfsArgs(format, tree, join(root, img), size === "big" ? 1300 * 1024 * 1024 : 1400 * 1024);
+      // mkfs.erofs / mksquashfs take the stamp file along otherwise.
+      const stamp = treeStamp + ".aside";
+      spawnSync("mv", [treeStamp, stamp]);
+      try {
+        await runAsync(cmd, args);
+      } finally {
+        spawnSync("mv", [stamp, treeStamp]);
+      }
+      writeFileSync(join(root, "etc/portable-attach.conf"), `[svcbig]\nImage=${img}\nEnable=yes\n`);
+      writeFileSync(join(root, ".done"), "");
+    }
+    out[size] = { root, image: join(root, img) };
+  }
+  return out;
+}
+
+export function dropTrees() {
+  rmSync(join(CACHE, VERSION, "trees"), { recursive: true, force: true });
+}
+

@@ -1,0 +1,190 @@
+// `npm run bench`: times whole processes of the built generator and CLI against `node -e 0`, measured
+// interleaved in the same run (the machine is shared and noisy: only ratios to the floor of the same
+// run mean anything). Prints a table and writes JSON ($CACHE/results.json, or BENCH_JSON=path).
+//
+//   BENCH_RUNS=N   counted runs per case (default 15; at least 10), after BENCH_WARMUP (default 2)
+//   BENCH_ONLY=entries,size,cli,load   run only these parts
+//
+// Inputs are built once into /var/tmp/portable-attach-bench (PORTABLE_ATTACH_BENCH_CACHE).
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { cpus, tmpdir } from "node:os";
+import { join } from "node:path";
+import { CACHE, dropTrees, entryRoot, FORMATS, sizeRoots, writeList } from "./inputs.mjs";
+import { cliBench } from "./cli.mjs";
+
+const repo = new URL("..", import.meta.url).pathname;
+const GENERATOR = join(repo, "dist/portable-attach-generator");
+const CLI = join(repo, "dist/portable-attach");
+const RUNS = Math.max(10, Number(process.env.BENCH_RUNS ?? 15));
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
+const ONLY = (process.env.BENCH_ONLY ?? "entries,size,cli,load").split(",");
+const COUNTS = (process.env.BENCH_COUNTS ?? "1,10,100,1000").split(",").map(Number);
+// The generator writes to /run (tmpfs) at boot: outputs go to a tmpfs too, not to a disk.
+const OUT_BASE = process.env.BENCH_OUT ?? (statSync("/dev/shm", { throwIfNoEntry: false })?.isDirectory() ? "/dev/shm" : tmpdir());
+const log = (m) => process.stderr.write(`bench: ${m}\n`);
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+const stats = (xs) => ({ median: median(xs), min: Math.min(...xs), max: Math.max(...xs), runs: xs.length });
+
+/** Wall time of one process, in ms. */
+function timeOnce(cmd, args, env) {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(cmd, args, { env, stdio: ["ignore", "ignore", "pipe"] });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: exit ${r.status}: ${r.stderr}`);
+  return ms;
+}
+
+/** Peak RSS (KiB) of one process, via GNU time (a separate, untimed run). */
+function peakRss(cmd, args, env) {
+  const r = spawnSync("/usr/bin/time", ["-f", "%M", cmd, ...args], { env, encoding: "utf8", stdio: ["ignore", "ignore", "pipe"] });
+  const m = /(\d+)\s*$/.exec(r.stderr ?? "");
+  return m ? Number(m[1]) : null;
+}
+
+/**
+ * Interleaved: each round runs every command once, in order; `prepare` runs before each command,
+ * outside the timing. Returns per-command stats plus peak RSS.
+ */
+function measure(commands) {
+  const times = commands.map(() => []);
+  for (let round = 0; round < WARMUP + RUNS; round++) {
+    commands.forEach((c, i) => {
+      const ctx = c.prepare?.();
+      const ms = timeOnce(c.cmd, c.args(ctx), c.env);
+      c.cleanup?.(ctx);
+      if (round >= WARMUP) times[i].push(ms);
+    });
+  }
+  return commands.map((c, i) => {
+    const ctx = c.prepare?.();
+    const rss = peakRss(c.cmd, c.args(ctx), c.env);
+    c.cleanup?.(ctx);
+    return { name: c.name, ...stats(times[i]), peakRssKiB: rss };
+  });
+}
+
+const NODE0 = { name: "node -e 0", cmd: process.execPath, args: () => ["-e", "0"], env: process.env };
+
+function generatorCommand(name, root, extraEnv = {}) {
+  return {
+    name,
+    cmd: process.execPath,
+    env: { ...process.env, PORTABLE_ATTACH_ROOT: root, SYSTEMD_LOG_LEVEL: "warning", ...extraEnv },
+    prepare: () => mkdtempSync(join(OUT_BASE, "pa-bench-out-")),
+    args: (out) => [GENERATOR, out],
+    cleanup: (out) => rmSync(out, { recursive: true, force: true }),
+  };
+}
+
+/** Checks once that the generator attaches every entry (a benchmark of failures would be worthless). */
+function checkAttached(root, expected) {
+  const out = mkdtempSync(join(tmpdir(), "pa-bench-check-"));
+  try {
+    const r = spawnSync(process.execPath, [GENERATOR, out], { env: { ...process.env, PORTABLE_ATTACH_ROOT: root, SYSTEMD_LOG_LEVEL: "warning" }, encoding: "utf8" });
+    const status = JSON.parse(readFileSync(join(out, ".portable-attach-status.json"), "utf8"));
+    const attached = status.entries.filter((e) => e.state === "attached").length;
+    if (attached !== expected) throw new Error(`${root}: ${attached}/${expected} entries attached: ${r.stderr.slice(0, 2000)}`);
+  } finally {
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+const results = { date: new Date().toISOString(), machine: machine(), node: process.version, runs: RUNS, warmup: WARMUP };
+const rows = [];
+const ratio = (x, base) => x / base;
+function row(part, label, gen, floor) {
+  rows.push({ part, label, median: gen.median, min: gen.min, max: gen.max, floor: floor.median, ratio: ratio(gen.median, floor.median), rss: gen.peakRssKiB });
+}
+
+function machine() {
+  const c = cpus();
+  let kernel = "";
+  try {
+    kernel = readFileSync("/proc/sys/kernel/osrelease", "utf8").trim();
+  } catch {}
+  return `${c.length} × ${c[0]?.model ?? "?"}, Linux ${kernel}`;
+}
+
+// ---------------------------------------------------------------- 1. entries
+if (ONLY.includes("entries")) {
+  results.entries = {};
+  const max = Math.max(...COUNTS);
+  for (const format of FORMATS) {
+    const { root, image } = await entryRoot(format, max, log);
+    results.entries[format] = {};
+    for (const n of COUNTS) {
+      writeList(root, image, n);
+      checkAttached(root, n);
+      log(`entries: ${format} × ${n}`);
+      const [floor, gen] = measure([NODE0, generatorCommand(`generator ${format} × ${n}`, root)]);
+      results.entries[format][n] = { floor, generator: gen };
+      row("entries", `${format} × ${n}`, gen, floor);
+    }
+    const a = results.entries[format][COUNTS[0]].generator.median;
+    const b = results.entries[format][max].generator.median;
+    results.entries[format].perEntryMs = (b - a) / (max - COUNTS[0]);
+  }
+}
+
+// ---------------------------------------------------------------- 2. image size
+if (ONLY.includes("size")) {
+  results.size = {};
+  for (const format of FORMATS.filter((f) => f !== "dir")) {
+    const { small, big } = await sizeRoots(format, log);
+    checkAttached(small.root, 1);
+    checkAttached(big.root, 1);
+    log(`size: ${format}`);
+    const [floor, s, b] = measure([NODE0, generatorCommand(`1 MiB ${format}`, small.root), generatorCommand(`1 GiB ${format}`, big.root)]);
+    results.size[format] = { floor, small: { ...s, imageBytes: statSync(small.image).size }, big: { ...b, imageBytes: statSync(big.image).size }, bigOverSmall: b.median / s.median };
+    row("size", `${format} 1 MiB`, s, floor);
+    row("size", `${format} 1 GiB (10,000 files)`, b, floor);
+  }
+  dropTrees();
+}
+
+// ---------------------------------------------------------------- 4. bundles
+if (ONLY.includes("load")) {
+  // "Load without running": the generator in user scope returns before reading anything; the CLI
+  // prints --version. Both still parse and evaluate the whole bundle.
+  const load = [
+    NODE0,
+    { name: "load generator", cmd: process.execPath, args: () => [GENERATOR, "/nonexistent"], env: { ...process.env, SYSTEMD_SCOPE: "user" } },
+    { name: "load cli", cmd: process.execPath, args: () => [CLI, "--version"], env: process.env },
+  ];
+  log("load");
+  const [floor, g, c] = measure(load);
+  results.bundles = {
+    floor,
+    generator: { bytes: statSync(GENERATOR).size, load: g },
+    cli: { bytes: statSync(CLI).size, load: c },
+  };
+  row("load", `generator bundle (${statSync(GENERATOR).size} B)`, g, floor);
+  row("load", `cli bundle (${statSync(CLI).size} B)`, c, floor);
+}
+
+// ---------------------------------------------------------------- 3. CLI vs portablectl
+if (ONLY.includes("cli")) {
+  results.cli = await cliBench({ runs: RUNS, warmup: WARMUP, log, repo });
+  for (const r of results.cli.rows ?? []) rows.push(r);
+}
+
+// ---------------------------------------------------------------- report
+const f = (x) => (x === undefined || x === null ? "" : x.toFixed(1));
+console.log(`portable-attach bench, ${results.date}, ${results.machine}, node ${results.node}, ${RUNS} runs after ${WARMUP} warm-up, medians`);
+console.log(["part", "case", "median ms", "min", "max", "node -e 0 ms", "ratio", "peak RSS MiB"].join(" | "));
+for (const r of rows) {
+  console.log([r.part, r.label, f(r.median), f(r.min), f(r.max), f(r.floor), r.ratio === undefined ? "" : r.ratio.toFixed(2) + "×", r.rss ? (r.rss / 1024).toFixed(1) : ""].join(" | "));
+}
+if (results.entries) for (const [fmt, v] of Object.entries(results.entries)) console.log(`per extra entry (${fmt}): ${v.perEntryMs.toFixed(3)} ms`);
+if (results.size) for (const [fmt, v] of Object.entries(results.size)) console.log(`1 GiB / 1 MiB (${fmt}): ${v.bigOverSmall.toFixed(3)}×`);
+if (results.cli?.note) console.log(`cli: ${results.cli.note}`);
+const jsonPath = process.env.BENCH_JSON ?? join(CACHE, "results.json");
+results.rows = rows;
+writeFileSync(jsonPath, JSON.stringify(results, null, 1) + "\n");
+console.log(`JSON: ${jsonPath}`);
