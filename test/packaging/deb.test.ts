@@ -80,7 +80,7 @@ describe.skipIf(!haveDpkg)("the .deb", () => {
       if (text.includes("systemctl ")) expect(text).toContain("[ -d /run/systemd/system ]");
     }
     // Without systemd as PID 1 (a chroot, an image build, this test) postinst does nothing and succeeds.
-    const r = spawnSync("sh", [join(ctl, "postinst"), "configure"], { encoding: "utf8", env: { PATH: "/nonexistent" } });
+    const r = spawnSync("/bin/sh", [join(ctl, "postinst"), "configure"], { encoding: "utf8", env: { PATH: "/nonexistent" } });
     if (spawnSync("test", ["-d", "/run/systemd/system"]).status !== 0) expect(r.status).toBe(0);
   });
 
