@@ -227,6 +227,59 @@ describe("the canary outside the images, whatever their symlinks say", () => {
   });
 });
 
+describe("raw images made by the real tools from hostile trees", () => {
+  /** Packs `tree` with `tool` into ROOT's portables as NAME.raw; returns its path as the system sees it. */
+  function pack(tool: string, tree: string, name: string, extra: string[] = []): string {
+    const out = join(ROOT, PORTABLES, `${name}.raw`);
+    if (tool === "mksquashfs") execFileSync(tool, [tree, out, "-all-root", "-quiet", "-noappend", ...extra]);
+    else execFileSync(tool, ["--all-root", "--quiet", ...extra, out, tree]);
+    return out.slice(ROOT.length);
+  }
+  function attach(image: string, prefixes: string): Outcome {
+    const e = parseAttachList(`[x]\nImage=${image}\nPrefixes=${prefixes}\n`, "/x").entries;
+    const facts = new Map<string, EntryFacts>([["x", readEntryFacts(e[0] as never, { root: ROOT, architecture: "x86-64", latePassDone: true })]]);
+    return plan({ entries: e, masked: [], facts, host: readHostFacts(ROOT, "x86-64") }).outcomes[0] as Outcome;
+  }
+
+  it.skipIf(!have("mksquashfs") || !have("mkfs.erofs"))("a decompression bomb (a 32 MiB unit that packs into kilobytes) is refused by its size, quickly", () => {
+    const tree = join(scratch, "bomb-tree");
+    build(tree, { "etc/os-release": osRelease(), [`${SYSTEM}/bomb.service`]: unit(), [`${SYSTEM}/bomb-big.service`]: Buffer.alloc(32 << 20, "[Unit]\n") });
+    for (const [tool, extra] of [["mksquashfs", ["-comp", "gzip"]], ["mksquashfs", ["-comp", "xz"]], ["mkfs.erofs", ["-zlz4hc"]]] as const) {
+      const image = pack(tool, tree, `bomb_${tool}${extra[1] ?? ""}`, [...extra]);
+      const t0 = performance.now();
+      const o = attach(image, "bomb");
+      expect([image, o.state, o.units]).toEqual([image, "attached", ["bomb.service"]]);
+      expect(o.warnings.join("\n")).toMatch(/bomb-big\.service' in .* is larger than 4194304 bytes/);
+      expect(performance.now() - t0).toBeLessThan(2000);
+      tried++;
+    }
+  });
+
+  it.skipIf(!have("mksquashfs") || !have("mkfs.erofs"))("names with '/' and non-UTF-8 bytes inside raw images: skipped, or the entry fails naming the image", () => {
+    const tree = join(scratch, "names-tree");
+    // Placeholders of the same length, patched into the image's (uncompressed) directory entries.
+    build(tree, { "etc/os-release": osRelease(), [`${SYSTEM}/names.service`]: unit(), [`${SYSTEM}/names-SLASH.service`]: unit("slash"), [`${SYSTEM}/names-HIGH.service`]: unit("high"), [`${SYSTEM}/names-DOTS.service`]: unit("dots") });
+    for (const tool of ["mksquashfs", "mkfs.erofs"]) {
+      const image = pack(tool, tree, `names_${tool}`, tool === "mksquashfs" ? ["-noI", "-noD", "-noF", "-noX"] : []);
+      const host = join(ROOT, image);
+      let bytes = readFileSync(host);
+      for (const [from, to] of [["names-SLASH", "names/SLASH"], ["names-HIGH", "names-\xff\xfeGH"], ["names-DOTS", "../../../."]]) {
+        const at = bytes.indexOf(Buffer.from(from as string, "latin1"));
+        expect(at, `${tool}: ${from}`).toBeGreaterThan(0);
+        bytes = Buffer.concat([bytes.subarray(0, at), Buffer.from(to as string, "latin1"), bytes.subarray(at + (from as string).length)]);
+      }
+      writeFileSync(host, bytes);
+      const o = attach(image, "names");
+      // Either the reader refuses the directory (the entry fails, naming the image and the name) or
+      // the bad names are skipped as invalid unit names; never a unit named with '/' or '..'.
+      if (o.state === "failed") expect(o.reason).toMatch(new RegExp(`^/var/lib/portables/names_${tool}\\.raw: .*invalid name`));
+      else expect([tool, o.state, o.units]).toEqual([tool, "attached", ["names.service"]]);
+      console.log(`names with '/' in ${tool}: ${o.state} ${o.reason ?? o.units.join(" ")}`);
+      tried++;
+    }
+  });
+});
+
 describe("the generator over all of them at once", () => {
   it("exits 0, attaches the good entry, writes 0644/0755 even with umask 000, and never the canary", () => {
     expect(existsSync(GENERATOR), "npm run build first").toBe(true);
@@ -335,6 +388,22 @@ describe("known bugs (owned elsewhere, kept failing until fixed)", () => {
       message = (e as Error).message;
     }
     expect(message).toContain("rsqbytes_1.raw");
+  });
+  // Bug (src/io/facts.ts readEntryFacts / src/io/image-lookup.ts): lookupImage() runs outside the
+  // try that turns ImageError into a failed entry, so an Image= path through a symlink loop (or a
+  // looping /var/lib/portables) or deeper than MAX_PATH_DEPTH throws out of readEntryFacts; the
+  // generator then records "Internal error: ImageError: … at …" with a stack trace as the reason.
+  it.fails("an Image= path through a symlink loop fails its entry with a clear reason, not an exception", () => {
+    const root = join(scratch, "root-lookup-loop");
+    build(root, { "var/lib/portables/loop_1": { link: "loop_1" } });
+    const e = parseAttachList(`[loop]\nImage=/var/lib/portables/loop_1\n`, "/x").entries[0];
+    const facts = readEntryFacts(e as never, { root, architecture: "x86-64", latePassDone: true });
+    expect(facts).toEqual({ kind: "failed", reason: expect.stringMatching(/^Too many levels of symbolic links resolving '\/var\/lib\/portables\/loop_1'/) });
+  });
+  it.fails("an Image= path deeper than MAX_PATH_DEPTH fails its entry with a clear reason, not an exception", () => {
+    const e = parseAttachList(`[deep]\nImage=${"/a".repeat(300)}\n`, "/x").entries[0];
+    const facts = readEntryFacts(e as never, { root: ROOT, architecture: "x86-64", latePassDone: true });
+    expect(facts).toEqual({ kind: "failed", reason: expect.stringMatching(/is too deep/) });
   });
 });
 
