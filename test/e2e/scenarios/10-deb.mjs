@@ -31,8 +31,8 @@ tree() {
 }
 `;
 
-/** Debian's nodejs and what it needs beyond the rootfs, downloaded on the host (cached). */
-async function nodejsDebs(rootfs) {
+/** Debian's nodejs and what it needs beyond the rootfs, downloaded on the host (cached). Also used by test/packaging/quickstart.test.ts. */
+export async function nodejsDebs(rootfs) {
   const dir = join(WORK, "debs-nodejs");
   const have = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".deb")) : [];
   if (have.some((f) => f.startsWith("nodejs_"))) return dir;
