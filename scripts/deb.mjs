@@ -10,7 +10,8 @@
 // with systemd (/run/systemd/system exists), so the generator runs (or its output goes) at once;
 // in a chroot or image build they do nothing and the next boot runs the generator. prerm stops the
 // optional watcher on removal. postrm purge removes what the programs themselves created (the
-// unit-file cache in /etc/portable-attach/cache, /run/portable-attach) and an enablement link of
+// late-pass stamp in /run/portable-attach; /etc/portable-attach/cache is reserved for the unit-file
+// cache of the design, not written yet) and an enablement link of
 // the watcher; the attach lists in /etc are the administrator's and stay.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
