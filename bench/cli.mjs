@@ -1,4 +1,115 @@
-// Part 3 placeholder, replaced below when the nspawn comparison is in place.
-export async function cliBench() {
-  return { note: "not measured", rows: [] };
+// Part 3 of `npm run bench`: inside one boot of the end-to-end suite (systemd 252 as PID 1 in
+// systemd-nspawn, test/e2e/lib), the time of `portable-attach attach IMAGE` (list edit +
+// daemon-reload, which runs the generator) and `portable-attach detach NAME` against
+// `portablectl attach IMAGE` / `portablectl detach IMAGE` (portabled copies the units, then
+// reloads) on the same image, interleaved, plus `node -e 0` in the guest. Needs root, nspawn and the
+// cached e2e rootfs; without them it says why and measures nothing.
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { makeTree } from "./inputs.mjs";
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+export async function cliBench({ runs, warmup, log, repo, generator, cli }) {
+  if (process.getuid?.() !== 0) return { note: "not measured: needs root (systemd-nspawn)", rows: [] };
+  if (spawnSync("sh", ["-c", "command -v systemd-nspawn && command -v mksquashfs"]).status !== 0) return { note: "not measured: systemd-nspawn or mksquashfs missing", rows: [] };
+  // The e2e harness installs the builds it is pointed at (read when guest.mjs is first imported).
+  process.env.E2E_GENERATOR = generator;
+  process.env.E2E_CLI = cli;
+  const { ensureRootfs } = await import(join(repo, "test/e2e/lib/rootfs.mjs"));
+  const { boot, readOut } = await import(join(repo, "test/e2e/lib/boot.mjs"));
+  const { makePayload } = await import(join(repo, "test/e2e/lib/guest.mjs"));
+  log("cli: e2e rootfs (cached in /var/cache/portable-attach-e2e; built on first use, several minutes)");
+  const { dir: rootfs } = await ensureRootfs(log);
+
+  const tmp = mkdtempSync(join(tmpdir(), "pa-bench-cli-"));
+  try {
+    const tree = join(tmp, "tree");
+    makeTree(tree, "bench");
+    const raw = join(tmp, "bench_1.raw");
+    spawnSync("mksquashfs", [tree, raw, "-noappend", "-quiet", "-no-progress", "-all-root", "-comp", "zstd"], { stdio: "ignore" });
+    const total = warmup + runs;
+    // One round: ours attach, ours detach, portablectl attach, portablectl detach (each with its
+    // reload), for a directory image and a raw one. Times in ns from date +%s%N around each command.
+    const check = String.raw`
+t() { local a b; a=$(date +%s%N); "$@" >/dev/null 2>>/run/out/bench.err || echo "FAILED: $*" >>/run/out/bench.err; b=$(date +%s%N); echo $(( (b - a) / 1000 )); }
+for i in $(seq 1 ${total}); do
+  echo "node0 $(t node -e 0)" >>/run/out/bench.txt
+  for img in /var/lib/portables/bench_1 /var/lib/portables/bench_1.raw; do
+    kind=dir; case $img in *.raw) kind=raw;; esac
+    echo "ours-attach-$kind $(t portable-attach attach $img)" >>/run/out/bench.txt
+    # Where our time goes: PID 1's reload (every generator, ours included) and ours alone.
+    echo "reload-$kind $(t systemctl daemon-reload)" >>/run/out/bench.txt
+    g=$(mktemp -d); echo "generator-$kind $(t /usr/lib/systemd/system-generators/portable-attach-generator $g)" >>/run/out/bench.txt; rm -rf "$g"
+    echo "ours-detach-$kind $(t portable-attach detach bench)" >>/run/out/bench.txt
+    echo "ours-attach-noreload-$kind $(t portable-attach attach --no-reload $img)" >>/run/out/bench.txt
+    echo "ours-detach-noreload-$kind $(t portable-attach detach --no-reload bench)" >>/run/out/bench.txt
+    systemctl daemon-reload
+    echo "portablectl-attach-$kind $(t portablectl attach $img)" >>/run/out/bench.txt
+    echo "portablectl-detach-$kind $(t portablectl detach $img)" >>/run/out/bench.txt
+  done
+done
+check "bench ran" test -s /run/out/bench.txt
+`;
+    const payload = makePayload(join(tmp, "payload"), {
+      check,
+      files: {
+        "var/lib/portables/bench_1": { copyTree: tree },
+        "var/lib/portables/bench_1.raw": { copyFile: raw },
+      },
+    });
+    log(`cli: booting (${total} rounds of attach/detach, ours and portablectl's, directory and raw image)`);
+    const res = await boot({ rootfs, payload, timeoutMs: 600_000, name: "bench-cli" });
+    try {
+      const text = readOut(res, "bench.txt") ?? "";
+      const errors = readOut(res, "bench.err") ?? "";
+      const samples = {};
+      for (const line of text.split("\n")) {
+        const [k, v] = line.split(" ");
+        if (k && v) (samples[k] ??= []).push(Number(v) / 1000);
+      }
+      if (!samples.node0) return { note: `not measured: the boot produced no timings (timed out: ${res.timedOut}); ${errors.slice(0, 500)}`, rows: [] };
+      const stat = (k) => {
+        const xs = (samples[k] ?? []).slice(warmup);
+        return xs.length ? { median: median(xs), min: Math.min(...xs), max: Math.max(...xs), runs: xs.length } : undefined;
+      };
+      const out = { node0: stat("node0"), errors: errors.split("\n").filter((l) => l.startsWith("FAILED")).slice(0, 20), rows: [] };
+      const floor = out.node0;
+      for (const kind of ["dir", "raw"]) {
+        for (const verb of ["attach", "detach"]) {
+          const ours = stat(`ours-${verb}-${kind}`);
+          const theirs = stat(`portablectl-${verb}-${kind}`);
+          out[`${verb}-${kind}`] = { ours, portablectl: theirs, oursOverPortablectl: ours && theirs ? ours.median / theirs.median : undefined };
+          for (const [who, s] of [["portable-attach", ours], ["portablectl", theirs]]) {
+            if (s) out.rows.push({ part: "cli (nspawn)", label: `${who} ${verb} + reload (${kind})`, ...s, floor: floor.median, ratio: s.median / floor.median });
+          }
+        }
+      }
+      for (const kind of ["dir", "raw"]) {
+        for (const [k, label] of [
+          [`reload-${kind}`, "systemctl daemon-reload alone, entry attached"],
+          [`generator-${kind}`, "portable-attach-generator alone, 1 entry"],
+          [`ours-attach-noreload-${kind}`, "portable-attach attach --no-reload"],
+          [`ours-detach-noreload-${kind}`, "portable-attach detach --no-reload"],
+        ]) {
+          const s = stat(k);
+          out[k] = s;
+          if (s) out.rows.push({ part: "cli (nspawn)", label: `${label} (${kind})`, ...s, floor: floor.median, ratio: s.median / floor.median });
+        }
+      }
+      if (out.errors.length) out.note = `some commands failed: ${out.errors.join("; ")}`;
+      return out;
+    } finally {
+      await res.cleanup?.();
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 }
+

@@ -14,8 +14,9 @@ import { CACHE, dropTrees, entryRoot, FORMATS, sizeRoots, writeList } from "./in
 import { cliBench } from "./cli.mjs";
 
 const repo = new URL("..", import.meta.url).pathname;
-const GENERATOR = join(repo, "dist/portable-attach-generator");
-const CLI = join(repo, "dist/portable-attach");
+// BENCH_GENERATOR / BENCH_CLI: time another build (e.g. one of an older commit) with the same inputs.
+const GENERATOR = process.env.BENCH_GENERATOR ?? join(repo, "dist/portable-attach-generator");
+const CLI = process.env.BENCH_CLI ?? join(repo, "dist/portable-attach");
 const RUNS = Math.max(10, Number(process.env.BENCH_RUNS ?? 15));
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
 const ONLY = (process.env.BENCH_ONLY ?? "entries,size,cli,load").split(",");
@@ -170,7 +171,7 @@ if (ONLY.includes("load")) {
 
 // ---------------------------------------------------------------- 3. CLI vs portablectl
 if (ONLY.includes("cli")) {
-  results.cli = await cliBench({ runs: RUNS, warmup: WARMUP, log, repo });
+  results.cli = await cliBench({ runs: RUNS, warmup: WARMUP, log, repo, generator: GENERATOR, cli: CLI });
   for (const r of results.cli.rows ?? []) rows.push(r);
 }
 
