@@ -21,7 +21,8 @@ interface Lines {
 function split(text: string): Lines {
   const text_: string[] = [];
   const eol: string[] = [];
-  const re = /\r?\n/g;
+  // As splitLines(): a CR that ends the file ends its last line.
+  const re = /\r?\n|\r$/g;
   let start = 0;
   for (let m = re.exec(text); m; m = re.exec(text)) {
     text_.push(text.slice(start, m.index));
@@ -32,7 +33,7 @@ function split(text: string): Lines {
     text_.push(text.slice(start));
     eol.push("");
   }
-  return { text: text_, eol, newline: eol.find((e) => e !== "") ?? "\n" };
+  return { text: text_, eol, newline: eol.find((e) => e === "\n" || e === "\r\n") ?? "\n" };
 }
 
 function join(l: Lines): string {
@@ -41,7 +42,7 @@ function join(l: Lines): string {
 
 /** Inserts lines before index `at` (0-based), terminating an unterminated line before them. */
 function insert(l: Lines, at: number, lines: string[]): void {
-  if (at > 0 && l.eol[at - 1] === "") l.eol[at - 1] = l.newline;
+  if (at > 0 && (l.eol[at - 1] === "" || l.eol[at - 1] === "\r")) l.eol[at - 1] = l.newline;
   l.text.splice(at, 0, ...lines);
   l.eol.splice(at, 0, ...lines.map(() => l.newline));
 }

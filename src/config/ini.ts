@@ -34,9 +34,13 @@ const SECTION = /^\s*\[([^\]]*)\]\s*(?:[;#].*)?$/;
 const COMMENT = /^\s*([;#].*)?$/;
 const KEY = /^\s*([^=\s;#[][^=]*?)\s*=(.*)$/;
 
-/** Splits into lines, accepting LF and CRLF. */
+/**
+ * Splits into lines, accepting LF and CRLF. A CR that ends the file ends its last line too (a CRLF
+ * file cut short): otherwise the editor, which must terminate that line to append a section, would
+ * turn it into a CRLF and change what the line says.
+ */
 export function splitLines(text: string): string[] {
-  const lines = text.split(/\r?\n/);
+  const lines = text.split(/\r?\n|\r$/);
   if (lines.length > 0 && lines[lines.length - 1] === "") lines.pop();
   return lines;
 }
@@ -78,7 +82,23 @@ export function decodeIniValue(raw: string): string {
   return unsafe(raw.trim());
 }
 
-/** Encodes a value so that decodeIniValue() gives it back exactly. */
+/**
+ * Encodes a value so that decodeIniValue() gives it back exactly. ini's own safe() escapes ; and #
+ * but not the backslash that unsafe() takes as an escape: a value holding a backslash followed by
+ * ; # or another backslash came back cut or changed. Here a backslash is doubled exactly when the
+ * reader would otherwise take it as an escape, so ordinary ones (systemd's \x2d) stay as written.
+ */
 export function encodeIniValue(value: string): string {
-  return safe(value);
+  const plain = value.split(";").join("\\;").split("#").join("\\#");
+  const quoted = safe(value);
+  if (quoted !== plain) return quoted; // needs JSON quoting: =, CR/LF, a leading [, quotes, edge spaces
+  let out = "";
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i] as string;
+    const next = value[i + 1];
+    if (c === ";" || c === "#") out += `\\${c}`;
+    else if (c === "\\" && (next === undefined || next === "\\" || next === ";" || next === "#")) out += "\\\\";
+    else out += c;
+  }
+  return out;
 }
