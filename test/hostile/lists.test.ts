@@ -4,7 +4,7 @@
 // untouched. The file-level cases (binary junk, a 100 MB file, a directory, a FIFO, /dev/zero, a
 // dangling symlink, a symlink loop, a line of a megabyte) are made here in a scratch root, since
 // they cannot or should not be committed; each must also cost bounded time.
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, ftruncateSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -196,5 +196,19 @@ describe("hostile list files", () => {
     const list = loadList(root);
     expect(list.merged.entries.map((e) => e.name)).toEqual(["zz-good"]);
     tried++;
+  });
+});
+
+describe("known bugs (owned elsewhere, kept failing until fixed)", () => {
+  // Bug (generator/main.ts logOutcome): the outcome's log line starts with `[${name}]` as written,
+  // so a section name with a terminal escape (refused as invalid, rightly) still reaches the
+  // console or journal raw; the list diagnostics themselves are escaped (src/config/shown.ts).
+  it.fails("the generator's log carries no raw control character from a section name", () => {
+    const root = rootWith({ [MAIN]: "[a\x1b[31mred]\nImage=/x\n" });
+    const out = join(root, "out");
+    const r = spawnSync(process.execPath, [join(import.meta.dirname, "..", "..", "dist/portable-attach-generator"), out, out, out], { encoding: "utf8", env: { PATH: process.env.PATH ?? "", PORTABLE_ATTACH_ROOT: root, SYSTEMD_ARCHITECTURE: "x86-64" } });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toContain("Invalid attachment name");
+    expect(r.stderr).not.toMatch(/\x1b/);
   });
 });
