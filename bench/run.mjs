@@ -70,13 +70,19 @@ function measure(commands) {
   });
 }
 
-const NODE0 = { name: "node -e 0", cmd: process.execPath, args: () => ["-e", "0"], env: process.env };
+// systemd starts a generator with a near-empty environment. NODE_EXTRA_CA_CERTS (set on this machine)
+// makes every Node start parse a CA bundle: ~50 ms, more than Node's own start, which would hide what
+// the generator costs. Node's variables are dropped for every timed process (BENCH_KEEP_ENV=1 keeps them).
+const ENV = { ...process.env };
+if (process.env.BENCH_KEEP_ENV !== "1") for (const k of Object.keys(ENV)) if (/^NODE_(OPTIONS|EXTRA_CA_CERTS|DEBUG|V8_COVERAGE)/.test(k) || k === "NODE_COMPILE_CACHE") delete ENV[k];
+
+const NODE0 = { name: "node -e 0", cmd: process.execPath, args: () => ["-e", "0"], env: ENV };
 
 function generatorCommand(name, root, extraEnv = {}) {
   return {
     name,
     cmd: process.execPath,
-    env: { ...process.env, PORTABLE_ATTACH_ROOT: root, SYSTEMD_LOG_LEVEL: "warning", ...extraEnv },
+    env: { ...ENV, PORTABLE_ATTACH_ROOT: root, SYSTEMD_LOG_LEVEL: "warning", ...extraEnv },
     prepare: () => mkdtempSync(join(OUT_BASE, "pa-bench-out-")),
     args: (out) => [GENERATOR, out],
     cleanup: (out) => rmSync(out, { recursive: true, force: true }),
@@ -87,7 +93,7 @@ function generatorCommand(name, root, extraEnv = {}) {
 function checkAttached(root, expected) {
   const out = mkdtempSync(join(tmpdir(), "pa-bench-check-"));
   try {
-    const r = spawnSync(process.execPath, [GENERATOR, out], { env: { ...process.env, PORTABLE_ATTACH_ROOT: root, SYSTEMD_LOG_LEVEL: "warning" }, encoding: "utf8" });
+    const r = spawnSync(process.execPath, [GENERATOR, out], { env: { ...ENV, PORTABLE_ATTACH_ROOT: root, SYSTEMD_LOG_LEVEL: "warning" }, encoding: "utf8" });
     const status = JSON.parse(readFileSync(join(out, ".portable-attach-status.json"), "utf8"));
     const attached = status.entries.filter((e) => e.state === "attached").length;
     if (attached !== expected) throw new Error(`${root}: ${attached}/${expected} entries attached: ${r.stderr.slice(0, 2000)}`);
@@ -96,7 +102,7 @@ function checkAttached(root, expected) {
   }
 }
 
-const results = { date: new Date().toISOString(), machine: machine(), node: process.version, runs: RUNS, warmup: WARMUP };
+const results = { date: new Date().toISOString(), machine: machine(), node: process.version, runs: RUNS, warmup: WARMUP, nodeEnvKept: process.env.BENCH_KEEP_ENV === "1" };
 const rows = [];
 const ratio = (x, base) => x / base;
 function row(part, label, gen, floor) {
@@ -155,8 +161,8 @@ if (ONLY.includes("load")) {
   // prints --version. Both still parse and evaluate the whole bundle.
   const load = [
     NODE0,
-    { name: "load generator", cmd: process.execPath, args: () => [GENERATOR, "/nonexistent"], env: { ...process.env, SYSTEMD_SCOPE: "user" } },
-    { name: "load cli", cmd: process.execPath, args: () => [CLI, "--version"], env: process.env },
+    { name: "load generator", cmd: process.execPath, args: () => [GENERATOR, "/nonexistent"], env: { ...ENV, SYSTEMD_SCOPE: "user" } },
+    { name: "load cli", cmd: process.execPath, args: () => [CLI, "--version"], env: ENV },
   ];
   log("load");
   const [floor, g, c] = measure(load);
