@@ -12,6 +12,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAttachList } from "../../src/config/attach-list.ts";
 import { openImage } from "../../src/image/open.ts";
+import { readFileInImage } from "../../src/image/resolve.ts";
+import { ImageError } from "../../src/image/types.ts";
 import { readEntryFacts } from "../../src/io/facts.ts";
 import { readHostFacts } from "../../src/io/host.ts";
 import { plan } from "../../src/plan/plan.ts";
@@ -370,6 +372,52 @@ describe("images that change or fail while they are read", () => {
       }
     }
     console.log(`fd limits:${seen}`);
+    tried++;
+  });
+});
+
+describe("cyclic and overlapping extents (read directly: the damaged file is not a unit)", () => {
+  // ext4-fragmented.raw: big.txt has an extent index (depth 1) whose leaf is block 1306 (1 KiB blocks).
+  const LEAF = 1306 * 1024;
+  function readBig(edit: (b: Buffer) => void): { error?: string; bytes?: number; ms: number } {
+    const path = join(scratch, `extents-${Math.random().toString(36).slice(2)}_1.raw`);
+    fixture("ext4-fragmented.raw", edit)(path);
+    const t0 = performance.now();
+    try {
+      const tree = openImage(path, { architecture: "x86-64" });
+      try {
+        return { bytes: readFileInImage(tree, "/usr/share/foo/big.txt", 4 << 20)?.length ?? -1, ms: performance.now() - t0 };
+      } finally {
+        tree.close();
+      }
+    } catch (e) {
+      expect(e).toBeInstanceOf(ImageError);
+      expect((e as Error).message).toContain(path);
+      return { error: (e as Error).message, ms: performance.now() - t0 };
+    }
+  }
+  it("the fixture's leaf is where we think it is (or the cases below prove nothing)", () => {
+    const b = readFileSync(join(FIXTURES, "ext4-fragmented.raw"));
+    expect([b.readUInt16LE(LEAF), b.readUInt16LE(LEAF + 6)]).toEqual([0xf30a, 0]);
+  });
+  it("an extent leaf turned into an index that points at itself: refused, naming the image, quickly", () => {
+    const r = readBig((b) => {
+      b.writeUInt16LE(1, LEAF + 6); // depth 1: an index node
+      b.writeUInt32LE(0, LEAF + 12); // ei_block
+      b.writeUInt32LE(1306, LEAF + 16); // ei_leaf_lo: itself
+      b.writeUInt16LE(0, LEAF + 20);
+    });
+    expect(r.error, JSON.stringify(r)).toBeDefined();
+    expect(r.ms).toBeLessThan(2000);
+    console.log(`ext4 extent cycle: ${r.error}`);
+    tried++;
+  });
+  it("overlapping extents (two logical ranges on one physical block): an error or the image's own bytes, quickly", () => {
+    // The 2nd extent's ee_start_lo = the 1st's.
+    const r = readBig((b) => void b.writeUInt32LE(b.readUInt32LE(LEAF + 12 + 8), LEAF + 12 + 12 + 8));
+    expect(r.error ?? r.bytes).toBeDefined();
+    expect(r.ms).toBeLessThan(2000);
+    console.log(`ext4 overlapping extents: ${r.error ?? `read ${r.bytes} bytes`}`);
     tried++;
   });
 });
