@@ -150,7 +150,8 @@ beforeAll(() => {
   const list = ["[good]", `Image=${PORTABLES}/good_1`, ""];
   for (const c of cases) list.push(`[${c.name}]`, `Image=${imagePath(c)}`, ...(c.prefixes ? [`Prefixes=${c.prefixes}`] : []), "");
   build(ROOT, { "etc/portable-attach.conf": list.join("\n") });
-}, 60_000);
+  // Generous: 100,001 files on a machine also running the 1,000-kill test can take a while.
+}, 180_000);
 
 afterAll(() => {
   rmSync(scratch, { recursive: true, force: true });
