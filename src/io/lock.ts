@@ -2,13 +2,13 @@
 // created with O_EXCL that holds the owner's pid. A holder killed with SIGKILL cannot remove it,
 // so a lock whose pid no longer runs is stale and is broken; breaking is itself serialized by a
 // second O_EXCL file, and the breaker checks again under it that the lock still names the same
-// dead pid, so two waiters cannot both break it (and the second delete a fresh lock). A lock file
-// that is still empty (its creator has not written the pid yet) counts as held for a grace period.
+// dead pid, so two waiters cannot both break it (and the second delete a fresh lock). The pid is
+// written to a private file first and hard-linked to the lock name, so a lock file never exists
+// without its pid (a full disk fails before the lock is taken, and leaves nothing behind).
 // Chosen over mkdir locks because the pid inside makes staleness decidable, and over spawning
 // flock(1) because it needs nothing outside Node.
-import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from "node:fs";
-
-const EMPTY_GRACE_MS = 5000;
+import { closeSync, linkSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+import { basename, dirname } from "node:path";
 
 export class LockError extends Error {}
 
@@ -16,20 +16,46 @@ function sleep(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
+function privateName(path: string, pid: number): string {
+  return `${path}.${pid}.tmp`;
+}
+
 function tryCreate(path: string): boolean {
-  let fd: number;
+  const mine = privateName(path, process.pid);
   try {
-    fd = openSync(path, "wx", 0o600);
+    const fd = openSync(mine, "w", 0o600);
+    try {
+      writeSync(fd, `${process.pid}\n`);
+    } finally {
+      closeSync(fd);
+    }
+    linkSync(mine, path);
+    return true;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
     throw e;
-  }
-  try {
-    writeSync(fd, `${process.pid}\n`);
   } finally {
-    closeSync(fd);
+    try {
+      unlinkSync(mine);
+    } catch {
+      /* never created */
+    }
   }
-  return true;
+}
+
+/** Private pid files of runs killed between writing and linking them. */
+function removeDeadPrivateFiles(path: string): void {
+  const prefix = `${basename(path)}.`;
+  for (const name of readdirSync(dirname(path))) {
+    const m = name.startsWith(prefix) ? /^(?:break\.)?(\d+)\.tmp$/.exec(name.slice(prefix.length)) : null;
+    if (m && !alive(Number(m[1]))) {
+      try {
+        unlinkSync(`${dirname(path)}/${name}`);
+      } catch {
+        /* someone else did */
+      }
+    }
+  }
 }
 
 function alive(pid: number): boolean {
@@ -44,16 +70,15 @@ function alive(pid: number): boolean {
 /** The lock's content if it is stale (its holder is gone), else undefined. */
 function staleContent(path: string): string | undefined {
   let text: string;
-  let mtime: number;
   try {
     text = readFileSync(path, "utf8");
-    mtime = statSync(path).mtimeMs;
   } catch {
     return undefined; // released meanwhile
   }
   const pid = Number.parseInt(text, 10);
-  if (Number.isInteger(pid) && pid > 0) return alive(pid) && pid !== process.pid ? undefined : text;
-  return Date.now() - mtime > EMPTY_GRACE_MS ? text : undefined;
+  // A lock without a pid cannot come from us (it is linked complete): not a lock, break it.
+  if (!Number.isInteger(pid) || pid <= 0) return text;
+  return alive(pid) && pid !== process.pid ? undefined : text;
 }
 
 function breakStale(path: string): void {
@@ -95,6 +120,7 @@ export function acquireLock(path: string, timeoutMs = 30_000): Lock {
     sleep(delay + Math.random() * delay);
     delay = Math.min(delay * 2, 50);
   }
+  removeDeadPrivateFiles(path);
   return {
     release() {
       try {
