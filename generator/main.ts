@@ -3,8 +3,9 @@
 // admin files in /etc still win over it). It never fails the boot over an entry: per-entry
 // problems are logged as "…, ignoring" and the run exits 0; only a broken environment (bad
 // arguments, an unwritable output directory) exits 1.
-import { existsSync } from "node:fs";
+import { existsSync, mkdirSync } from "node:fs";
 import { formatDiagnostic } from "../src/config/diagnostic.ts";
+import { shown } from "../src/config/shown.ts";
 import { LATE_PASS_STAMP, STATUS_FILE_NAME } from "../src/config/paths.ts";
 import { loadList } from "../src/io/load-list.ts";
 import { applyPlan, writeFileAtomic } from "../src/io/apply.ts";
@@ -18,7 +19,9 @@ import type { EntryFacts, Outcome } from "../src/plan/types.ts";
 
 const IDENT = "portable-attach-generator";
 
-function logOutcome(log: Logger, o: Outcome): void {
+function logOutcome(log: Logger, outcome: Outcome): void {
+  // The name comes from a list file: it may hold anything, even when it is refused as invalid.
+  const o = { ...outcome, name: shown(outcome.name) };
   for (const w of o.warnings) log.log("warning", `[${o.name}] ${w}`);
   switch (o.state) {
     case "attached":
@@ -74,6 +77,8 @@ export function main(argv: string[], env: NodeJS.ProcessEnv): number {
     for (const o of result.outcomes) logOutcome(log, o);
 
     try {
+      // systemd creates the directories; a manual or test run may not have.
+      mkdirSync(outputDir, { recursive: true, mode: 0o755 });
       applyPlan(outputDir, result.files);
       writeFileAtomic(`${outputDir}/${STATUS_FILE_NAME}`, JSON.stringify({ version: 1, entries: result.outcomes }, null, 1) + "\n");
     } catch (e) {

@@ -64,7 +64,8 @@ describe("the generator bundle", () => {
     const root = join(scratch, "root2");
     mkdirSync(join(root, "etc"), { recursive: true });
     writeFileSync(join(root, "etc/portable-attach.conf"), "");
-    const r = run([join(scratch, "no/such/dir")], { PORTABLE_ATTACH_ROOT: root });
+    writeFileSync(join(scratch, "a-file"), "");
+    const r = run([join(scratch, "a-file/out")], { PORTABLE_ATTACH_ROOT: root });
     expect(r.status).toBe(1);
     expect(r.stderr).toContain("Failed to write to");
   });

@@ -48,7 +48,14 @@ export function readEntryFacts(entry: Entry, options: FactsOptions): EntryFacts 
   const located: string[] = [];
   const missing: string[] = [];
   for (const image of [entry.image, ...entry.extensions]) {
-    const lookup = lookupImage(options.root, image, options.hostTree);
+    let lookup;
+    try {
+      lookup = lookupImage(options.root, image, options.hostTree);
+    } catch (e) {
+      // A symlink loop or an absurdly deep path on the way to the image fails this entry only.
+      if (e instanceof ImageError) return { kind: "failed", reason: unroot(e.message, options.root) };
+      throw e;
+    }
     if ("found" in lookup) located.push(lookup.found);
     else missing.push(lookup.missing);
   }

@@ -438,18 +438,16 @@ describe("known bugs (owned elsewhere, kept failing until fixed)", () => {
     }
     expect(message).toContain("rsqbytes_1.raw");
   });
-  // Bug (src/io/facts.ts readEntryFacts / src/io/image-lookup.ts): lookupImage() runs outside the
-  // try that turns ImageError into a failed entry, so an Image= path through a symlink loop (or a
-  // looping /var/lib/portables) or deeper than MAX_PATH_DEPTH throws out of readEntryFacts; the
-  // generator then records "Internal error: ImageError: … at …" with a stack trace as the reason.
-  it.fails("an Image= path through a symlink loop fails its entry with a clear reason, not an exception", () => {
+  // Regression: lookupImage() ran outside the try that turns ImageError into a failed entry, so an
+  // Image= path through a symlink loop or deeper than MAX_PATH_DEPTH was recorded as "Internal error".
+  it("an Image= path through a symlink loop fails its entry with a clear reason, not an exception", () => {
     const root = join(scratch, "root-lookup-loop");
     build(root, { "var/lib/portables/loop_1": { link: "loop_1" } });
     const e = parseAttachList(`[loop]\nImage=/var/lib/portables/loop_1\n`, "/x").entries[0];
     const facts = readEntryFacts(e as never, { root, architecture: "x86-64", latePassDone: true });
     expect(facts).toEqual({ kind: "failed", reason: expect.stringMatching(/^Too many levels of symbolic links resolving '\/var\/lib\/portables\/loop_1'/) });
   });
-  it.fails("an Image= path deeper than MAX_PATH_DEPTH fails its entry with a clear reason, not an exception", () => {
+  it("an Image= path deeper than MAX_PATH_DEPTH fails its entry with a clear reason, not an exception", () => {
     const e = parseAttachList(`[deep]\nImage=${"/a".repeat(300)}\n`, "/x").entries[0];
     const facts = readEntryFacts(e as never, { root: ROOT, architecture: "x86-64", latePassDone: true });
     expect(facts).toEqual({ kind: "failed", reason: expect.stringMatching(/is too deep/) });

@@ -199,11 +199,10 @@ describe("hostile list files", () => {
   });
 });
 
-describe("known bugs (owned elsewhere, kept failing until fixed)", () => {
-  // Bug (generator/main.ts logOutcome): the outcome's log line starts with `[${name}]` as written,
-  // so a section name with a terminal escape (refused as invalid, rightly) still reaches the
-  // console or journal raw; the list diagnostics themselves are escaped (src/config/shown.ts).
-  it.fails("the generator's log carries no raw control character from a section name", () => {
+describe("fixed: control characters in names", () => {
+  // Regression: the outcome's log line started with the section name as written, so a terminal
+  // escape in a (refused) name reached the console or journal raw.
+  it("the generator's log carries no raw control character from a section name", () => {
     const root = rootWith({ [MAIN]: "[a\x1b[31mred]\nImage=/x\n" });
     const out = join(root, "out");
     const r = spawnSync(process.execPath, [join(import.meta.dirname, "..", "..", "dist/portable-attach-generator"), out, out, out], { encoding: "utf8", env: { PATH: process.env.PATH ?? "", PORTABLE_ATTACH_ROOT: root, SYSTEMD_ARCHITECTURE: "x86-64" } });
