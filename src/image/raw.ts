@@ -232,8 +232,14 @@ export function openRawImage(path: string, options: OpenOptions): ImageTree {
     return fromSource(source, options, path, () => source.close());
   } catch (e) {
     source.close();
-    throw e;
+    throw namingImage(e, path);
   }
+}
+
+/** Field-level messages ("bytes_used is too large …") get the image's name in front, so a log line says which file is damaged. */
+function namingImage(e: unknown, path: string): unknown {
+  if (!(e instanceof ImageError) || e.message.includes(path)) return e;
+  return new ImageError(e.code, `${path}: ${e.message}`, e.format, e.offset);
 }
 
 /** The same over any byte source (tests and fuzzing use bytesSource). */

@@ -423,11 +423,10 @@ describe("cyclic and overlapping extents (read directly: the damaged file is not
   });
 });
 
-describe("known bugs (owned elsewhere, kept failing until fixed)", () => {
-  // Bug (src/image/bytes.ts readU64, used by squashfs.ts): a LIMIT for a huge 64-bit field says
-  // "bytes_used is too large (high word 0x10000000)" without naming the image, so the log line
-  // does not say which file is damaged.
-  it.fails("squashfs: a superblock with a huge bytes_used names the image in its error", () => {
+describe("messages name the damaged image", () => {
+  // Regression: a LIMIT for a huge 64-bit field said "bytes_used is too large (…)" without naming
+  // the image; raw.ts now puts the image's path in front of such field-level messages.
+  it("squashfs: a superblock with a huge bytes_used names the image in its error", () => {
     const path = join(scratch, "rsqbytes_1.raw");
     fixture("squashfs-gzip.raw", u64(40, 1n << 60n))(path);
     let message = "";
