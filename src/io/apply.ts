@@ -27,10 +27,15 @@ export function writeFileAtomic(path: string, content: Uint8Array | string, mode
 }
 
 export function applyPlan(outputDir: string, files: readonly OutputFile[]): void {
-  const ordered = [...files].sort((a, b) => writeOrder(a) - writeOrder(b));
-  for (const f of ordered) {
+  const ordered = files.map((f) => ({ f, order: writeOrder(f) })).sort((a, b) => a.order - b.order);
+  const made = new Set<string>([outputDir]);
+  for (const { f } of ordered) {
     const path = `${outputDir}/${f.path}`;
-    mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+    const dir = dirname(path);
+    if (!made.has(dir)) {
+      mkdirSync(dir, { recursive: true, mode: 0o755 });
+      made.add(dir);
+    }
     if (f.kind === "symlink") symlinkSync(f.target, path);
     else writeFileAtomic(path, f.content);
   }

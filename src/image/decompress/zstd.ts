@@ -97,17 +97,18 @@ export function zstdDecompress(src: Uint8Array, maxOutput: number): Uint8Array {
   checkFrames(src, maxOutput);
   const chunks: Uint8Array[] = [];
   let total = 0;
-  const limit = new ImageError("LIMIT", `zstd data decompresses to more than ${maxOutput} bytes`, FORMAT);
+  // Built only when thrown: an Error captures a stack trace, which showed in squashfs profiles.
+  let limit: ImageError | undefined;
   const stream = new Decompress((chunk) => {
     total += chunk.length;
-    if (total > maxOutput) throw limit;
+    if (total > maxOutput) throw (limit = new ImageError("LIMIT", `zstd data decompresses to more than ${maxOutput} bytes`, FORMAT));
     // fzstd reuses nothing it hands out, but copying keeps us independent of that detail.
     chunks.push(chunk.slice());
   });
   try {
     stream.push(src, true);
   } catch (e) {
-    if (e === limit) throw limit;
+    if (limit !== undefined && e === limit) throw limit;
     throw corrupt((e as Error).message, 0);
   }
   if (chunks.length === 1) return chunks[0] as Uint8Array;
