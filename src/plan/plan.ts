@@ -140,10 +140,8 @@ export function plan(input: PlanInput): Plan {
       if (entry.enable) {
         const install = installSymlinks(unit.name, parseInstallSection(decoder.decode(unit.content)));
         for (const err of install.errors) warnings.push(`${unit.name}: ${err}`);
-        for (const link of install.links) {
-          // Also= names a unit this entry must provide; it is enabled through its own [Install].
-          entryFiles.push({ path: link.link, kind: "symlink", target: link.target });
-        }
+        // Also= needs nothing more: every unit of an enabled entry is enabled by its own [Install].
+        for (const link of install.links) entryFiles.push({ path: link.link, kind: "symlink", target: link.target });
       }
     }
     if (entry.profile !== "default" && !attached.some((c) => input.host.profileFile(entry.profile, unitType(c.unit.name) ?? ""))) {
@@ -174,8 +172,16 @@ function planLatePass(host: HostFacts, paths: string[]): OutputFile[] {
   ];
 }
 
-/** Two enabled units may want the same link (e.g. an Alias= twice): keep the first, deterministically. */
+/**
+ * Two enabled units may want the same link (an Alias= twice, the same .wants/ link): keep the
+ * first. A link never replaces a unit file (an Alias= naming another entry's unit): files win.
+ */
 function dedupeSymlinks(files: OutputFile[]): OutputFile[] {
+  const unitFiles = new Set(files.filter((f) => f.kind === "file").map((f) => f.path));
   const seen = new Set<string>();
-  return files.filter((f) => (seen.has(f.path) ? false : (seen.add(f.path), true)));
+  return files.filter((f) => {
+    if (seen.has(f.path) || (f.kind === "symlink" && unitFiles.has(f.path))) return false;
+    seen.add(f.path);
+    return true;
+  });
 }

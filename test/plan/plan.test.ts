@@ -1,0 +1,51 @@
+// plan() on plain data: the properties the golden trees do not single out.
+import { describe, expect, it } from "vitest";
+import { parseAttachList } from "../../src/config/attach-list.ts";
+import { plan } from "../../src/plan/plan.ts";
+import type { EntryFacts, HostFacts, ImageFacts } from "../../src/plan/types.ts";
+
+const enc = new TextEncoder();
+const host: HostFacts = {
+  unitNames: new Set(),
+  profileFile: (p, t) => `/usr/lib/systemd/portable/profile/${p}/${t}.conf`,
+  architecture: "x86-64",
+  osReleasePath: "/etc/os-release",
+  latePassUnit: "/usr/lib/systemd/system/portable-attach-late.service",
+};
+function image(path: string, units: Record<string, string>): ImageFacts {
+  return { path, type: "directory", release: { ID: "debian" }, units: Object.entries(units).map(([name, text]) => ({ name, content: enc.encode(text) })), warnings: [] };
+}
+function run(list: string, facts: Record<string, EntryFacts>) {
+  const { entries } = parseAttachList(list, "/etc/portable-attach.conf");
+  return plan({ entries, masked: [], facts: new Map(Object.entries(facts)), host });
+}
+
+describe("plan", () => {
+  it("never lets one entry's Alias= replace another entry's unit file", () => {
+    const r = run("[a]\nImage=/i/a_1\nEnable=yes\n[b]\nImage=/i/b_1\n", {
+      a: { kind: "read", root: image("/i/a_1", { "a.service": "[Service]\nExecStart=/x\n[Install]\nAlias=b.service\n" }), extensions: [] },
+      b: { kind: "read", root: image("/i/b_1", { "b.service": "[Service]\nExecStart=/y\n" }), extensions: [] },
+    });
+    const b = r.files.filter((f) => f.path === "b.service");
+    expect(b).toEqual([expect.objectContaining({ kind: "file" })]);
+  });
+
+  it("is independent of the order of the facts map and gives the same files twice", () => {
+    const a: EntryFacts = { kind: "read", root: image("/i/a_1", { "a.service": "[Service]\nExecStart=/x\n" }), extensions: [] };
+    const b: EntryFacts = { kind: "read", root: image("/i/b_1", { "b.service": "[Service]\nExecStart=/y\n" }), extensions: [] };
+    const one = run("[a]\nImage=/i/a_1\n[b]\nImage=/i/b_1\n", { a, b });
+    const two = run("[b]\nImage=/i/b_1\n[a]\nImage=/i/a_1\n", { b, a });
+    expect(two.files.map((f) => f.path)).toEqual(one.files.map((f) => f.path));
+    expect(two.outcomes.map((o) => o.name)).toEqual(["a", "b"]);
+  });
+
+  it("refuses the second entry that provides the same unit, naming the first", () => {
+    const img = image("/i/x_1", { "x.service": "[Service]\nExecStart=/x\n" });
+    const r = run("[one]\nImage=/i/x_1\n[two]\nImage=/i/x_1\nPrefixes=x\n", { one: { kind: "read", root: img, extensions: [] }, two: { kind: "read", root: img, extensions: [] } });
+    expect(r.outcomes.map((o) => [o.name, o.state])).toEqual([
+      ["one", "attached"],
+      ["two", "failed"],
+    ]);
+    expect(r.outcomes[1]?.reason).toContain("already provided by entry [one]");
+  });
+});
