@@ -141,7 +141,14 @@ export function plan(input: PlanInput): Plan {
         const install = installSymlinks(unit.name, parseInstallSection(decoder.decode(unit.content)));
         for (const err of install.errors) warnings.push(`${unit.name}: ${err}`);
         // Also= needs nothing more: every unit of an enabled entry is enabled by its own [Install].
-        for (const link of install.links) entryFiles.push({ path: link.link, kind: "symlink", target: link.target });
+        for (const link of install.links) {
+          if (names.has(link.link) || owners.has(link.link)) {
+            // systemctl enable would refuse too: a link never replaces a unit file.
+            warnings.push(`${unit.name}: not linking '${link.link}', a unit file of that name is attached already`);
+            continue;
+          }
+          entryFiles.push({ path: link.link, kind: "symlink", target: link.target });
+        }
       }
     }
     if (entry.profile !== "default" && !attached.some((c) => input.host.profileFile(entry.profile, unitType(c.unit.name) ?? ""))) {
