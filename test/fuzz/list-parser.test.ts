@@ -15,23 +15,13 @@ import { describe, expect, it } from "vitest";
 import { isImageName, parseAttachList, type Entry } from "../../src/config/attach-list.ts";
 import { setKeys } from "../../src/config/edit.ts";
 import { decodeIniValue, encodeIniValue } from "../../src/config/ini.ts";
+import { rng } from "../helpers/random.ts";
 
 const SECONDS = Number(process.env.FUZZ_SECONDS ?? 3);
 const SEED = Number(process.env.FUZZ_SEED ?? 0x11572);
 const LISTS = join(import.meta.dirname, "..", "hostile", "lists");
 const FILE = "/etc/portable-attach.conf";
 
-/** mulberry32: small, seeded, good enough to spread mutations. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const VALID = "# a valid list\n[foo]\nImage=/var/lib/portables/foo_1.raw ; comment\nExtensions=/a.raw /b.raw\nPrefixes=foo foo-bar\nProfile=strict\nEnable=yes\n\n[bar]\nImage=bar\nAttach=no\n";
 const TOKENS = ["[", "]", "=", ";", "#", "\\", '"', "'", "\r", "\n", "\r\n", "\0", "\u2028", "\ufeff", "\t", " ", ".", "..", "/", "%", "@", ":", "\x1b", "\xff", "Image=", "Extensions=", "Profile=", "Enable=", "Attach=", "Force=", "Prefixes=", "[foo]", "[foo.bar]", "[..]", "__proto__", "yes", "no", "\\;", '"a;b"', "é", "\ud800"];

@@ -11,24 +11,13 @@ import { lzo1xDecompress } from "../../src/image/decompress/lzo.ts";
 import { xzDecompress } from "../../src/image/decompress/xz.ts";
 import { zstdDecompress } from "../../src/image/decompress/zstd.ts";
 import { ImageError } from "../../src/image/types.ts";
+import { noise } from "../helpers/random.ts";
 
 const work = mkdtempSync(join(tmpdir(), "decompress-test-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const has = (tool: string): boolean => spawnSync("sh", ["-c", `command -v ${tool}`]).status === 0;
 
-/** Deterministic pseudo-random bytes (xorshift32), so failures reproduce. */
-function noise(n: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 /** Compressible text with long and short repeats. */
 function text(n: number): Uint8Array {

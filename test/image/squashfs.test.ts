@@ -11,24 +11,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bytesSource, type ByteSource } from "../../src/image/byte-source.ts";
 import { openSquashfs } from "../../src/image/squashfs.ts";
 import { ImageError, type FileSystem } from "../../src/image/types.ts";
+import { noise } from "../helpers/random.ts";
 
 const hasMksquashfs = spawnSync("sh", ["-c", "command -v mksquashfs"]).status === 0;
 const work = mkdtempSync(join(tmpdir(), "squashfs-test-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 const MAX = 4 << 20;
 
-/** Deterministic pseudo-random bytes (xorshift32). */
-function noise(n: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 function text(n: number, salt = ""): string {
   let s = "";
