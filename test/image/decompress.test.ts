@@ -12,6 +12,7 @@ import { xzDecompress } from "../../src/image/decompress/xz.ts";
 import { zstdDecompress } from "../../src/image/decompress/zstd.ts";
 import { ImageError } from "../../src/image/types.ts";
 import { noise } from "../helpers/random.ts";
+import { imageError } from "../helpers/image-error.ts";
 
 const work = mkdtempSync(join(tmpdir(), "decompress-test-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -50,17 +51,6 @@ function tool(cmd: string, args: string[], input: Uint8Array): Uint8Array {
   const inPath = join(work, "in");
   writeFileSync(inPath, input);
   return new Uint8Array(execFileSync(cmd, [...args, "-c", inPath], { maxBuffer: 64 << 20 }));
-}
-
-/** Runs fn and returns the ImageError it throws, or undefined if it returns; any other throw fails the test. */
-function imageError(fn: () => unknown): ImageError | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (e) {
-    if (!(e instanceof ImageError)) throw e;
-    return e;
-  }
 }
 
 const MAX = 16 << 20;

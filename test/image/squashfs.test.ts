@@ -12,6 +12,7 @@ import { bytesSource, type ByteSource } from "../../src/image/byte-source.ts";
 import { openSquashfs } from "../../src/image/squashfs.ts";
 import { ImageError, type FileSystem } from "../../src/image/types.ts";
 import { noise } from "../helpers/random.ts";
+import { imageError } from "../helpers/image-error.ts";
 
 const hasMksquashfs = spawnSync("sh", ["-c", "command -v mksquashfs"]).status === 0;
 const work = mkdtempSync(join(tmpdir(), "squashfs-test-"));
@@ -116,16 +117,6 @@ function counting(inner: ByteSource): ByteSource & { bytes: number } {
     },
   };
   return c;
-}
-
-function imageError(fn: () => unknown): ImageError | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (e) {
-    if (!(e instanceof ImageError)) throw e;
-    return e;
-  }
 }
 
 const open = (img: Uint8Array, name = "test.sqfs"): FileSystem => openSquashfs(bytesSource(img, name));
