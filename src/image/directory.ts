@@ -1,8 +1,9 @@
 // A directory tree used as an image. Paths given to it are physical (see types.ts): the resolver
 // never hands us a path with a symlink in a middle component, so joining them to the root cannot
 // leave the tree; a final symlink is only ever lstat()ed or readlink()ed, never opened.
-import { closeSync, constants, fstatSync, lstatSync, opendirSync, openSync, readlinkSync, readSync, type Dir, type Dirent, type Stats } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, opendirSync, openSync, readlinkSync, type Dir, type Dirent, type Stats } from "node:fs";
 import { MAX_DIR_ENTRIES, MAX_SYMLINK_BYTES } from "./limits.ts";
+import { readAtMost } from "./read-at-most.ts";
 import { ImageError, type DirEntry, type EntryKind, type ImageTree, type Stat } from "./types.ts";
 
 function kindOf(s: Stats | Dirent): EntryKind {
@@ -85,17 +86,9 @@ export class DirectoryImage implements ImageTree {
       const st = fstatSync(fd);
       if (!st.isFile()) throw new ImageError("CORRUPT", `'${path}' in ${this.source} is not a regular file`, "directory");
       if (st.size > maxBytes) throw new ImageError("LIMIT", `'${path}' in ${this.source} is larger than ${maxBytes} bytes`, "directory");
-      // Read until EOF but never past maxBytes + 1, so a file that grows while we read is caught.
-      const buf = Buffer.alloc(Math.min(maxBytes + 1, Number(st.size) + 65536));
-      let n = 0;
-      for (;;) {
-        const r = readSync(fd, buf, n, buf.length - n, n);
-        if (r === 0) break;
-        n += r;
-        if (n > maxBytes) throw new ImageError("LIMIT", `'${path}' in ${this.source} is larger than ${maxBytes} bytes`, "directory");
-        if (n === buf.length) break;
-      }
-      return new Uint8Array(buf.buffer, buf.byteOffset, n);
+      const bytes = readAtMost(fd, Number(st.size), maxBytes);
+      if (!bytes) throw new ImageError("LIMIT", `'${path}' in ${this.source} is larger than ${maxBytes} bytes`, "directory");
+      return bytes;
     } catch (e) {
       if (e instanceof ImageError) throw e;
       throw ioError(e, `Failed to read '${path}' in ${this.source}`);

@@ -2,8 +2,9 @@
 // file of a level before its .d directory; a .d file name in a higher level replaces the same
 // name in every lower level; a .d file that is empty or a symlink to /dev/null masks that name.
 // Within one .d directory a later file name takes precedence, as with systemd drop-ins.
-import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, readSync } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync } from "node:fs";
 import type { Diagnostic } from "../config/diagnostic.ts";
+import { readAtMost } from "../image/read-at-most.ts";
 import { LIST_LEVELS } from "../config/paths.ts";
 
 /** A list file larger than this is refused: it is not something a person wrote. */
@@ -61,17 +62,9 @@ function readListFile(root: string, path: string, diagnostics: Diagnostic[]): st
       return undefined;
     };
     if (fst.size > MAX_LIST_BYTES) return tooBig();
-    // Never more than MAX_LIST_BYTES + 1 bytes, even if the file grows while we read it.
-    const buf = Buffer.alloc(Math.min(MAX_LIST_BYTES + 1, fst.size + 65536));
-    let n = 0;
-    for (;;) {
-      const r = readSync(fd, buf, n, buf.length - n, n);
-      if (r === 0) break;
-      n += r;
-      if (n > MAX_LIST_BYTES) return tooBig();
-      if (n === buf.length) break;
-    }
-    const text = buf.subarray(0, n);
+    const bytes = readAtMost(fd, fst.size, MAX_LIST_BYTES);
+    if (!bytes) return tooBig();
+    const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
     if (text.includes(0)) {
       diagnostics.push({ severity: "error", file: path, message: "List file contains NUL bytes (binary data?)" });
       return undefined;
