@@ -65,7 +65,7 @@ for (const { entry, out } of targets) {
       metafile: true,
       plugins: [lazyBuiltins],
       logLevel: "warning",
-      banner: { js: "#!/usr/bin/env node\n// portable-attach " + pkg.version + ". Bundles ini (ISC, (c) Isaac Z. Schlueter and Contributors)." },
+      banner: { js: "#!/usr/bin/env node\n// portable-attach " + pkg.version + ". Bundles ini (ISC, (c) Isaac Z. Schlueter and Contributors) and fzstd (MIT, (c) 2020 Arjun Barrett)." },
       define: { PORTABLE_ATTACH_VERSION: JSON.stringify(pkg.version) },
     });
   } catch (e) {
