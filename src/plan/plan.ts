@@ -102,6 +102,8 @@ export function plan(input: PlanInput): Plan {
       outcomes.push({ ...base, state: "deferred", reason: facts.reason });
       continue;
     }
+    // Taken from the attach-time cache while not reachable: the late pass checks them once mounted.
+    if (facts.unverified) deferredPaths.push(...facts.unverified);
     const warnings = [...facts.root.warnings, ...facts.extensions.flatMap((e) => e.warnings)];
     let chosen: Chosen[];
     try {
@@ -155,7 +157,7 @@ export function plan(input: PlanInput): Plan {
       warnings.push(`Profile '${entry.profile}' was not found, no profile drop-in written`);
     }
     files.push(...entryFiles);
-    outcomes.push({ ...base, state: "attached", units: [...names].sort(), warnings });
+    outcomes.push({ ...base, state: "attached", units: [...names].sort(), warnings, ...(facts.unverified && { cached: facts.unverified }) });
   }
 
   for (const entry of input.masked) {

@@ -15,7 +15,8 @@ export interface ImageFacts {
 }
 
 export type EntryFacts =
-  | { kind: "read"; root: ImageFacts; extensions: ImageFacts[] }
+  /** `unverified`: images not reachable yet, whose facts come from the cache the CLI wrote at attach time. */
+  | { kind: "read"; root: ImageFacts; extensions: ImageFacts[]; unverified?: string[] }
   /** An image is not there yet (e.g. on a /var not mounted at generator time): try again later in this boot. */
   | { kind: "unreachable"; paths: string[]; reason: string }
   | { kind: "failed"; reason: string };
@@ -50,6 +51,8 @@ export interface Outcome {
   extensions?: string[];
   /** Units this entry provides, sorted. */
   units: string[];
+  /** Images not reachable yet, attached from the cache the CLI wrote at attach time (checked again by the late pass). */
+  cached?: string[];
   /** Units pulled in at boot (Enable=yes). */
   enabled: boolean;
   warnings: string[];
