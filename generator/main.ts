@@ -10,12 +10,14 @@ import { LATE_PASS_STAMP, STATUS_FILE_NAME } from "../src/config/paths.ts";
 import { loadList } from "../src/io/load-list.ts";
 import { applyPlan, writeFileAtomic } from "../src/io/apply.ts";
 import { readEntryFacts } from "../src/io/facts.ts";
+import { FactsCache } from "../src/io/facts-cache.ts";
 import { readHostFacts } from "../src/io/host.ts";
 import { hostTree } from "../src/io/image-lookup.ts";
 import { createLogger, type Logger } from "../src/io/log.ts";
 import { hostArchitecture } from "../src/portable/architecture.ts";
 import { plan } from "../src/plan/plan.ts";
 import type { EntryFacts, Outcome } from "../src/plan/types.ts";
+import { VERSION } from "../src/version.ts";
 
 const IDENT = "portable-attach-generator";
 
@@ -25,6 +27,7 @@ function logOutcome(log: Logger, outcome: Outcome): void {
   for (const w of o.warnings) log.log("warning", `[${o.name}] ${w}`);
   switch (o.state) {
     case "attached":
+      if (o.cached) log.log("notice", `[${o.name}] ${o.cached.map((p) => `'${shown(p)}'`).join(", ")} not reachable yet: attached from the cache written at attach time, checked again once mounted`);
       log.log("debug", `[${o.name}] Attached '${o.image}' from ${o.file}:${o.line}: ${o.units.join(" ")}${o.enabled ? " (enabled)" : ""}`);
       break;
     case "deferred":
@@ -64,10 +67,11 @@ export function main(argv: string[], env: NodeJS.ProcessEnv): number {
     const facts = new Map<string, EntryFacts>();
     // Image lookups share one view of the host: the portables directories are read once, not once per entry.
     const shared = hostTree(root);
+    const cache = new FactsCache(root);
     for (const entry of list.merged.entries) {
       if (entry.errors.length > 0) continue;
       try {
-        facts.set(entry.name, readEntryFacts(entry, { root, architecture, latePassDone, hostTree: shared }));
+        facts.set(entry.name, readEntryFacts(entry, { root, architecture, latePassDone, hostTree: shared, cache, version: VERSION }));
       } catch (e) {
         // A bug must cost one entry, not the boot.
         facts.set(entry.name, { kind: "failed", reason: `Internal error: ${(e as Error).stack ?? String(e)}` });

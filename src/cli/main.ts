@@ -12,8 +12,8 @@ import { parseOptions, UsageError } from "./options.ts";
 import { reattach } from "./reattach.ts";
 import { reloadVerb } from "./reload.ts";
 import { status } from "./status.ts";
+import { VERSION } from "../version.ts";
 
-declare const PORTABLE_ATTACH_VERSION: string;
 
 const VERBS: Record<string, (ctx: Context) => number> = {
   list,
@@ -81,7 +81,7 @@ export function main(argv: string[], env: NodeJS.ProcessEnv): number {
       return 0;
     }
     if (opts.version) {
-      process.stdout.write(`portable-attach ${typeof PORTABLE_ATTACH_VERSION === "string" ? PORTABLE_ATTACH_VERSION : "(development)"}\n`);
+      process.stdout.write(`portable-attach ${VERSION}\n`);
       return 0;
     }
     const verb = VERBS[opts.verb];

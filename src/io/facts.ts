@@ -8,6 +8,7 @@ import { findExtensionRelease, findOsRelease, parseEnvFile, ReleaseError } from 
 import { lastComponent } from "../portable/unit-name.ts";
 import { matchesFor, Refusal } from "../plan/plan.ts";
 import type { EntryFacts, ImageFacts } from "../plan/types.ts";
+import { type CachedEntry, type FactsCache, identityOf, sameIdentity } from "./facts-cache.ts";
 import { lookupImage } from "./image-lookup.ts";
 
 export interface FactsOptions {
@@ -18,6 +19,10 @@ export interface FactsOptions {
   latePassDone: boolean;
   /** The host tree under `root`, shared by every entry of one run (see lookupImage). */
   hostTree?: ImageTree;
+  /** Facts the CLI cached at attach time (see facts-cache.ts); the CLI itself reads every image. */
+  cache?: FactsCache;
+  /** The running version, which a cache record must have been written by. */
+  version?: string;
 }
 
 /** Messages name paths as the booted system sees them, not with the test/build root in front. */
@@ -45,9 +50,10 @@ function readImage(options: FactsOptions, path: string, matches: readonly string
 }
 
 export function readEntryFacts(entry: Entry, options: FactsOptions): EntryFacts {
-  const located: string[] = [];
+  const configured = [entry.image, ...entry.extensions];
+  const located: (string | undefined)[] = [];
   const missing: string[] = [];
-  for (const image of [entry.image, ...entry.extensions]) {
+  for (const image of configured) {
     let lookup;
     try {
       lookup = lookupImage(options.root, image, options.hostTree);
@@ -56,27 +62,44 @@ export function readEntryFacts(entry: Entry, options: FactsOptions): EntryFacts 
       if (e instanceof ImageError) return { kind: "failed", reason: unroot(e.message, options.root) };
       throw e;
     }
-    if ("found" in lookup) located.push(lookup.found);
-    else missing.push(lookup.missing);
+    located.push("found" in lookup ? lookup.found : undefined);
+    if ("missing" in lookup) missing.push(lookup.missing);
   }
-  if (missing.length > 0) {
-    if (!options.latePassDone) {
-      const paths = [entry.image, ...entry.extensions].filter((p) => p.startsWith("/"));
+  // After the late pass, local file systems are mounted: a missing image is really missing.
+  if (missing.length > 0 && options.latePassDone) return { kind: "failed", reason: missing.join("; ") };
+  try {
+    const cached = options.cache && cacheFor(entry, options);
+    if (missing.length > 0 && !cached) {
+      const paths = configured.filter((p) => p.startsWith("/"));
       return { kind: "unreachable", paths, reason: `${missing.join("; ")}; deferred until local file systems are mounted` };
     }
-    return { kind: "failed", reason: missing.join("; ") };
-  }
-  try {
     const matches = matchesFor(entry);
-    const relaxed = entry.force;
-    const [rootPath, ...extPaths] = located as [string, ...string[]];
-    return {
-      kind: "read",
-      root: readImage(options, rootPath, matches, "root", false),
-      extensions: extPaths.map((p) => readImage(options, p, matches, "extension", relaxed)),
-    };
+    const unverified: string[] = [];
+    const images = located.map((path, i): ImageFacts => {
+      const record = cached?.image(i);
+      if (path === undefined) {
+        // Not reachable yet: what was read at attach time stands in until the late pass checks it.
+        const facts = (record as { facts: ImageFacts }).facts;
+        unverified.push(facts.path);
+        return facts;
+      }
+      if (record && record.facts.path === path && sameIdentity(record.identity, identityOf(options.root + path))) return record.facts;
+      return readImage(options, path, matches, i === 0 ? "root" : "extension", entry.force);
+    });
+    const [root, ...extensions] = images as [ImageFacts, ...ImageFacts[]];
+    return unverified.length > 0 ? { kind: "read", root, extensions, unverified } : { kind: "read", root, extensions };
   } catch (e) {
     if (e instanceof ImageError || e instanceof ReleaseError || e instanceof Refusal) return { kind: "failed", reason: unroot(e.message, options.root) };
     throw e;
   }
+}
+
+function cacheFor(entry: Entry, options: FactsOptions): CachedEntry | undefined {
+  let matches: string[];
+  try {
+    matches = matchesFor(entry);
+  } catch {
+    return undefined; // refused below, when the entry is read
+  }
+  return options.cache?.lookup(entry, { version: options.version ?? "", architecture: options.architecture, matches });
 }
