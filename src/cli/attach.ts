@@ -6,6 +6,8 @@ import { setKeys, type KeyChange } from "../config/edit.ts";
 import { encodeIniValue } from "../config/ini.ts";
 import { loadList } from "../io/load-list.ts";
 import { imageBaseName } from "../portable/unit-name.ts";
+import type { EntryFacts } from "../plan/types.ts";
+import { imagesSeen, writeEntryCache } from "./cache.ts";
 import { CliError, type Context } from "./context.ts";
 import { imageArgument } from "./image-arg.ts";
 import { editListFile, isEditable, targetFile } from "./list-file.ts";
@@ -36,11 +38,11 @@ export function entryFromKeys(name: string, file: string, keys: KeyChange[]): En
  * Refuses an entry whose units would not be attached; returns the units it would attach. Planned
  * together with the rest of the list, so a unit another entry already provides is caught too.
  */
-export function precheck(ctx: Context, entry: Entry, verb: string): string[] {
+export function precheck(ctx: Context, entry: Entry, verb: string, facts = new Map<string, EntryFacts>()): string[] {
   if (entry.errors.length > 0) throw new CliError(`Failed to ${verb} '${entry.image}': ${entry.errors.map((e) => e.message).join("; ")}`);
   const list = loadList(ctx.opts.root).merged;
   const others = list.entries.filter((e) => e.name !== entry.name);
-  const outcomes = computeOutcomes(ctx, [...others, entry].sort((a, b) => (a.name < b.name ? -1 : 1)), list.masked.filter((e) => e.name !== entry.name));
+  const outcomes = computeOutcomes(ctx, [...others, entry].sort((a, b) => (a.name < b.name ? -1 : 1)), list.masked.filter((e) => e.name !== entry.name), true, entry.name, facts);
   const outcome = outcomes.find((o) => o.name === entry.name);
   if (!outcome || outcome.state !== "attached") throw new CliError(`Failed to ${verb} '${entry.image}': ${outcome?.reason ?? "no outcome"}`);
   const victim = outcomes.find((o) => o.reason?.includes(`already provided by entry [${entry.name}]`));
@@ -92,7 +94,10 @@ export function attach(ctx: Context): number {
   // Checked under the list's lock, so two concurrent attaches cannot both claim one unit.
   let units: string[] = [];
   editListFile(ctx, file, (text) => {
-    units = precheck(ctx, entry, "attach");
+    const seen = imagesSeen(ctx, entry);
+    const facts = new Map<string, EntryFacts>();
+    units = precheck(ctx, entry, "attach", facts);
+    writeEntryCache(ctx, entry, file, facts.get(name), seen);
     return setKeys(text, name, keys);
   });
   ctx.note(`${existing ? "Replaced" : "Added"} entry [${name}] in ${file}: ${units.join(" ")}${entry.enable ? " (enabled)" : ""}.`);

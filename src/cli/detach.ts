@@ -4,6 +4,8 @@
 // mask too, or detaching it would bring the hidden one back.
 import { appendSection, removeSection } from "../config/edit.ts";
 import { loadList } from "../io/load-list.ts";
+import { removeCacheFiles } from "../io/facts-cache.ts";
+import { WRITABLE_CACHE_DIRS } from "./cache.ts";
 import { CliError, type Context } from "./context.ts";
 import { requireEntry } from "./entries.ts";
 import { editListFile, isEditable, targetFile } from "./list-file.ts";
@@ -31,6 +33,8 @@ export function detach(ctx: Context): number {
     editListFile(ctx, file, (text) => mask(removeSection(text, entry.name)));
     ctx.note(`Masked vendor entry [${entry.name}] of ${entry.file} with Attach=no in ${file}.`);
   }
+  // The cached facts served an attached entry only; a mask, or nothing, needs none.
+  removeCacheFiles(ctx.opts.root, entry.name, WRITABLE_CACHE_DIRS);
   reload(ctx);
   return ok ? 0 : 1;
 }

@@ -4,10 +4,12 @@ import { existsSync, readFileSync, readdirSync } from "node:fs";
 import type { Entry } from "../config/attach-list.ts";
 import { GENERATOR_NORMAL_DIR, LATE_PASS_STAMP, STATUS_FILE_NAME } from "../config/paths.ts";
 import { readEntryFacts } from "../io/facts.ts";
+import { FactsCache } from "../io/facts-cache.ts";
 import { readHostFacts } from "../io/host.ts";
 import { hostArchitecture } from "../portable/architecture.ts";
 import { plan } from "../plan/plan.ts";
 import type { EntryFacts, Outcome } from "../plan/types.ts";
+import { VERSION } from "../version.ts";
 import type { Context } from "./context.ts";
 
 export function statusFile(ctx: Context): string {
@@ -24,14 +26,18 @@ export function readStatusRecord(ctx: Context): Outcome[] | undefined {
   }
 }
 
-/** plan() over these entries, reading their images now, as the generator would. */
-export function computeOutcomes(ctx: Context, entries: Entry[], masked: Entry[] = [], latePass = true): Outcome[] {
+/**
+ * plan() over these entries, as the generator would: images are read now, or taken from the facts
+ * cache where the generator would take them. `fresh` names an entry whose images are read whatever
+ * the cache says (the one being attached, whose cache is about to be written from `facts`).
+ */
+export function computeOutcomes(ctx: Context, entries: Entry[], masked: Entry[] = [], latePass = true, fresh?: string, facts = new Map<string, EntryFacts>()): Outcome[] {
   const architecture = hostArchitecture(ctx.env);
   const root = ctx.opts.root;
   const latePassDone = latePass || existsSync(root + LATE_PASS_STAMP);
-  const facts = new Map<string, EntryFacts>();
+  const cache = new FactsCache(root);
   for (const entry of entries) {
-    if (entry.errors.length === 0) facts.set(entry.name, readEntryFacts(entry, { root, architecture, latePassDone }));
+    if (entry.errors.length === 0) facts.set(entry.name, readEntryFacts(entry, { root, architecture, latePassDone, version: VERSION, ...(entry.name !== fresh && { cache }) }));
   }
   return plan({ entries, masked, facts, host: readHostFacts(root, architecture) }).outcomes;
 }

@@ -10,6 +10,8 @@ import { imageBaseName, lastComponent } from "../portable/unit-name.ts";
 import { compareVersions, parseVersionedName } from "../portable/version.ts";
 import { activeStates, isRunning } from "../io/systemctl.ts";
 import { entryFromKeys, entryKeys, precheck } from "./attach.ts";
+import type { EntryFacts } from "../plan/types.ts";
+import { imagesSeen, writeEntryCache } from "./cache.ts";
 import { CliError, type Context } from "./context.ts";
 import { changeEntry } from "./enable.ts";
 import { requireEntry } from "./entries.ts";
@@ -49,19 +51,24 @@ export function reattach(ctx: Context): number {
   const extensions = ctx.opts.extensions.length > 0 ? ctx.opts.extensions.map((e) => imageArgument(ctx, e)) : entry.extensions.map((e) => newestBeside(ctx.opts.root, e));
   const keys = entryKeys({ ...entry, image, extensions, profile: entry.profile === "default" ? undefined : entry.profile }).filter(([k]) => k === "Image" || k === "Extensions");
   const next = entryFromKeys(entry.name, entry.file, entryKeys({ ...entry, image, extensions, profile: entry.profile }));
-  const newUnits = precheck(ctx, next, "reattach");
+  const seen = imagesSeen(ctx, next);
+  const facts = new Map<string, EntryFacts>();
+  const newUnits = precheck(ctx, next, "reattach", facts);
 
   // What runs now, asked before the swap while PID 1 still has the old units loaded.
   const before = readStatusRecord(ctx)?.find((o) => o.name === entry.name)?.units ?? [];
   const states = notTalkingReason(ctx) ? new Map<string, string>() : activeStates(before, ctx.env);
   const running = before.filter((u) => isRunning(states.get(u)));
 
+  let file = entry.file;
   if (image === entry.image && extensions.join(" ") === entry.extensions.join(" ")) {
     ctx.note(`Entry [${entry.name}] already uses '${image}'${entry.image.startsWith("/") ? "" : " (a bare name: the newest version is picked at every reload)"}.`);
   } else {
-    const file = changeEntry(ctx, entry, keys);
+    file = changeEntry(ctx, entry, keys);
     ctx.note(`Entry [${entry.name}] in ${file}: '${entry.image}' → '${image}'.`);
   }
+  // Also when the image path stayed: an image replaced in place is what reattach is run for.
+  writeEntryCache(ctx, next, file, facts.get(next.name), seen);
   const reloaded = reload(ctx);
   const after = (reloaded ? readStatusRecord(ctx)?.find((o) => o.name === entry.name)?.units : undefined) ?? newUnits;
   let ok = unitJob(ctx, "stop", running.filter((u) => !after.includes(u)), true);
