@@ -42,8 +42,9 @@ describe("concurrent and interrupted runs", () => {
     expect(parsed.diagnostics.filter((d) => d.severity === "error")).toEqual([]);
     expect(parsed.entries.map((e) => e.name).sort()).toEqual(["keep", ...Array.from({ length: 20 }, (_, i) => `c${String(i + 1).padStart(2, "0")}`)].sort());
     expect(text.startsWith(HAND_WRITTEN)).toBe(true);
-    // Nothing left behind: no lock, no temporary file.
-    expect(readdirSync(join(root, "etc")).sort()).toEqual(["portable-attach.conf"]);
+    // Nothing left behind: no lock, no temporary file; one facts cache file per entry.
+    expect(readdirSync(join(root, "etc")).sort()).toEqual(["portable-attach", "portable-attach.conf"]);
+    expect(readdirSync(join(root, "etc/portable-attach/cache")).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `c${String(i + 1).padStart(2, "0")}.json`));
   }, 120_000);
 
   it("two concurrent attaches of images with the same unit: exactly one wins", async () => {
