@@ -10,7 +10,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { CACHE, dropTrees, entryRoot, FORMATS, sizeRoots, writeList } from "./inputs.mjs";
+import { CACHE, cachedTwin, dropTrees, entryRoot, FORMATS, sizeRoots, writeList } from "./inputs.mjs";
 import { cliBench } from "./cli.mjs";
 
 const repo = new URL("..", import.meta.url).pathname;
@@ -124,18 +124,23 @@ if (ONLY.includes("entries")) {
   const max = Math.max(...COUNTS);
   for (const format of FORMATS) {
     const { root, image } = await entryRoot(format, max, log);
+    // The same images attached with the CLI: each entry has its facts cache (src/io/facts-cache.ts).
+    const twin = await cachedTwin(format, max, CLI, log);
     results.entries[format] = {};
     for (const n of COUNTS) {
       writeList(root, image, n);
+      writeList(twin.root, image, n);
       checkAttached(root, n);
+      checkAttached(twin.root, n);
       log(`entries: ${format} × ${n}`);
-      const [floor, gen] = measure([NODE0, generatorCommand(`generator ${format} × ${n}`, root)]);
-      results.entries[format][n] = { floor, generator: gen };
+      const [floor, gen, cached] = measure([NODE0, generatorCommand(`generator ${format} × ${n}`, root), generatorCommand(`generator ${format} × ${n}, cached`, twin.root)]);
+      results.entries[format][n] = { floor, generator: gen, cached };
       row("entries", `${format} × ${n}`, gen, floor);
+      row("entries", `${format} × ${n}, attached by the CLI`, cached, floor);
     }
-    const a = results.entries[format][COUNTS[0]].generator.median;
-    const b = results.entries[format][max].generator.median;
-    results.entries[format].perEntryMs = (b - a) / (max - COUNTS[0]);
+    const perEntry = (k) => (results.entries[format][max][k].median - results.entries[format][COUNTS[0]][k].median) / (max - COUNTS[0]);
+    results.entries[format].perEntryMs = perEntry("generator");
+    results.entries[format].perEntryCachedMs = perEntry("cached");
   }
 }
 
@@ -188,7 +193,7 @@ console.log(["part", "case", "median ms", "min", "max", "node -e 0 ms", "ratio",
 for (const r of rows) {
   console.log([r.part, r.label, f(r.median), f(r.min), f(r.max), f(r.floor), r.ratio === undefined ? "" : r.ratio.toFixed(2) + "×", r.rss ? (r.rss / 1024).toFixed(1) : ""].join(" | "));
 }
-if (results.entries) for (const [fmt, v] of Object.entries(results.entries)) console.log(`per extra entry (${fmt}): ${v.perEntryMs.toFixed(3)} ms`);
+if (results.entries) for (const [fmt, v] of Object.entries(results.entries)) console.log(`per extra entry (${fmt}): ${v.perEntryMs.toFixed(3)} ms; attached by the CLI: ${v.perEntryCachedMs.toFixed(3)} ms`);
 if (results.size) for (const [fmt, v] of Object.entries(results.size)) console.log(`1 GiB / 1 MiB (${fmt}): ${v.bigOverSmall.toFixed(3)}×`);
 if (results.cli?.note) console.log(`cli: ${results.cli.note}`);
 const jsonPath = process.env.BENCH_JSON ?? join(CACHE, "results.json");
