@@ -36,6 +36,8 @@ check "foo.socket (sockets.target) is active" wait_state foo.socket active 10
 l=$(wait_log foo.service "^E2E-PROBE name=foo " 10); expect_match "foo.service runs its image's program" "$l" "^E2E-PROBE name=foo portable=foo_1 uid=[1-9]"
 # Once done and no longer wanted, the late unit is garbage-collected (its properties reset), so ask
 # the journal and the stamp it leaves rather than systemctl show.
+first=$(journalctl -b -q -o cat _PID=1 --no-pager | grep -E "^(Started foo.service|Starting portable-attach-late.service)" | head -1)
+expect_match "foo.service started only with the late pass (deferred)" "$first" "^Starting portable-attach-late.service"
 check "the late pass ran (the image was not reachable while generators ran)" test -e /run/portable-attach/late-pass-done
 check "the late pass succeeded" sh -c 'journalctl -b -q -o cat -u portable-attach-late.service --no-pager | grep -q "Deactivated successfully"'
 check "the late pass did not fail" sh -c '! journalctl -b -q -o cat -u portable-attach-late.service --no-pager | grep -qi "failed with result"'
