@@ -10,9 +10,10 @@
 // One JSON file per entry, `CACHE_DIR/NAME.json`, looked up in CACHE_DIRS order. A record applies
 // only to the entry configuration it was read for (images, prefixes, Force=, host architecture)
 // and only to this version of portable-attach (a newer reader may see an image differently).
-import { readdirSync, readFileSync, statSync, unlinkSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readdirSync, statSync, unlinkSync } from "node:fs";
 import type { Entry } from "../config/attach-list.ts";
 import { CACHE_DIRS } from "../config/paths.ts";
+import { readAtMost } from "../image/read-at-most.ts";
 import type { ImageFacts } from "../plan/types.ts";
 
 /** Where a file's content could have changed with no visible change of its time stamps (coarse clocks, 1–2 s on some file systems). */
@@ -158,11 +159,10 @@ export class FactsCache {
     const file = cacheFileName(entry.name);
     for (const [i, dir] of CACHE_DIRS.entries()) {
       if (!this.names[i]?.has(file)) continue;
+      const text = readCacheFile(`${this.root}${dir}/${file}`);
       let record: CacheRecord;
       try {
-        const path = `${this.root}${dir}/${file}`;
-        if (statSync(path).size > MAX_CACHE_BYTES) continue;
-        record = JSON.parse(readFileSync(path, "utf8")) as CacheRecord;
+        record = JSON.parse(text ?? "") as CacheRecord;
       } catch {
         continue;
       }
@@ -170,6 +170,26 @@ export class FactsCache {
       return { image: (n) => ({ facts: decodeFacts((record.images[n] as CachedImage).facts), identity: (record.images[n] as CachedImage).identity }) };
     }
     return undefined;
+  }
+}
+
+/** A regular file's text, read without blocking (a FIFO put there must not hang the boot) and bounded. */
+function readCacheFile(path: string): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
+  } catch {
+    return undefined;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.size > MAX_CACHE_BYTES) return undefined;
+    const bytes = readAtMost(fd, st.size, MAX_CACHE_BYTES);
+    return bytes && Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("utf8");
+  } catch {
+    return undefined;
+  } finally {
+    closeSync(fd);
   }
 }
 

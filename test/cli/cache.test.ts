@@ -146,12 +146,16 @@ describe("the facts cache", () => {
       ["truncated", () => writeFileSync(join(root, CACHE), good.slice(0, good.length >> 1))],
       ["not an object", () => writeFileSync(join(root, CACHE), "null\n")],
       ["units of the wrong shape", () => writeFileSync(join(root, CACHE), good.replace(/"units":\[/, '"units":[7,'))],
+      // A FIFO must not hang the generator (nobody writes to it).
+      ["a FIFO", () => (rmSync(join(root, CACHE)), spawnSync("mkfifo", [join(root, CACHE)]))],
+      ["a directory", () => (rmSync(join(root, CACHE)), mkdirSync(join(root, CACHE)))],
     ];
     for (const [what, spoil] of variants) {
       spoil();
       const { outcome } = generate(root);
       expect(outcome.state, what).toBe("deferred");
       writeList(root, `[foo]\nImage=${IMAGE}\n`);
+      rmSync(join(root, CACHE), { recursive: true, force: true });
       writeFileSync(join(root, CACHE), good);
     }
     expect(generate(root, { SYSTEMD_ARCHITECTURE: "arm64" }).outcome.state).toBe("deferred");
