@@ -1,9 +1,13 @@
 // Bundles the generator and the CLI into one file each: no runtime dependency but Node itself.
 // `ini` (and any pure-JS decompressor) is bundled in; everything else must be a `node:` built-in,
 // which the metafile check below enforces so a stray import cannot slip into the boot path.
+// Each program is one executable: a small launcher with the bundle as a string, which it compiles
+// with V8's code cache dist/<program>.v8cache, made here by a run of the program with this Node
+// (scripts/code-cache.mjs, scripts/launcher.cjs).
 import { build } from "esbuild";
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { executable, makeCodeCache } from "./scripts/code-cache.mjs";
 
 const pkg = JSON.parse(readFileSync(new URL("./package.json", import.meta.url), "utf8"));
 const ALLOWED_INPUT = /^(src|generator)\/|^node_modules\/(ini|fzstd)\/|^lazy-builtin:node:/;
@@ -49,8 +53,11 @@ const targets = [
   { entry: "generator/main.ts", out: "dist/portable-attach-generator" },
   { entry: "src/cli/main.ts", out: "dist/portable-attach" },
 ];
+const banner = "// portable-attach " + pkg.version + ". Bundles ini (ISC, (c) Isaac Z. Schlueter and Contributors) and fzstd (MIT, (c) 2020 Arjun Barrett).";
 
 for (const { entry, out } of targets) {
+  // A cache of an earlier build would be refused (it names other source), but must not linger.
+  rmSync(out + ".v8cache", { force: true });
   let result;
   try {
     result = await build({
@@ -63,9 +70,9 @@ for (const { entry, out } of targets) {
       minify: true,
       legalComments: "none",
       metafile: true,
+      write: false,
       plugins: [lazyBuiltins],
       logLevel: "warning",
-      banner: { js: "#!/usr/bin/env node\n// portable-attach " + pkg.version + ". Bundles ini (ISC, (c) Isaac Z. Schlueter and Contributors) and fzstd (MIT, (c) 2020 Arjun Barrett)." },
       define: { PORTABLE_ATTACH_VERSION: JSON.stringify(pkg.version) },
     });
   } catch (e) {
@@ -75,6 +82,10 @@ for (const { entry, out } of targets) {
   for (const input of Object.keys(result.metafile.inputs)) {
     if (!ALLOWED_INPUT.test(input)) throw new Error(`${out}: unexpected input '${input}' in bundle`);
   }
+  writeFileSync(out, executable(result.outputFiles[0].text, { banner }));
   chmodSync(out, 0o755);
   writeFileSync(out + ".meta.json", JSON.stringify(result.metafile));
+  const program = out.slice("dist/".length);
+  const made = makeCodeCache({ exe: out, program, cacheFile: out + ".v8cache" });
+  if (!made.ok) throw new Error(`${out}.v8cache: ${made.reason}`);
 }
