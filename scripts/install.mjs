@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Installs (or uninstalls) portable-attach as a systemd tool, from a built tree (`npm run build`).
 //
-//   node scripts/install.mjs install   [--destdir=DIR] [--prefix=/usr] [--node=/usr/bin/node]
+//   node scripts/install.mjs install   [--destdir=DIR] [--prefix=/usr] [--node=/usr/bin/node] [--no-code-cache]
 //   node scripts/install.mjs uninstall [--destdir=DIR] [--prefix=/usr]
 //   (npm run install-files / npm run uninstall-files; DESTDIR, PREFIX and NODE are read from the
 //   environment too, as make(1) users expect)
@@ -14,19 +14,32 @@
 //   /usr/lib/portable-attach.d/                                     the vendor list directory, empty
 //   /usr/share/man/man5/portable-attach.conf.5, man8/portable-attach{,-generator}.8
 //   /usr/share/bash-completion/completions/portable-attach
+//   /usr/lib/portable-attach/portable-attach{,-generator}.v8cache     0644, V8 code caches (below)
 //   /usr/lib/portable-attach/install-manifest.json                 what this run installed
 //
 // The #! line: systemd runs generators with a minimal PATH, so `#!/usr/bin/env node` fails for a
 // Node that is not in /usr/bin (nvm, a tarball in /opt…). The absolute path of the Node found at
 // install time (--node, $NODE, else `node` on PATH, else this Node) is written instead.
 //
+// Code caches: each program compiles itself with a V8 code cache when it finds one it can use
+// (scripts/launcher.cjs), which saves several ms of every start. A cache is accepted only by the
+// Node (V8 version and flags) that made it, so install makes it by running that Node: the one of
+// the #! lines (scripts/code-cache.mjs; a few hundred ms). The programs are told the cache's
+// installed path (PREFIX/lib/portable-attach/<program>.v8cache, on /usr, readable at boot). When
+// that Node cannot make one (not there yet in a DESTDIR, too old, …) install goes on without and
+// says so; --no-code-cache skips them (e.g. packaging for a system whose Node differs from
+// --node's: a cache made by another Node is refused there, harmlessly, but is dead weight). A
+// program without its cache works as well, only starts slower. After an upgrade of Node, install
+// again (or the caches are refused, and the programs start as slowly as without).
+//
 // Uninstall reads the manifest and removes exactly the files it lists (only while they still hold
 // what was installed; an edited file is kept and named), then the directories install created, if
 // empty, then the manifest. With no manifest it removes nothing and says so.
 import { createHash } from "node:crypto";
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmdirSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import { delimiter, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { makeCodeCache, withCachePath } from "./code-cache.mjs";
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const MANIFEST = "lib/portable-attach/install-manifest.json"; // below PREFIX
@@ -71,13 +84,18 @@ export function installPlan({ prefix = "/usr", node, repo = REPO, gzipMan = fals
   const files = [];
   const add = (path, content, mode = 0o644) => files.push({ path, content, mode });
 
+  const programs = [];
   for (const [bundle, dest] of [
     ["dist/portable-attach-generator", "lib/systemd/system-generators/portable-attach-generator"],
     ["dist/portable-attach", "bin/portable-attach"],
   ]) {
     const src = join(repo, bundle);
     if (!existsSync(src)) throw new Error(`${bundle} is missing: run 'npm run build' first`);
-    add(P(dest), withShebang(readFileSync(src), node), 0o755);
+    const program = bundle.slice("dist/".length);
+    // Not in the generator directory: systemd would run it as a generator.
+    const cache = P(`lib/portable-attach/${program}.v8cache`);
+    add(P(dest), Buffer.from(withCachePath(withShebang(readFileSync(src), node).toString("utf8"), cache)), 0o755);
+    programs.push({ program, path: P(dest), cache });
   }
   const bin = P("bin/portable-attach");
   for (const name of readdirSync(join(repo, "units")).sort()) {
@@ -99,7 +117,7 @@ export function installPlan({ prefix = "/usr", node, repo = REPO, gzipMan = fals
     else add(P(`share/man/man${m[1]}/${name}`), page);
   }
   add(P("share/bash-completion/completions/portable-attach"), readFileSync(join(repo, "completion/portable-attach.bash")));
-  return { prefix, files, emptyDirs: [P("lib/portable-attach.d")] };
+  return { prefix, files, programs, emptyDirs: [P("lib/portable-attach.d")] };
 }
 
 const under = (destdir, path) => (destdir ? join(destdir, path) : path);
@@ -118,8 +136,11 @@ function writeAtomic(path, content, mode) {
   renameSync(tmp, path);
 }
 
-/** Install; returns the manifest (also written below PREFIX unless manifest: false). */
-export function install({ destdir = "", prefix = "/usr", node, manifest = true, gzipMan = false, gzip, say = () => {} } = {}) {
+/**
+ * Install; returns the manifest (also written below PREFIX unless manifest: false). codeCache:
+ * make the programs' code caches with the Node of the #! lines (when it can).
+ */
+export function install({ destdir = "", prefix = "/usr", node, manifest = true, codeCache = true, gzipMan = false, gzip, say = () => {} } = {}) {
   const nodePath = findNode(node);
   const plan = installPlan({ prefix, node: nodePath, gzipMan, gzip });
   const P = (p) => (plan.prefix === "/" ? "" : plan.prefix) + "/" + p;
@@ -140,6 +161,18 @@ export function install({ destdir = "", prefix = "/usr", node, manifest = true, 
     say(`installed ${f.path}`);
   }
   for (const d of plan.emptyDirs) mkdirs(d);
+  for (const p of codeCache ? plan.programs : []) {
+    mkdirs(dirname(p.cache));
+    const made = makeCodeCache({ node: nodePath, exe: under(destdir, p.path), runAs: p.path, program: p.program, cacheFile: under(destdir, p.cache) });
+    if (made.ok) {
+      record.files.push({ path: p.cache, sha256: sha256(readFileSync(under(destdir, p.cache))) });
+      say(`installed ${p.cache} (V8 code cache, made with ${nodePath})`);
+    } else {
+      // One left by an earlier install would name another build or Node: refused, but dead weight.
+      rmSync(under(destdir, p.cache), { force: true });
+      say(`note: no code cache for ${p.program}, it starts a few ms slower: ${made.reason}`);
+    }
+  }
   if (manifest) {
     const m = P(MANIFEST);
     mkdirs(dirname(m));
@@ -191,17 +224,18 @@ export function uninstall({ destdir = "", prefix = "/usr", say = () => {} } = {}
 }
 
 function parseArgs(argv) {
-  const o = { verb: undefined, destdir: process.env.DESTDIR ?? "", prefix: process.env.PREFIX ?? "/usr", node: undefined, quiet: false };
+  const o = { verb: undefined, destdir: process.env.DESTDIR ?? "", prefix: process.env.PREFIX ?? "/usr", node: undefined, codeCache: true, quiet: false };
   for (const a of argv) {
     let m;
     if ((m = /^--destdir=(.*)$/.exec(a))) o.destdir = m[1];
     else if ((m = /^--prefix=(.*)$/.exec(a))) o.prefix = m[1];
     else if ((m = /^--node=(.*)$/.exec(a))) o.node = m[1];
+    else if (a === "--no-code-cache") o.codeCache = false;
     else if (a === "-q" || a === "--quiet") o.quiet = true;
     else if (!a.startsWith("-") && o.verb === undefined) o.verb = a;
     else throw new Error(`unknown argument '${a}'`);
   }
-  if (o.verb !== "install" && o.verb !== "uninstall") throw new Error("usage: install.mjs install|uninstall [--destdir=DIR] [--prefix=DIR] [--node=PATH] [-q]");
+  if (o.verb !== "install" && o.verb !== "uninstall") throw new Error("usage: install.mjs install|uninstall [--destdir=DIR] [--prefix=DIR] [--node=PATH] [--no-code-cache] [-q]");
   if (o.destdir) o.destdir = resolve(o.destdir);
   return o;
 }

@@ -54,6 +54,8 @@ describe("install into a DESTDIR", () => {
     const r = installer(["install", `--destdir=${dest}`, "--prefix=/usr", `--node=${node}`]);
     expect(r.out).toContain("files installed");
     expect(r.status).toBe(0);
+    // That node does not exist (yet): no code caches, and install says so.
+    expect(r.out).toContain("note: no code cache for portable-attach-generator, it starts a few ms slower");
     const files = tree(dest).filter((p) => !p.endsWith("/")).sort();
     expect(files).toEqual(EXPECTED_FILES);
     expect(tree(dest)).toContain("usr/lib/portable-attach.d/");
@@ -89,6 +91,64 @@ describe("install into a DESTDIR", () => {
     expect(r.out).toContain("nothing removed");
     expect(readFileSync(join(dest, "usr/bin/portable-attach"), "utf8")).toBe("someone else's\n");
     rmSync(join(dest, "usr"), { recursive: true });
+  });
+});
+
+describe("code caches", () => {
+  const CACHES = ["usr/lib/portable-attach/portable-attach-generator.v8cache", "usr/lib/portable-attach/portable-attach.v8cache"];
+  const PROGRAMS = { "portable-attach-generator": "usr/lib/systemd/system-generators/portable-attach-generator", "portable-attach": "usr/bin/portable-attach" };
+
+  /** What the installed program makes of the cache installed with it (read below DESTDIR). */
+  function state(dest: string, program: keyof typeof PROGRAMS): string {
+    const dir = mkdtempSync(join(scratch, "state-"));
+    writeFileSync(join(dir, "package.json"), '{"type":"commonjs"}\n');
+    const cache = `/usr/lib/portable-attach/${program}.v8cache`;
+    const text = readFileSync(join(dest, PROGRAMS[program]), "utf8");
+    expect(text).toContain(`const CODE_CACHE = ${JSON.stringify(cache)};`);
+    writeFileSync(join(dir, program), text.replace(`const CODE_CACHE = ${JSON.stringify(cache)};`, `const CODE_CACHE = ${JSON.stringify(join(dest, cache))};`));
+    // The generator refuses two arguments (one would be its output directory); the CLI says its version.
+    const r = spawnSync(process.execPath, [join(dir, program), "--version", "--version"], { cwd: dir, encoding: "utf8", env: { PATH: process.env.PATH ?? "", PORTABLE_ATTACH_DEBUG_CODE_CACHE: "1" } });
+    return /: code cache .*: (.*)$/m.exec(r.stderr)?.[1] ?? r.stderr;
+  }
+
+  it("are made with the Node of the #! lines, where the programs look for them, and listed for uninstall", () => {
+    const dest = join(scratch, "caches");
+    const r = installer(["install", `--destdir=${dest}`, `--node=${process.execPath}`]);
+    expect(r.status).toBe(0);
+    for (const c of CACHES) {
+      expect(r.out).toContain(`installed /${c} (V8 code cache, made with ${process.execPath})`);
+      expect(statSync(join(dest, c)).mode & 0o777).toBe(0o644);
+    }
+    const files = tree(dest).filter((p) => !p.endsWith("/")).sort();
+    expect(files).toEqual([...EXPECTED_FILES, ...CACHES].sort());
+    const manifest = JSON.parse(readFileSync(join(dest, "usr/lib/portable-attach/install-manifest.json"), "utf8")) as { files: { path: string }[] };
+    for (const c of CACHES) expect(manifest.files.map((f) => f.path)).toContain(`/${c}`);
+    expect(state(dest, "portable-attach-generator")).toBe("accepted");
+    expect(state(dest, "portable-attach")).toBe("accepted");
+    expect(installer(["uninstall", `--destdir=${dest}`]).status).toBe(0);
+    expect(tree(dest)).toEqual([]);
+  });
+
+  it("a Node that cannot make them: install goes on without, says so, and drops an earlier install's", () => {
+    const dest = join(scratch, "no-cache");
+    expect(installer(["install", "-q", `--destdir=${dest}`, `--node=${process.execPath}`]).status).toBe(0);
+    for (const c of CACHES) expect(existsSync(join(dest, c))).toBe(true);
+    const r = installer(["install", `--destdir=${dest}`, "--node=/bin/false"]);
+    expect(r.status).toBe(0);
+    expect(r.out).toContain("note: no code cache for portable-attach, it starts a few ms slower: portable-attach --root=");
+    for (const c of CACHES) expect(existsSync(join(dest, c))).toBe(false);
+    // (The second install created no directories, so uninstall leaves them: files only.)
+    expect(installer(["uninstall", `--destdir=${dest}`]).status).toBe(0);
+    expect(tree(dest).filter((p) => !p.endsWith("/"))).toEqual([]);
+  });
+
+  it("--no-code-cache: none, and the programs run without", () => {
+    const dest = join(scratch, "no-code-cache");
+    const r = installer(["install", `--destdir=${dest}`, `--node=${process.execPath}`, "--no-code-cache"]);
+    expect(r.status).toBe(0);
+    expect(r.out).not.toContain("code cache");
+    expect(tree(dest).filter((p) => p.endsWith(".v8cache"))).toEqual([]);
+    expect(state(dest, "portable-attach")).toBe("missing");
   });
 });
 
