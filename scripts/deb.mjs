@@ -4,6 +4,14 @@
 // with #!/usr/bin/node (Debian's nodejs), gzipped man pages, and no install manifest (dpkg keeps
 // the list of files). Version from package.json. Needs dpkg-deb; runs as any user.
 //
+// No V8 code caches (scripts/install.mjs): a cache is accepted only by the V8 that made it, and
+// the Node that runs the package is whichever nodejs (>= 18) the target has, upgraded on its own
+// schedule; one made here by the building Node would be refused there. Making one in postinst
+// would need the producer and its sample images shipped, a file in /usr that dpkg does not own
+// (the generator runs before /var is mounted), and a trigger to remake it on every nodejs upgrade;
+// that is left out. Without a cache the programs compile their bundle as before they had one:
+// the launcher finds no file at /usr/lib/portable-attach/<program>.v8cache and goes on.
+//
 //   node scripts/deb.mjs [--out=DIR]
 //
 // Maintainer scripts: postinst and postrm run `systemctl daemon-reload` only on a system booted
@@ -100,7 +108,7 @@ export function buildDeb({ outDir = join(REPO, "dist"), say = () => {} } = {}) {
   rmSync(stage, { recursive: true, force: true });
   mkdirSync(stage, { recursive: true });
 
-  install({ destdir: stage, prefix: "/usr", node: "/usr/bin/node", manifest: false, gzipMan: true, gzip: (b) => gzipSync(b, { level: 9 }) });
+  install({ destdir: stage, prefix: "/usr", node: "/usr/bin/node", manifest: false, codeCache: false, gzipMan: true, gzip: (b) => gzipSync(b, { level: 9 }) });
   const doc = join(stage, "usr/share/doc", PACKAGE);
   mkdirSync(doc, { recursive: true });
   writeFileSync(join(doc, "copyright"), copyright());
