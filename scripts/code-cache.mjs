@@ -68,8 +68,9 @@ process.on("exit", () => {
   bytes.set(data, l.HEADER);
   const header = Buffer.from(bytes.buffer, 0, l.HEADER);
   header.write(l.id, 0, "latin1");
-  header.writeUInt32LE(data.length, 16);
-  header.writeInt32LE(sum.hash(l.HEADER, bytes.length), 20);
+  header.write(l.NODE, 16, "latin1");
+  header.writeUInt32LE(data.length, 40);
+  header.writeInt32LE(sum.hash(l.HEADER, bytes.length), 44);
   fs.writeFileSync(out, bytes);
 });
 `;

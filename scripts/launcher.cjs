@@ -8,7 +8,7 @@
 //
 // The cache, CODE_CACHE below, is made at build and install time, never by this program:
 // scripts/code-cache.mjs runs it once on representative input and saves script.createCachedData()
-// behind a header of our own (the ID of the bundle below, the payload's length and checksum).
+// behind a header of our own (the ID of the bundle below, the Node, the payload's length and checksum).
 // V8 itself refuses a cache made by another V8 version or with other flags, but it checks the source
 // only by length, and V8 11+ (Node 20) verifies no checksum: a cache for other source of the same
 // length, or a damaged one, would be run as if it were good (and crash, or worse). So the header is
@@ -19,8 +19,13 @@
 // (by V8), missing, or unusable (and why). Unset, it costs one environment lookup.
 "use strict";
 
-/** The cache file: 16 bytes bundle ID (ASCII), u32 LE payload length, i32 LE checksum, payload. */
-const HEADER = 24;
+/**
+ * The cache file: the bundle's ID (16 bytes), the Node that made it (NODE, 24 bytes), the
+ * payload's length (u32 LE) and checksum (i32 LE), the payload. Node releases that share a V8
+ * version (all of Node 20) pass V8's own version check, yet may differ in what V8 compiles to.
+ */
+const HEADER = 48;
+const NODE = `${process.version} ${process.arch}`.padEnd(24).slice(0, 24);
 /** The largest cache read: the memory reserved for it is virtual until read into. */
 const MAX_CACHE = 16 << 20;
 
@@ -42,14 +47,17 @@ function readCodeCache(fs, path, id) {
     for (let n; size < b.length; size += n) if ((n = fs.readSync(fd, b, size, b.length - size, size)) === 0) break;
     if (size < HEADER) return "unusable (truncated)";
     for (let i = 0; i < 16; i++) if (b[i] !== id.charCodeAt(i)) return "unusable (made for another build)";
-    const length = (b[16] | (b[17] << 8) | (b[18] << 16) | (b[19] << 24)) >>> 0;
+    for (let i = 0; i < 24; i++) if (b[16 + i] !== NODE.charCodeAt(i)) return "unusable (made by another Node)";
+    const length = (b[40] | (b[41] << 8) | (b[42] << 16) | (b[43] << 24)) >>> 0;
     if (length === 0 || size !== HEADER + length) return size > MAX_CACHE ? "unusable (too big)" : "unusable (wrong length)";
-    if (sum.hash(HEADER, size) !== (b[20] | (b[21] << 8) | (b[22] << 16) | (b[23] << 24))) return "unusable (checksum mismatch)";
+    if (sum.hash(HEADER, size) !== (b[44] | (b[45] << 8) | (b[46] << 16) | (b[47] << 24))) return "unusable (checksum mismatch)";
     return b.subarray(HEADER, size);
   } catch (e) {
     return `unusable (${e.code ?? e.message})`; // EISDIR, EIO…
   } finally {
-    fs.closeSync(fd);
+    try {
+      fs.closeSync(fd);
+    } catch { /* nothing to do about it, and no reason to stop */ }
   }
 }
 
@@ -97,7 +105,7 @@ function launch(id, source) {
   }
   // The producer runs the program with start(), under the name the program file will have: V8
   // keeps the name a cache was made with (stack traces would name the producer's copy).
-  module.exports = { id, HEADER, checksum, start: (filename) => start(source, filename, "not read") };
+  module.exports = { id, NODE, HEADER, checksum, start: (filename) => start(source, filename, "not read") };
 }
 
 /** Compile the bundle with `cache` (the payload, or why there is none), run it; the compiled script. */

@@ -130,10 +130,13 @@ function referenceChecksum(bytes: Uint8Array, from: number, to: number): number 
   return Number(BigInt.asIntN(32, h ^ (h >> 32n)));
 }
 
-/** A cache file with its checksum made right again after an edit of the payload. */
+/** The cache file's header: bundle ID, Node, payload length, payload checksum (scripts/launcher.cjs). */
+const HEADER = 48;
+
+/** A cache file with its checksum made right again after an edit. */
 function resealed(cache: Buffer): Buffer {
   const out = Buffer.from(cache);
-  out.writeInt32LE(referenceChecksum(out, 24, out.length), 20);
+  out.writeInt32LE(referenceChecksum(out, HEADER, out.length), HEADER - 4);
   return out;
 }
 
@@ -145,8 +148,9 @@ describe("the code cache", () => {
       const r = spawnSync(process.execPath, [exe, "--version", "--version"], { cwd: scratch, encoding: "utf8", env: { PATH: process.env.PATH ?? "", PORTABLE_ATTACH_DEBUG_CODE_CACHE: "1" } });
       expect(debugLine(r.stderr).state).toBe("accepted");
       expect(r.stderr).toContain(`code cache ${exe}.v8cache: accepted`);
-      // Its header names the bundle it was made for.
-      expect(readFileSync(`${exe}.v8cache`).toString("latin1", 0, 16)).toBe(parts(readFileSync(exe, "utf8")).id);
+      // Its header names the bundle and the Node it was made for.
+      const header = readFileSync(`${exe}.v8cache`).toString("latin1", 0, 40);
+      expect(header).toBe(parts(readFileSync(exe, "utf8")).id + `${process.version} ${process.arch}`.padEnd(24));
     }
   });
 
@@ -248,11 +252,12 @@ describe("the code cache", () => {
       ["truncated", () => writeFileSync(cache, good.subarray(0, good.length >> 1)), /^unusable \(wrong length\)$/],
       ["longer than its header says", () => writeFileSync(cache, Buffer.concat([good, Buffer.from("x")])), /^unusable \(wrong length\)$/],
       ["one byte of the payload changed", () => writeFileSync(cache, flip(good, good.length >> 1)), /^unusable \(checksum mismatch\)$/],
-      ["its checksum changed", () => writeFileSync(cache, flip(good, 21)), /^unusable \(checksum mismatch\)$/],
+      ["its checksum changed", () => writeFileSync(cache, flip(good, HEADER - 3)), /^unusable \(checksum mismatch\)$/],
       ["garbage of the same size", () => writeFileSync(cache, Buffer.alloc(good.length, "garbage")), /^unusable \(made for another build\)$/],
       ["made for another build whose bundle has the same length", () => writeFileSync(cache, foreign), /^unusable \(made for another build\)$/],
+      ["made by another Node release", () => writeFileSync(cache, resealed(flip(good, 16 + 2))), /^unusable \(made by another Node\)$/],
       // Sound by our checks, refused by V8 (its version hash, at offset 4 of its own header, changed).
-      ["made by another V8", () => writeFileSync(cache, resealed(flip(good, 24 + 4))), /^rejected$/],
+      ["made by another V8", () => writeFileSync(cache, resealed(flip(good, HEADER + 4))), /^rejected$/],
       ["a directory", () => mkdirSync(cache), /^unusable \(EISDIR\)$/],
       ["a FIFO (must not block)", () => expect(spawnSync("mkfifo", [cache]).status).toBe(0), /^unusable \(ESPIPE\)$/],
       ["a symlink loop", () => symlinkSync(cache, cache), /^unusable \(ELOOP\)$/],
