@@ -2,7 +2,7 @@
 // file of a level before its .d directory; a .d file name in a higher level replaces the same
 // name in every lower level; a .d file that is empty or a symlink to /dev/null masks that name.
 // Within one .d directory a later file name takes precedence, as with systemd drop-ins.
-import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, statSync } from "node:fs";
 import type { Diagnostic } from "../config/diagnostic.ts";
 import { readAtMost } from "../image/read-at-most.ts";
 import { LIST_LEVELS } from "../config/paths.ts";
@@ -25,11 +25,13 @@ function readListFile(root: string, path: string, diagnostics: Diagnostic[]): st
   const host = root + path;
   let st;
   try {
-    st = lstatSync(host);
+    // A missing file is the common case (/run's list): no exception for it, they are costly at boot.
+    st = lstatSync(host, { throwIfNoEntry: false });
   } catch (e) {
     if (errno(e) !== "ENOENT") diagnostics.push({ severity: "error", file: path, message: `Failed to access list file: ${(e as Error).message}` });
     return undefined;
   }
+  if (st === undefined) return undefined;
   if (st.isSymbolicLink()) {
     try {
       if (readlinkSync(host) === "/dev/null") return undefined;
@@ -57,20 +59,21 @@ function readListFile(root: string, path: string, diagnostics: Diagnostic[]): st
       diagnostics.push({ severity: "error", file: path, message: "List file is not a regular file (a device, FIFO or socket)" });
       return undefined;
     }
-    const tooBig = (): undefined => {
+    const bytes = fst.size > MAX_LIST_BYTES ? undefined : readAtMost(fd, fst.size, MAX_LIST_BYTES);
+    if (!bytes) {
       diagnostics.push({ severity: "error", file: path, message: `List file is larger than ${MAX_LIST_BYTES} bytes` });
       return undefined;
-    };
-    if (fst.size > MAX_LIST_BYTES) return tooBig();
-    const bytes = readAtMost(fd, fst.size, MAX_LIST_BYTES);
-    if (!bytes) return tooBig();
+    }
     const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-    if (text.includes(0)) {
+    // Decoded first: a NUL byte, and only a NUL byte, decodes to U+0000.
+    const decoded = text.toString("utf8");
+    if (decoded.includes("\0")) {
       diagnostics.push({ severity: "error", file: path, message: "List file contains NUL bytes (binary data?)" });
       return undefined;
     }
-    warnInvalidUtf8(text, path, diagnostics);
-    return text.toString("utf8");
+    // Invalid bytes always decode to U+FFFD: only a text holding one needs the strict check.
+    if (decoded.includes("\uFFFD")) warnInvalidUtf8(text, path, diagnostics);
+    return decoded;
   } catch (e) {
     diagnostics.push({ severity: "error", file: path, message: `Failed to read list file: ${(e as Error).message}` });
     return undefined;
@@ -79,10 +82,9 @@ function readListFile(root: string, path: string, diagnostics: Diagnostic[]): st
   }
 }
 
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
-
 /** Bytes that are not UTF-8 become U+FFFD, which no image path contains: say which lines have them. */
 function warnInvalidUtf8(text: Buffer, path: string, diagnostics: Diagnostic[]): void {
+  const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
   try {
     strictUtf8.decode(text);
     return;
@@ -104,8 +106,19 @@ function warnInvalidUtf8(text: Buffer, path: string, diagnostics: Diagnostic[]):
 }
 
 function listDropins(root: string, dir: string, diagnostics: Diagnostic[]): string[] {
+  // Most of these directories do not exist: find that out without an exception (costly at boot);
+  // any other problem is left for readdir to report in its own words.
+  let absent = false;
   try {
-    return readdirSync(root + dir).filter((n) => n.endsWith(".conf") && !n.startsWith("."));
+    absent = statSync(root + dir, { throwIfNoEntry: false }) === undefined;
+  } catch {
+    /* said below */
+  }
+  if (absent) return [];
+  try {
+    const names: string[] = [];
+    for (const n of readdirSync(root + dir)) if (n.endsWith(".conf") && !n.startsWith(".")) names.push(n);
+    return names;
   } catch (e) {
     if (errno(e) !== "ENOENT" && errno(e) !== "ENOTDIR") diagnostics.push({ severity: "error", file: dir, message: `Failed to list directory: ${(e as Error).message}` });
     return [];
