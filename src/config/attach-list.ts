@@ -45,9 +45,10 @@ function imageProblem(value: string): string | undefined {
   if (value.startsWith("/")) {
     // The host's own root is not an image; a path no file system can hold is refused here, once,
     // with the line, rather than as an error from every lookup below.
-    if (/^\/+$/.test(value)) return "is the host's root directory, not an image";
+    if (value.endsWith("/") && /^\/+$/.test(value)) return "is the host's root directory, not an image";
     if (value.length > 4095) return "is longer than PATH_MAX (4095 bytes)";
-    if (value.split("/").some((c) => Buffer.byteLength(c) > 255)) return "has a component longer than 255 bytes";
+    // A UTF-16 code unit is at most 3 bytes of UTF-8: a path of 85 or fewer has no long component.
+    if (value.length > 85 && value.split("/").some((c) => Buffer.byteLength(c) > 255)) return "has a component longer than 255 bytes";
     return undefined;
   }
   if (isImageName(value)) return undefined;
@@ -80,6 +81,24 @@ export function parseAttachList(text: string, file: string): { entries: Entry[];
   return { entries, diagnostics };
 }
 
+/** Without the trailing slashes a directory path may be written with ("/" stays "/"). */
+function trimSlashes(path: string): string {
+  return path.length > 1 && path.endsWith("/") ? path.replace(/\/+$/, "") : path;
+}
+
+function problem(entry: Entry, diagnostics: Diagnostic[], line: number, message: string, severity: "error" | "warning" = "error"): void {
+  const d: Diagnostic = { severity, file: entry.file, line, entry: entry.name, message };
+  diagnostics.push(d);
+  if (severity === "error") entry.errors.push(d);
+}
+
+function parseBoolean(entry: Entry, diagnostics: Diagnostic[], key: string, value: string, line: number): boolean {
+  const b = BOOLEANS[value.toLowerCase()];
+  if (b !== undefined) return b;
+  problem(entry, diagnostics, line, `Failed to parse ${key}='${shown(value)}': expected a boolean (yes/no)`);
+  return false;
+}
+
 function parseSection(section: IniSection, file: string, diagnostics: Diagnostic[]): Entry {
   const entry: Entry = {
     name: section.name,
@@ -94,68 +113,55 @@ function parseSection(section: IniSection, file: string, diagnostics: Diagnostic
     force: false,
     errors: [],
   };
-  const problem = (line: number, message: string, severity: "error" | "warning" = "error"): void => {
-    const d: Diagnostic = { severity, file, line, entry: section.name, message };
-    diagnostics.push(d);
-    if (severity === "error") entry.errors.push(d);
-  };
   if (!NAME.test(section.name)) {
-    problem(section.line, `Invalid attachment name [${shown(section.name)}]: use letters, digits and _ . @ : + - (at most 255, not starting with a punctuation character)`);
+    problem(entry, diagnostics, section.line, `Invalid attachment name [${shown(section.name)}]: use letters, digits and _ . @ : + - (at most 255, not starting with a punctuation character)`);
   }
   const lineOf = new Map<string, number>();
   let imageLine = section.line;
   for (const { key, value, line } of section.keys) {
     const previous = lineOf.get(key);
-    if (previous !== undefined) problem(line, `${shown(key)}= is set again (first at line ${previous}); the later value is used`, "warning");
+    if (previous !== undefined) problem(entry, diagnostics, line, `${shown(key)}= is set again (first at line ${previous}); the later value is used`, "warning");
     lineOf.set(key, line);
-    const bool = (): boolean => {
-      const b = BOOLEANS[value.toLowerCase()];
-      if (b === undefined) {
-        problem(line, `Failed to parse ${key}='${shown(value)}': expected a boolean (yes/no)`);
-        return false;
-      }
-      return b;
-    };
     switch (key) {
       case "Image": {
         const why = imageProblem(value);
-        if (why) problem(line, `Image='${shown(value)}' ${why}`);
-        entry.image = value.length > 1 ? value.replace(/\/+$/, "") : value;
+        if (why) problem(entry, diagnostics, line, `Image='${shown(value)}' ${why}`);
+        entry.image = trimSlashes(value);
         imageLine = line;
         break;
       }
       case "Extensions": {
-        entry.extensions = value.split(/\s+/).filter((w) => w !== "");
-        for (const ext of entry.extensions) {
+        const extensions = value.split(/\s+/).filter((w) => w !== "");
+        for (const ext of extensions) {
           const why = imageProblem(ext);
-          if (why) problem(line, `Extension '${shown(ext)}' ${why}`);
+          if (why) problem(entry, diagnostics, line, `Extension '${shown(ext)}' ${why}`);
         }
-        entry.extensions = entry.extensions.map((e) => (e.length > 1 ? e.replace(/\/+$/, "") : e));
+        entry.extensions = extensions.map(trimSlashes);
         break;
       }
       case "Prefixes": {
         const words = value.split(/\s+/).filter((w) => w !== "");
-        for (const p of words) if (!/^[A-Za-z0-9_.@:\\-]+$/.test(p)) problem(line, `Invalid prefix '${shown(p)}' in Prefixes=`);
+        for (const p of words) if (!/^[A-Za-z0-9_.@:\\-]+$/.test(p)) problem(entry, diagnostics, line, `Invalid prefix '${shown(p)}' in Prefixes=`);
         entry.prefixes = words.length > 0 ? words : undefined;
         break;
       }
       case "Profile":
-        if (!PROFILE.test(value) || value === "." || value === "..") problem(line, `Unit profile name not valid: '${shown(value)}'`);
+        if (!PROFILE.test(value) || value === "." || value === "..") problem(entry, diagnostics, line, `Unit profile name not valid: '${shown(value)}'`);
         entry.profile = value;
         break;
       case "Enable":
-        entry.enable = bool();
+        entry.enable = parseBoolean(entry, diagnostics, key, value, line);
         break;
       case "Force":
-        entry.force = bool();
+        entry.force = parseBoolean(entry, diagnostics, key, value, line);
         break;
       case "Attach":
-        entry.attach = bool();
+        entry.attach = parseBoolean(entry, diagnostics, key, value, line);
         break;
       default:
-        problem(line, `Unknown key '${shown(key)}' in section [${shown(section.name)}], ignoring`, "warning");
+        problem(entry, diagnostics, line, `Unknown key '${shown(key)}' in section [${shown(section.name)}], ignoring`, "warning");
     }
   }
-  if (entry.attach && entry.image === "" && !lineOf.has("Image")) problem(imageLine, `Section [${shown(section.name)}] has no Image=`);
+  if (entry.attach && entry.image === "" && !lineOf.has("Image")) problem(entry, diagnostics, imageLine, `Section [${shown(section.name)}] has no Image=`);
   return entry;
 }

@@ -40,9 +40,37 @@ const KEY = /^\s*([^=\s;#[][^=]*?)\s*=(.*)$/;
  * turn it into a CRLF and change what the line says.
  */
 export function splitLines(text: string): string[] {
-  const lines = text.split(/\r?\n|\r$/);
+  const lines = text.includes("\r") ? text.split(/\r?\n|\r$/) : text.split("\n");
   if (lines.length > 0 && lines[lines.length - 1] === "") lines.pop();
   return lines;
+}
+
+/** A line terminator other than LF ('.' in the patterns above does not match one). */
+function hasLineTerminator(s: string): boolean {
+  return s.includes("\r") || s.includes("\u2028") || s.includes("\u2029");
+}
+
+/**
+ * What the patterns above make of a line, without them for the shapes lists are made of: a blank
+ * line, "[NAME]", and "KEY=VALUE" starting with a printable ASCII character that is not one of
+ * "; # [ =" (then neither COMMENT nor SECTION can match, and KEY's split is at the first '=').
+ * Anything else, or a value holding a line terminator, goes through the patterns.
+ */
+function parseLine(raw: string): "comment" | { section: string } | { key: string; value: string } | undefined {
+  if (raw === "") return "comment";
+  const c = raw.charCodeAt(0);
+  if (c === 0x5b /* [ */ && raw.indexOf("]") === raw.length - 1) return { section: raw.slice(1, -1).trim() };
+  if (c > 0x20 && c < 0x7f && c !== 0x3b /* ; */ && c !== 0x23 /* # */ && c !== 0x5b && c !== 0x3d /* = */) {
+    const eq = raw.indexOf("=");
+    if (eq < 0) return undefined;
+    const value = raw.slice(eq + 1);
+    if (!hasLineTerminator(value)) return { key: raw.slice(0, eq).trim(), value: decodeIniValue(value) };
+  }
+  if (COMMENT.test(raw)) return "comment";
+  const section = SECTION.exec(raw);
+  if (section) return { section: (section[1] as string).trim() };
+  const kv = KEY.exec(raw);
+  return kv ? { key: (kv[1] as string).trim(), value: decodeIniValue(kv[2] as string) } : undefined;
 }
 
 export function parseIni(text: string, file: string): IniDocument {
@@ -50,36 +78,34 @@ export function parseIni(text: string, file: string): IniDocument {
   const sections: IniSection[] = [];
   const diagnostics: Diagnostic[] = [];
   let current: IniSection | undefined;
-  lines.forEach((raw, i) => {
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i] as string;
     const line = i + 1;
-    if (COMMENT.test(raw)) {
+    const parsed = parseLine(raw);
+    if (parsed === "comment") {
       if (current) current.endLine = line;
-      return;
-    }
-    const section = SECTION.exec(raw);
-    if (section) {
-      current = { name: (section[1] as string).trim(), line, keys: [], endLine: line };
-      sections.push(current);
-      return;
-    }
-    const kv = KEY.exec(raw);
-    if (!kv) {
+    } else if (parsed === undefined) {
       diagnostics.push({ severity: "error", file, line, ...(current ? { entry: current.name } : {}), message: `Invalid line '${shown(raw.trim().slice(0, 80))}': expected [NAME], KEY=VALUE or a comment` });
-      return;
+    } else if ("section" in parsed) {
+      current = { name: parsed.section, line, keys: [], endLine: line };
+      sections.push(current);
+    } else if (!current) {
+      diagnostics.push({ severity: "error", file, line, message: `Assignment '${shown(parsed.key)}=' outside of any [NAME] section` });
+    } else {
+      current.keys.push({ key: parsed.key, value: parsed.value, line });
+      current.endLine = line;
     }
-    if (!current) {
-      diagnostics.push({ severity: "error", file, line, message: `Assignment '${shown((kv[1] as string).trim())}=' outside of any [NAME] section` });
-      return;
-    }
-    current.keys.push({ key: (kv[1] as string).trim(), value: decodeIniValue(kv[2] as string), line });
-    current.endLine = line;
-  });
+  }
   return { sections, lines, diagnostics };
 }
 
 /** Decodes a value as ini does: trims, strips quotes, cuts an unescaped inline comment. */
 export function decodeIniValue(raw: string): string {
-  return unsafe(raw.trim());
+  const value = raw.trim();
+  // What unsafe() gives back unchanged: not quoted, no escape, no comment.
+  const c = value.charCodeAt(0);
+  if (c !== 0x22 && c !== 0x27 && !value.includes("\\") && !value.includes(";") && !value.includes("#")) return value;
+  return unsafe(value);
 }
 
 /**

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { unsafe } from "ini";
 import { decodeIniValue, encodeIniValue, parseIni } from "../../src/config/ini.ts";
+import { rng } from "../helpers/random.ts";
 
 describe("ini adapter", () => {
   it("keeps dots in section names instead of nesting them", () => {
@@ -49,5 +51,46 @@ describe("ini adapter", () => {
   it("reports an assignment before any section", () => {
     const doc = parseIni("Image=/x\n[a]\n", "/etc/l.conf");
     expect(doc.diagnostics[0]).toMatchObject({ line: 1, message: expect.stringContaining("outside of any [NAME] section") });
+  });
+});
+
+describe("ini adapter: the pattern-free paths read every line as the patterns do", () => {
+  // The tokenizer as it was: every line through the three patterns, every value through unsafe().
+  const SECTION = /^\s*\[([^\]]*)\]\s*(?:[;#].*)?$/;
+  const COMMENT = /^\s*([;#].*)?$/;
+  const KEY = /^\s*([^=\s;#[][^=]*?)\s*=(.*)$/;
+  function reference(text: string): { lines: string[]; read: unknown[] } {
+    const lines = text.split(/\r?\n|\r$/);
+    if (lines.length > 0 && lines[lines.length - 1] === "") lines.pop();
+    const read = lines.map((raw) => {
+      if (COMMENT.test(raw)) return "comment";
+      const section = SECTION.exec(raw);
+      if (section) return ["section", (section[1] as string).trim()];
+      const kv = KEY.exec(raw);
+      return kv ? ["key", (kv[1] as string).trim(), unsafe((kv[2] as string).trim())] : "invalid";
+    });
+    return { lines, read };
+  }
+  /** What parseIni made of each line (the text starts with a section, so no key is outside one). */
+  function actual(text: string): { lines: string[]; read: unknown[] } {
+    const doc = parseIni(text, "f");
+    const invalid = new Set(doc.diagnostics.map((d) => d.line));
+    const read = doc.lines.map((_, i) => {
+      const section = doc.sections.find((s) => s.line === i + 1);
+      const key = doc.sections.flatMap((s) => s.keys).find((k) => k.line === i + 1);
+      return section ? ["section", section.name] : key ? ["key", key.key, key.value] : invalid.has(i + 1) ? "invalid" : "comment";
+    });
+    return { lines: doc.lines, read };
+  }
+  const pieces = ["a", "Image", "=", "==", ";", "#", "[", "]", "[a]", " ", "\t", "\r", "\r\n", "\n", "\u2028", "\u00a0", "\ufeff", "\\", '"', "'", "/x", "é", "\0"];
+
+  it("on random lines made of the characters that matter", () => {
+    const random = rng(7);
+    for (let n = 0; n < 5000; n++) {
+      let text = "[s]\n";
+      const count = 1 + Math.floor(random() * 8);
+      for (let i = 0; i < count; i++) text += pieces[Math.floor(random() * pieces.length)];
+      expect(actual(text), JSON.stringify(text)).toEqual(reference(text));
+    }
   });
 });
