@@ -286,6 +286,16 @@ describe.skipIf(!has("zstd"))("zstd", () => {
     expect(Buffer.from(zstdDecompress(joined, MAX)).equals(Buffer.concat([samples.text as Uint8Array, samples.noise as Uint8Array]))).toBe(true);
   });
 
+  it("decodes frames with and without a declared content size, alone and together", () => {
+    const sized = tool("zstd", ["-q"], samples.text as Uint8Array);
+    const unsized = tool("zstd", ["-q", "--no-content-size"], samples.noise as Uint8Array);
+    const want = Buffer.concat([samples.text as Uint8Array, samples.noise as Uint8Array]);
+    expect(Buffer.from(zstdDecompress(Buffer.concat([sized, unsized]), MAX)).equals(want)).toBe(true);
+    expect(Buffer.from(zstdDecompress(unsized, MAX)).equals(Buffer.from(samples.noise as Uint8Array))).toBe(true);
+    // A declared size beyond maxOutput is a LIMIT before anything is decoded.
+    expect(imageError(() => zstdDecompress(sized, (samples.text as Uint8Array).length - 1))?.code).toBe("LIMIT");
+  });
+
   it("caps the output at maxOutput with LIMIT", () => {
     const packed = tool("zstd", ["-q"], samples.zeros as Uint8Array);
     expect(zstdDecompress(packed, 200_000).length).toBe(200_000);
@@ -322,6 +332,16 @@ describe("zstd, hand-made", () => {
 
   it("rejects what is not a zstd frame", () => {
     expect(imageError(() => zstdDecompress(Uint8Array.from([1, 2, 3, 4, 5, 6]), 1024))?.code).toBe("BAD_MAGIC");
+  });
+
+  it("never returns more than a frame declares: more content is CORRUPT, less leaves the declared size", () => {
+    // Single segment, 1-byte content size; one last raw block of 20 bytes.
+    const frame = (declared: number): Uint8Array => Uint8Array.from([0x28, 0xb5, 0x2f, 0xfd, 0x20, declared, (20 << 3) | 1, 0, 0, ...new Array<number>(20).fill(0x41)]);
+    expect(imageError(() => zstdDecompress(frame(10), 1024))?.code).toBe("CORRUPT");
+    const out = zstdDecompress(frame(30), 1024);
+    expect(out.length).toBe(30);
+    expect(Buffer.from(out.subarray(0, 20)).equals(Buffer.alloc(20, 0x41))).toBe(true);
+    expect(zstdDecompress(frame(20), 1024)).toEqual(new Uint8Array(20).fill(0x41));
   });
 
   it("rejects RLE blocks claiming more than 128 KiB", () => {

@@ -7,7 +7,17 @@
 // declared sizes beyond what the caller allows; during decoding we count the output and stop at
 // maxOutput. Anything fzstd throws becomes ImageError CORRUPT. Checksums are not verified
 // (fzstd skips them). Dictionaries are refused as UNSUPPORTED (squashfs never uses them).
-import { Decompress } from "fzstd";
+//
+// Two ways through fzstd. When every frame declares its content size (mksquashfs's always do), the
+// one-shot decompress(src) decodes straight into one buffer of the declared total, checked against
+// maxOutput beforehand: no window copy, no per-block chunks (about 20 % fewer instructions per
+// 8 KiB squashfs metadata block once warm). A frame without a declared size goes through the
+// streaming Decompress, which counts its output and stops at maxOutput. (Not decompress(src, out):
+// fzstd 0.1.1 compares `out` with a number, which turns the whole buffer into a string, twice per
+// frame.) With a declared size the output is that size: data that decodes to fewer bytes leaves
+// zeros at the end, data that decodes to more is cut there or refused as CORRUPT; either way never
+// more than the declared bytes.
+import { Decompress, decompress } from "fzstd";
 import { ImageError } from "../types.ts";
 
 const FORMAT = "zstd";
@@ -27,16 +37,18 @@ function le(buf: Uint8Array, off: number, n: number): number {
 }
 
 /**
- * Checks every frame header and block header in `src` against the limits; returns nothing, throws
- * on anything fzstd would otherwise allocate or decode without bound.
+ * Checks every frame header and block header in `src` against the limits; throws on anything fzstd
+ * would otherwise allocate or decode without bound. Returns the declared total content size if
+ * every frame declares a non-zero one, else -1.
  */
-function checkFrames(src: Uint8Array, maxOutput: number): void {
+function checkFrames(src: Uint8Array, maxOutput: number): number {
   // The window must hold the largest back-reference; a window far beyond the output we accept
   // can only be a hostile header (a real encoder sizes it to the content, at most 2x).
   const maxWindow = Math.max(2 * maxOutput, 1 << 20);
   if (src.length === 0) throw corrupt("no frame at all", 0);
   let p = 0;
   let total = 0;
+  let declared = true;
   while (p < src.length) {
     const magic = le(src, p, 4);
     if ((magic & 0xfffffff0) >>> 0 === 0x184d2a50) {
@@ -84,9 +96,11 @@ function checkFrames(src: Uint8Array, maxOutput: number): void {
     }
     if (hasChecksum) q += 4;
     if (q > src.length) throw corrupt("frame checksum truncated", q);
+    if (!contentSize) declared = false;
     total += contentSize ?? 0;
     p = q;
   }
+  return declared && total > 0 ? total : -1;
 }
 
 /**
@@ -94,7 +108,18 @@ function checkFrames(src: Uint8Array, maxOutput: number): void {
  * Throws ImageError LIMIT past that, CORRUPT for malformed data.
  */
 export function zstdDecompress(src: Uint8Array, maxOutput: number): Uint8Array {
-  checkFrames(src, maxOutput);
+  const declared = checkFrames(src, maxOutput);
+  if (declared > 0) {
+    let out: Uint8Array;
+    try {
+      out = decompress(src);
+    } catch (e) {
+      throw corrupt((e as Error).message, 0);
+    }
+    // fzstd allocates the declared sizes and returns their concatenation; anything else is its bug.
+    if (out.length !== declared) throw corrupt(`decoded ${out.length} bytes, frames declare ${declared}`, 0);
+    return out;
+  }
   const chunks: Uint8Array[] = [];
   let total = 0;
   // Built only when thrown: an Error captures a stack trace, which showed in squashfs profiles.
