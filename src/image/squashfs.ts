@@ -52,6 +52,9 @@ const LISTING_CACHE_DIRS = 8;
 const LISTING_CACHE_MAX_ENTRIES = 4096;
 /** Single-name lookups remembered (found or not), for directories not listed. */
 const LOOKUP_CACHE_ENTRIES = 1024;
+/** Paths resolved (found or not): every lstat() of a path follows the lstat() of its parent. Longer paths are not kept. */
+const PATH_CACHE_ENTRIES = 1024;
+const PATH_CACHE_MAX_LENGTH = 1024;
 
 const COMPRESSORS: Record<number, string> = { 1: "gzip", 2: "lzma", 3: "lzo", 4: "xz", 5: "lz4", 6: "zstd" };
 
@@ -85,6 +88,8 @@ interface DirInode extends BaseInode {
   /** Extended directories: number of index entries and where they start in the inode table. */
   indexCount: number;
   indexPos: MetaPos;
+  /** Identifies the listing, for the listing and lookup caches. */
+  key: string;
 }
 interface FileInode extends BaseInode {
   kind: "file";
@@ -112,21 +117,29 @@ interface RawEntry {
   inodeOffset: number;
 }
 
-/** A tiny LRU on Map's insertion order. */
-class Lru<K, V> {
-  private readonly map = new Map<K, V>();
+/**
+ * A bounded cache that keeps what was used recently, in two generations: new and used entries go
+ * into `young`; when it is half full it becomes `old` and the previous old is dropped. A hit in
+ * old moves up. Holds at most `max` entries, like an LRU, but a hit is one Map lookup: an LRU on a
+ * Map's insertion order deletes and re-inserts on every hit, which showed in profiles.
+ */
+class Cache<K, V> {
+  private young = new Map<K, V>();
+  private old = new Map<K, V>();
   constructor(private readonly max: number) {}
   get(key: K): V | undefined {
-    const v = this.map.get(key);
-    if (v !== undefined) {
-      this.map.delete(key);
-      this.map.set(key, v);
-    }
-    return v;
+    const v = this.young.get(key);
+    if (v !== undefined) return v;
+    const o = this.old.get(key);
+    if (o !== undefined) this.set(key, o);
+    return o;
   }
   set(key: K, value: V): void {
-    this.map.set(key, value);
-    if (this.map.size > this.max) this.map.delete(this.map.keys().next().value as K);
+    this.young.set(key, value);
+    if (this.young.size >= this.max / 2) {
+      this.old = this.young;
+      this.young = new Map();
+    }
   }
 }
 
@@ -182,11 +195,14 @@ class Squashfs implements FileSystem {
   private readonly inodes: Region;
   private readonly directories: Region;
   private readonly fragments: Region;
-  private readonly metaCache = new Lru<number, MetaBlock>(METADATA_CACHE_BLOCKS);
-  private readonly fragmentCache = new Lru<number, Uint8Array>(FRAGMENT_CACHE_BLOCKS);
-  private readonly inodeCache = new Lru<string, Inode>(INODE_CACHE_ENTRIES);
-  private readonly listingCache = new Lru<string, Map<string, RawEntry>>(LISTING_CACHE_DIRS);
-  private readonly lookupCache = new Lru<string, RawEntry | null>(LOOKUP_CACHE_ENTRIES);
+  private readonly metaCache = new Cache<number, MetaBlock>(METADATA_CACHE_BLOCKS);
+  private readonly fragmentCache = new Cache<number, Uint8Array>(FRAGMENT_CACHE_BLOCKS);
+  /** Keyed by the inode's position: block offset from the table start × 2^16 + offset (< 2^48). */
+  private readonly inodeCache = new Cache<number, Inode>(INODE_CACHE_ENTRIES);
+  private readonly listingCache = new Cache<string, Map<string, RawEntry>>(LISTING_CACHE_DIRS);
+  private readonly lookupCache = new Cache<string, RawEntry | null>(LOOKUP_CACHE_ENTRIES);
+  /** Physical path → inode (null: absent), so a path costs one lookup in its parent's listing. */
+  private readonly pathCache = new Cache<string, Inode | null>(PATH_CACHE_ENTRIES);
 
   constructor(private readonly source: ByteSource) {
     const name = source.name;
@@ -353,7 +369,8 @@ class Squashfs implements FileSystem {
   // --- inodes --------------------------------------------------------------------------------
 
   private inode(ref: MetaPos): Inode {
-    const key = `${ref.block}+${ref.offset}`;
+    // Blocks are at most 2^32 bytes into the table (a u32 in directory headers), offsets < 2^16.
+    const key = (ref.block - this.inodes.start) * 0x10000 + ref.offset;
     let node = this.inodeCache.get(key);
     if (node === undefined) {
       node = this.parseInode(ref);
@@ -411,7 +428,8 @@ class Squashfs implements FileSystem {
     if (fileSize - 3 > (tableBytes * METADATA_SIZE) / 3) throw this.corrupt(`directory listing of ${fileSize - 3} bytes in a ${tableBytes}-byte directory table`, at);
     // One index entry per directory metadata block the listing crosses.
     if (indexCount > Math.ceil((fileSize - 3) / METADATA_SIZE) + 1) throw this.corrupt(`directory index with ${indexCount} entries for a ${fileSize - 3}-byte listing`, at);
-    return { kind: "dir", mode, listing: { block: this.directories.start + blockIndex, offset: blockOffset }, listingSize: fileSize - 3, indexCount, indexPos };
+    const block = this.directories.start + blockIndex;
+    return { kind: "dir", mode, listing: { block, offset: blockOffset }, listingSize: fileSize - 3, indexCount, indexPos, key: `${block}+${blockOffset}+${fileSize - 3}` };
   }
 
   // --- directories ---------------------------------------------------------------------------
@@ -475,12 +493,8 @@ class Squashfs implements FileSystem {
     return best;
   }
 
-  private listingKey(dir: DirInode): string {
-    return `${dir.listing.block}+${dir.listing.offset}+${dir.listingSize}`;
-  }
-
   private lookup(dir: DirInode, name: string): RawEntry | undefined {
-    const key = this.listingKey(dir);
+    const key = dir.key;
     const listed = this.listingCache.get(key);
     if (listed) return listed.get(name);
     // resolve.ts lstat()s every prefix of a path, and a hostile image can make a directory contain
@@ -509,19 +523,41 @@ class Squashfs implements FileSystem {
     return this.inode({ block: this.inodes.start + e.inodeBlock, offset: e.inodeOffset });
   }
 
-  /** The inode at a physical path, or undefined if a component is missing or not a directory. */
+  /**
+   * The inode at a physical path, or undefined if a component is missing or not a directory.
+   * Answers are kept by path: callers lstat() /usr, then /usr/lib, then /usr/lib/os-release, so a
+   * walk starts from the longest prefix already known (usually the parent) and costs one lookup.
+   */
   private find(path: string): Inode | undefined {
+    const known = this.pathCache.get(path);
+    if (known !== undefined) return known ?? undefined;
     const parts = path.split("/").filter((c) => c !== "" && c !== ".");
     if (parts.length > MAX_PATH_DEPTH) throw new ImageError("LIMIT", `Path '${path}' is too deep in ${this.source.name}`, FORMAT);
-    let node = this.inode(this.rootRef);
-    if (node.kind !== "dir") throw this.corrupt("root inode is not a directory", this.rootRef.block);
-    for (const part of parts) {
-      if (node.kind !== "dir") return undefined;
-      const e = this.lookup(node, part);
-      if (!e) return undefined;
-      node = this.entryInode(e);
+    const root = this.inode(this.rootRef);
+    if (root.kind !== "dir") throw this.corrupt("root inode is not a directory", this.rootRef.block);
+    // The prefix of i components is canonical.slice(0, ends[i]).
+    const canonical = `/${parts.join("/")}`;
+    const ends = [0];
+    for (const part of parts) ends.push((ends[ends.length - 1] as number) + 1 + part.length);
+    const prefix = (i: number): string => canonical.slice(0, ends[i]);
+    let i = Math.max(parts.length - 1, 0);
+    let cached: Inode | null | undefined;
+    for (; i > 0; i--) {
+      cached = this.pathCache.get(prefix(i));
+      if (cached !== undefined) break;
     }
-    return node;
+    let node = cached === undefined ? root : cached;
+    for (; node !== null && i < parts.length; i++) {
+      const e = node.kind === "dir" ? this.lookup(node, parts[i] as string) : undefined;
+      node = e ? this.entryInode(e) : null;
+      this.rememberPath(prefix(i + 1), node);
+    }
+    this.rememberPath(path, node);
+    return node ?? undefined;
+  }
+
+  private rememberPath(path: string, node: Inode | null): void {
+    if (path.length <= PATH_CACHE_MAX_LENGTH) this.pathCache.set(path, node);
   }
 
   private mustFind(path: string, kind: EntryKind, what: string): Inode {
@@ -602,7 +638,7 @@ class Squashfs implements FileSystem {
       out.push({ name, kind: this.kind(e.type, dir.listing.block) });
       if (!byName.has(name)) byName.set(name, e);
     }
-    if (out.length <= LISTING_CACHE_MAX_ENTRIES) this.listingCache.set(this.listingKey(dir), byName);
+    if (out.length <= LISTING_CACHE_MAX_ENTRIES) this.listingCache.set(dir.key, byName);
     return out;
   }
 

@@ -186,6 +186,42 @@ describe.skipIf(!hasMksquashfs)("squashfs images from mksquashfs", () => {
     expect(src.bytes).toBeLessThan(16 << 10);
   });
 
+  it("answers a path the same in any order of asking and however it is spelled", () => {
+    // Paths are remembered, and a path whose parent is known costs one lookup: the answer must
+    // not depend on what was asked before.
+    const img = mksquashfs(tree, "paths", ["-comp", "zstd"]);
+    const paths = [
+      "/usr/lib/systemd/system/foo.service",
+      "/usr/lib/systemd/system",
+      "/usr//lib/./systemd/system/foo.service",
+      "usr/lib/os-release",
+      "/usr/lib/os-release/",
+      "/usr/lib/os-release/.",
+      "/usr/lib/os-release/x",
+      "/usr/lib/..",
+      "/usr/lib/nope/x",
+      "/usr/share/many/entry-with-a-fairly-long-name-400",
+      "/usr/share/many/entry-with-a-fairly-long-name-4000",
+      "/etc/os-release/x",
+      "/",
+      "//",
+      "/.",
+      "",
+    ];
+    const alone = paths.map((p) => open(img).lstat(p));
+    expect(alone[0]?.kind).toBe("file");
+    expect(alone[2]).toEqual(alone[0]);
+    expect(alone[5]?.kind).toBe("file");
+    expect(alone[7]).toBeUndefined();
+    for (const order of [paths, [...paths].reverse()]) {
+      const fs = open(img);
+      for (const p of order) expect(fs.lstat(p), p).toEqual(alone[paths.indexOf(p)]);
+    }
+    const listed = open(img);
+    listed.readdir("/usr/lib/systemd/system");
+    for (const p of paths) expect(listed.lstat(p), p).toEqual(alone[paths.indexOf(p)]);
+  });
+
   it("answers the FileSystem contract for missing paths and wrong kinds", () => {
     const fs = open(mksquashfs(tree, "contract", ["-comp", "lz4"]));
     expect(fs.lstat("/")?.kind).toBe("dir");
