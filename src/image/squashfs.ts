@@ -125,11 +125,11 @@ interface RawEntry {
  */
 class Cache<K, V> {
   private young = new Map<K, V>();
-  private old = new Map<K, V>();
+  private old: Map<K, V> | undefined;
   constructor(private readonly max: number) {}
   get(key: K): V | undefined {
     const v = this.young.get(key);
-    if (v !== undefined) return v;
+    if (v !== undefined || this.old === undefined) return v;
     const o = this.old.get(key);
     if (o !== undefined) this.set(key, o);
     return o;
@@ -145,6 +145,23 @@ class Cache<K, V> {
 
 const utf8 = new TextDecoder("utf-8", { fatal: false });
 const encoder = new TextEncoder();
+
+/** A name or link target as a string: ASCII without a TextDecoder call (which costs more than a short name), else UTF-8 with U+FFFD for bad bytes. */
+function decodeUtf8(bytes: Uint8Array): string {
+  for (let i = 0; i < bytes.length; i++) if ((bytes[i] as number) >= 0x80) return utf8.decode(bytes);
+  return String.fromCharCode.apply(null, bytes as unknown as number[]);
+}
+
+/** A name's UTF-8 bytes, ASCII likewise without a TextEncoder call. */
+function encodeUtf8(name: string): Uint8Array {
+  const out = new Uint8Array(name.length);
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c >= 0x80) return encoder.encode(name);
+    out[i] = c;
+  }
+  return out;
+}
 
 function compareBytes(a: Uint8Array, b: Uint8Array): number {
   const n = Math.min(a.length, b.length);
@@ -463,7 +480,7 @@ class Squashfs implements FileSystem {
         if (nameSize > NAME_MAX) throw this.corrupt(`directory entry name of ${nameSize} bytes`, pos.block);
         const name = read(nameSize, "entry name");
         if (name.includes(0x2f) || name.includes(0) || (name[0] === 0x2e && (nameSize === 1 || (nameSize === 2 && name[1] === 0x2e)))) {
-          throw this.corrupt(`directory entry with invalid name '${utf8.decode(name)}'`, pos.block);
+          throw this.corrupt(`directory entry with invalid name '${decodeUtf8(name)}'`, pos.block);
         }
         yield { name, type: u16le(e, 4, "dir entry type"), inodeBlock, inodeOffset: u16le(e, 0, "dir entry offset") };
       }
@@ -495,7 +512,9 @@ class Squashfs implements FileSystem {
 
   private lookup(dir: DirInode, name: string): RawEntry | undefined {
     const key = dir.key;
-    const listed = this.listingCache.get(key);
+    // A listing that fits in a metadata block is read whole on the first lookup: most directories
+    // on a path are asked for several names (/ for etc, run, usr and lib).
+    const listed = this.listingCache.get(key) ?? (dir.listingSize <= METADATA_SIZE ? this.listing(dir) : undefined);
     if (listed) return listed.get(name);
     // resolve.ts lstat()s every prefix of a path, and a hostile image can make a directory contain
     // itself: remembering answers keeps that at one scan per distinct (directory, name).
@@ -507,8 +526,25 @@ class Squashfs implements FileSystem {
     return found;
   }
 
+  /**
+   * Name → entry (the first of duplicates) for a whole listing, kept in the listing cache; with
+   * `out`, also every entry in listing order with its kind, for readdir().
+   */
+  private listing(dir: DirInode, out?: DirEntry[]): Map<string, RawEntry> {
+    const byName = new Map<string, RawEntry>();
+    let n = 0;
+    for (const e of this.entries(dir)) {
+      const name = decodeUtf8(e.name);
+      out?.push({ name, kind: this.kind(e.type, dir.listing.block) });
+      if (!byName.has(name)) byName.set(name, e);
+      n++;
+    }
+    if (n <= LISTING_CACHE_MAX_ENTRIES) this.listingCache.set(dir.key, byName);
+    return byName;
+  }
+
   private scan(dir: DirInode, name: string): RawEntry | undefined {
-    const want = encoder.encode(name);
+    const want = encodeUtf8(name);
     const start = this.scanStart(dir, want);
     for (const e of this.entries(dir, start.pos, start.consumed)) {
       const c = compareBytes(e.name, want);
@@ -531,6 +567,19 @@ class Squashfs implements FileSystem {
   private find(path: string): Inode | undefined {
     const known = this.pathCache.get(path);
     if (known !== undefined) return known ?? undefined;
+    // The usual case: the parent (everything before the last "/") is known. A name other than ""
+    // and "." is then one more component, and a path this short cannot be too deep.
+    const cut = path.lastIndexOf("/");
+    if (cut >= 0 && path.length <= 2 * MAX_PATH_DEPTH) {
+      const name = path.slice(cut + 1);
+      const parent = name === "" || name === "." ? undefined : this.pathCache.get(cut === 0 ? "/" : path.slice(0, cut));
+      if (parent !== undefined) {
+        const e = parent?.kind === "dir" ? this.lookup(parent, name) : undefined;
+        const node = e ? this.entryInode(e) : null;
+        this.rememberPath(path, node);
+        return node ?? undefined;
+      }
+    }
     const parts = path.split("/").filter((c) => c !== "" && c !== ".");
     if (parts.length > MAX_PATH_DEPTH) throw new ImageError("LIMIT", `Path '${path}' is too deep in ${this.source.name}`, FORMAT);
     const root = this.inode(this.rootRef);
@@ -546,6 +595,7 @@ class Squashfs implements FileSystem {
       cached = this.pathCache.get(prefix(i));
       if (cached !== undefined) break;
     }
+    if (cached === undefined) this.rememberPath("/", root);
     let node = cached === undefined ? root : cached;
     for (; node !== null && i < parts.length; i++) {
       const e = node.kind === "dir" ? this.lookup(node, parts[i] as string) : undefined;
@@ -632,20 +682,14 @@ class Squashfs implements FileSystem {
   readdir(path: string): DirEntry[] {
     const dir = this.mustFind(path, "dir", "a directory") as DirInode;
     const out: DirEntry[] = [];
-    const byName = new Map<string, RawEntry>();
-    for (const e of this.entries(dir)) {
-      const name = utf8.decode(e.name);
-      out.push({ name, kind: this.kind(e.type, dir.listing.block) });
-      if (!byName.has(name)) byName.set(name, e);
-    }
-    if (out.length <= LISTING_CACHE_MAX_ENTRIES) this.listingCache.set(dir.key, byName);
+    this.listing(dir, out);
     return out;
   }
 
   readlink(path: string): string {
     const link = this.mustFind(path, "symlink", "a symlink") as SymlinkInode;
     if (link.targetSize > MAX_SYMLINK_BYTES) throw new ImageError("LIMIT", `Symlink '${path}' in ${this.source.name} is too long (${link.targetSize} bytes)`, FORMAT);
-    return utf8.decode(this.cursorRead(this.inodes, link.target, link.targetSize, `target of '${path}'`).bytes);
+    return decodeUtf8(this.cursorRead(this.inodes, link.target, link.targetSize, `target of '${path}'`).bytes);
   }
 
   readFile(path: string, maxBytes: number): Uint8Array {
