@@ -24,7 +24,8 @@ interface Parsed {
 }
 
 function parse(name: string): Parsed | undefined {
-  if (name === "" || Buffer.byteLength(name) >= UNIT_NAME_MAX) return undefined;
+  // A UTF-16 code unit is at most 3 bytes of UTF-8: only a name of more than 85 can be too long.
+  if (name === "" || (name.length > 85 && Buffer.byteLength(name) >= UNIT_NAME_MAX)) return undefined;
   const dot = name.lastIndexOf(".");
   if (dot <= 0) return undefined;
   const type = name.slice(dot + 1);
@@ -123,7 +124,7 @@ export function matchesPrefixes(unitName: string, prefixes: readonly string[]): 
  * ("app1.v/" → "app1.v"); `directory` says whether there was one (then the path must be a dir).
  */
 export function lastComponent(path: string): { name: string; directory: boolean } {
-  const trimmed = path.replace(/\/+$/, "");
+  const trimmed = path.endsWith("/") ? path.replace(/\/+$/, "") : path;
   return { name: trimmed.slice(trimmed.lastIndexOf("/") + 1), directory: trimmed.length !== path.length };
 }
 

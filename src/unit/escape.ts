@@ -26,7 +26,7 @@ function showControl(path: string): string {
 
 /** '%' → '%%': a literal value in any setting that expands specifiers. */
 export function escapeSpecifiers(s: string): string {
-  return s.replaceAll("%", "%%");
+  return s.includes("%") ? s.replaceAll("%", "%%") : s;
 }
 
 /** Inverse of escapeSpecifiers for text that came from it ("%%" → "%"). */
@@ -38,7 +38,10 @@ export function unescapeSpecifiers(s: string): string {
  * The path escaping of portabled's marker line (spec §1.9): '\', ':', control characters and every
  * UTF-8 byte ≥ 0x7f become lowercase "\xNN", the rest stays. ':' separates root and extensions.
  */
+const MARKER_SPECIAL = /[^\x20-\x39\x3b-\x5b\x5d-\x7e]/;
+
 export function escapeMarkerPath(path: string): string {
+  if (!MARKER_SPECIAL.test(path)) return path;
   let out = "";
   for (const byte of encoder.encode(path)) {
     out += byte < 0x20 || byte >= 0x7f || byte === 0x5c || byte === 0x3a ? hex(byte) : String.fromCharCode(byte);
@@ -117,8 +120,9 @@ export function checkPath(path: string): string | undefined {
   if (!path.startsWith("/")) return `path '${path}' is not absolute`;
   if (/[\x00-\x1f\x7f]/.test(path)) return `path '${showControl(path)}' contains control characters`;
   if (path.includes("\uFFFD") || /[\uD800-\uDFFF]/u.test(path)) return `path '${path}' is not valid UTF-8`;
-  if (path !== "/" && (path.endsWith("/") || /\/\/|\/\.\.?(\/|$)/.test(path))) return `path '${path}' is not normalized`;
-  if (encoder.encode(path).length >= PATH_MAX) return `path '${path.slice(0, 64)}…' is longer than PATH_MAX`;
+  if (path !== "/" && (path.endsWith("/") || path.includes("//") || (path.includes("/.") && /\/\.\.?(\/|$)/.test(path)))) return `path '${path}' is not normalized`;
+  // A UTF-16 code unit is at most 3 bytes of UTF-8: only a long path needs counting.
+  if (path.length * 3 >= PATH_MAX && encoder.encode(path).length >= PATH_MAX) return `path '${path.slice(0, 64)}…' is longer than PATH_MAX`;
   if (path.endsWith(" ")) return `path '${path}' ends in whitespace`;
   if (path.endsWith("\\")) return `path '${path}' ends in a backslash`;
   return undefined;

@@ -20,7 +20,12 @@ export interface InstallLink {
   target: string;
 }
 
-const WHITESPACE = /[ \t\n\r]/;
+const WHITESPACE_RUN = /[ \t\n\r]+/;
+
+/** The whitespace systemd splits words at: ' ', '\t', '\n', '\r'. */
+function isWhitespace(c: number): boolean {
+  return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+}
 
 /**
  * Words of a list setting as config_parse_strv() splits them (EXTRACT_UNQUOTE|RETAIN_ESCAPE):
@@ -28,16 +33,22 @@ const WHITESPACE = /[ \t\n\r]/;
  */
 function splitWords(value: string, unquote: boolean): string[] {
   const words: string[] = [];
+  if (!unquote || (!value.includes("'") && !value.includes('"'))) {
+    // No quoting: the words are the runs between whitespace.
+    for (const w of value.split(WHITESPACE_RUN)) if (w !== "") words.push(w);
+    return words;
+  }
   let word: string | undefined;
   let quote: string | undefined;
-  for (const c of value) {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charAt(i);
     if (quote !== undefined) {
       if (c === quote) quote = undefined;
       else word += c;
-    } else if (WHITESPACE.test(c)) {
+    } else if (isWhitespace(value.charCodeAt(i))) {
       if (word !== undefined) words.push(word);
       word = undefined;
-    } else if (unquote && (c === "'" || c === '"')) {
+    } else if (c === "'" || c === '"') {
       quote = c;
       word ??= "";
     } else {
@@ -59,10 +70,11 @@ function logicalLines(text: string): string[] {
   for (const raw of text.split(/\r\n|\r|\n/)) {
     const first = raw.trimStart().charAt(0);
     if (first === "#" || first === ";") continue;
-    const line = (continuation ?? "") + raw;
-    let escaped = false;
-    for (const c of line) escaped = escaped ? false : c === "\\";
-    if (escaped) {
+    const line = continuation === undefined ? raw : continuation + raw;
+    // Escaped at the end: an odd run of trailing backslashes (what precedes the run escapes nothing).
+    let run = 0;
+    while (run < line.length && line.charCodeAt(line.length - 1 - run) === 0x5c) run++;
+    if (run % 2 === 1) {
       continuation = line.slice(0, -1) + " ";
       continue;
     }
@@ -117,6 +129,7 @@ function unescapeName(s: string): string {
  * depend on them, so they are refused.
  */
 function expandSpecifiers(value: string, unit: string): { value: string } | { error: string } {
+  if (!value.includes("%")) return { value };
   const prefix = prefixOf(unit) ?? "";
   const instance = instanceOf(unit) ?? "";
   const lastDash = prefix.lastIndexOf("-");
