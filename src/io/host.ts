@@ -1,38 +1,63 @@
 // What the generator needs to know about the host, read once per run under a root prefix.
-import { existsSync, lstatSync, readdirSync } from "node:fs";
+import { existsSync, lstatSync, readdirSync, readlinkSync } from "node:fs";
 import { HOST_UNIT_DIRS, OWN_PROFILE_DIR, PROFILE_DIRS } from "../config/paths.ts";
 import type { HostFacts } from "../plan/types.ts";
 
 export const LATE_PASS_UNIT = "/usr/lib/systemd/system/portable-attach-late.service";
 
-function names(dir: string): string[] {
+const PROFILE_SEARCH = [...PROFILE_DIRS, OWN_PROFILE_DIR];
+
+function addNames(dir: string, to: Set<string>): void {
+  // Several of these directories do not exist on most hosts: ask first rather than catch (an
+  // exception costs a stack capture at every boot).
+  if (!existsSync(dir)) return;
   try {
-    return readdirSync(dir);
+    for (const name of readdirSync(dir)) to.add(name);
   } catch {
-    return [];
+    /* unreadable: nothing to conflict with */
+  }
+}
+
+/**
+ * True if /lib is the merged-/usr symlink to usr/lib: then /lib/systemd/system holds what
+ * /usr/lib/systemd/system holds, and reading it again would only cost time (some 250 names).
+ * Under a root prefix only the relative link says so ("/usr/lib" would be the build host's).
+ */
+function libIsUsrLib(root: string): boolean {
+  try {
+    if (lstatSync(root + "/lib", { throwIfNoEntry: false })?.isSymbolicLink() !== true) return false;
+    const target = readlinkSync(root + "/lib");
+    return target === "usr/lib" || (root === "" && target === "/usr/lib");
+  } catch {
+    return false;
+  }
+}
+
+/** Exists, without following a final symlink, as portabled checks it (portable-spec §2.1). */
+function exists(path: string): boolean {
+  try {
+    return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+  } catch {
+    return false;
   }
 }
 
 export function readHostFacts(root: string, architecture: string): HostFacts {
-  const unitNames = new Set(HOST_UNIT_DIRS.flatMap((d) => names(root + d)));
+  const unitNames = new Set<string>();
+  const skipLib = libIsUsrLib(root);
+  for (const d of HOST_UNIT_DIRS) if (!(skipLib && d === "/lib/systemd/system")) addNames(root + d, unitNames);
   const profileCache = new Map<string, string | undefined>();
   return {
     unitNames,
     profileFile(profile, unitType) {
       const key = `${profile}/${unitType}.conf`;
-      if (!profileCache.has(key)) {
-        // Existence without following a final symlink, as portabled checks it (portable-spec §2.1).
-        const dir = [...PROFILE_DIRS, OWN_PROFILE_DIR].find((d) => {
-          try {
-            lstatSync(`${root}${d}/${key}`);
-            return true;
-          } catch {
-            return false;
-          }
-        });
-        profileCache.set(key, dir && `${dir}/${key}`);
+      let found = profileCache.get(key);
+      if (found === undefined && !profileCache.has(key)) {
+        const dir = PROFILE_SEARCH.find((d) => exists(`${root}${d}/${key}`));
+        found = dir && `${dir}/${key}`;
+        profileCache.set(key, found);
       }
-      return profileCache.get(key);
+      return found;
     },
     architecture,
     osReleasePath: existsSync(root + "/etc/os-release") ? "/etc/os-release" : "/usr/lib/os-release",
