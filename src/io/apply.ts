@@ -1,29 +1,59 @@
-// Writes a plan into the generator's output directory. Each file goes to a hidden temporary name
-// and is renamed into place (systemd ignores hidden files), so a generator killed half-way leaves
-// no half-written unit; drop-ins go first and unit files last, as portabled orders them, so a
-// reload racing with us never sees a unit without its RootDirectory=/RootImage=.
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, symlinkSync, writeSync } from "node:fs";
+// Writes a plan into the generator's output directory. systemd gives every run an empty directory
+// and reads it only once every generator has exited, so nothing can see a file while it is being
+// written; what remains is what a generator killed half-way (or a full /run) leaves behind:
+// * a file of at most one page is created with O_EXCL and written in place, with one write(): the
+//   kernel gives a kill or a full file system no point at which it is half there (empty at
+//   worst), and a failed write removes it (systemd's own generators write in place, too);
+// * a larger file, always from an image, goes to a hidden temporary name (systemd ignores hidden
+//   files) and is renamed into place, so no unit is ever cut short.
+// Drop-ins go first and unit files last, as portabled orders them, so a unit never appears
+// without its RootDirectory=/RootImage=.
+import { closeSync, constants, fsyncSync, mkdirSync, openSync, renameSync, symlinkSync, unlinkSync, writeSync } from "node:fs";
 import { dirname } from "node:path";
 import type { OutputFile } from "../plan/types.ts";
 
-function writeOrder(f: OutputFile): number {
-  if (f.path.includes(".d/")) return 0;
-  if (f.kind === "file") return 1;
-  return 2;
+/** The smallest page size Linux has: a write of at most this much at offset 0 is one page. */
+const PAGE = 4096;
+const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_CLOEXEC;
+
+function writeAll(fd: number, bytes: Uint8Array, sync: boolean): void {
+  let off = 0;
+  while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
+  if (sync) fsyncSync(fd);
+}
+
+/** Creates `path` (it must not exist) with `bytes`; on failure it is not left behind. */
+function createFile(path: string, bytes: Uint8Array): void {
+  const fd = openSync(path, CREATE, 0o644);
+  try {
+    writeAll(fd, bytes, false);
+  } catch (e) {
+    closeSync(fd);
+    try {
+      unlinkSync(path);
+    } catch {
+      /* gone already */
+    }
+    throw e;
+  }
+  closeSync(fd);
 }
 
 export function writeFileAtomic(path: string, content: Uint8Array | string, mode = 0o644, sync = false): void {
   const tmp = `${dirname(path)}/.#${path.slice(path.lastIndexOf("/") + 1)}.${process.pid}.tmp`;
   const fd = openSync(tmp, "wx", mode);
   try {
-    const bytes = typeof content === "string" ? Buffer.from(content) : content;
-    let off = 0;
-    while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
-    if (sync) fsyncSync(fd);
+    writeAll(fd, typeof content === "string" ? Buffer.from(content) : content, sync);
   } finally {
     closeSync(fd);
   }
   renameSync(tmp, path);
+}
+
+function writeOrder(f: OutputFile): number {
+  if (f.path.includes(".d/")) return 0;
+  if (f.kind === "file") return 1;
+  return 2;
 }
 
 export function applyPlan(outputDir: string, files: readonly OutputFile[]): void {
@@ -36,7 +66,12 @@ export function applyPlan(outputDir: string, files: readonly OutputFile[]): void
       mkdirSync(dir, { recursive: true, mode: 0o755 });
       made.add(dir);
     }
-    if (f.kind === "symlink") symlinkSync(f.target, path);
-    else writeFileAtomic(path, f.content);
+    if (f.kind === "symlink") {
+      symlinkSync(f.target, path);
+      continue;
+    }
+    const bytes = typeof f.content === "string" ? Buffer.from(f.content) : f.content;
+    if (bytes.length <= PAGE) createFile(path, bytes);
+    else writeFileAtomic(path, bytes);
   }
 }
