@@ -9,6 +9,12 @@ export interface ByteSource {
   readonly size: number;
   /** Exactly `length` bytes at `offset`, or ImageError TRUNCATED. The result may be shared: do not modify it. */
   read(offset: number, length: number): Uint8Array;
+  /**
+   * Advice, optional: the bytes at `offset` will be read soon, in pieces. A source that reads
+   * through a cache may read them now in one go (on a cold disk one seek instead of several).
+   * Never throws: whatever is wrong with the range is reported by the read that follows.
+   */
+  prefetch?(offset: number, length: number): void;
 }
 
 function checkRange(src: { name: string; size: number }, offset: number, length: number, what = "read"): void {
@@ -38,6 +44,9 @@ export function sliceSource(parent: ByteSource, offset: number, length: number, 
     read(o, l) {
       checkRange(this, o, l);
       return parent.read(offset + o, l);
+    },
+    prefetch(o, l) {
+      if (o >= 0 && l >= 0 && o + l <= length) parent.prefetch?.(offset + o, l);
     },
   };
 }

@@ -40,6 +40,8 @@ const DIR_COUNT_MAX = 256;
 const NAME_MAX = 256;
 /** Decoded metadata blocks kept: 64 × 8 KiB covers the inode and directory blocks of many lookups. */
 const METADATA_CACHE_BLOCKS = 64;
+/** The tables are read in one go (ByteSource.prefetch) when they take at most this many bytes. */
+const METADATA_PREFETCH_MAX = 1 << 20;
 /** Decoded fragment blocks kept: small files (units, os-release) usually share one. */
 const FRAGMENT_CACHE_BLOCKS = 4;
 /** Parsed inodes kept: every lookup walks the same few directories from the root. */
@@ -213,6 +215,7 @@ class Squashfs implements FileSystem {
   private readonly directories: Region;
   private readonly fragments: Region;
   private readonly metaCache = new Cache<number, MetaBlock>(METADATA_CACHE_BLOCKS);
+  private prefetched = false;
   private readonly fragmentCache = new Cache<number, Uint8Array>(FRAGMENT_CACHE_BLOCKS);
   /** Keyed by the inode's position: block offset from the table start × 2^16 + offset (< 2^48). */
   private readonly inodeCache = new Cache<number, Inode>(INODE_CACHE_ENTRIES);
@@ -333,6 +336,13 @@ class Squashfs implements FileSystem {
     if (at < region.start || at + 2 > region.end) throw this.corrupt(`${region.name} block at ${at} is outside ${region.start}..${region.end}`, at);
     let block = this.metaCache.get(at);
     if (block === undefined) {
+      if (!this.prefetched) {
+        // All the tables lie between the inode table and bytes_used, at the end of the image:
+        // one read for all of them instead of one per block touched (each a seek on a cold disk).
+        this.prefetched = true;
+        const length = this.bytesUsed - this.inodes.start;
+        if (length <= METADATA_PREFETCH_MAX) this.source.prefetch?.(this.inodes.start, length);
+      }
       const header = u16le(this.source.read(at, 2), 0, "metadata block header");
       const size = header & ~METADATA_UNCOMPRESSED;
       if (size === 0 || size > METADATA_SIZE) throw this.corrupt(`${region.name} block at ${at} has size ${size}`, at);

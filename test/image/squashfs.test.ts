@@ -222,6 +222,20 @@ describe.skipIf(!hasMksquashfs)("squashfs images from mksquashfs", () => {
     for (const p of paths) expect(listed.lstat(p), p).toEqual(alone[paths.indexOf(p)]);
   });
 
+  it("asks its source for all the tables in one prefetch, at the first lookup", () => {
+    const img = mksquashfs(tree, "prefetch", ["-comp", "zstd"]);
+    const v = new DataView(img.buffer, img.byteOffset, img.byteLength);
+    const inodeStart = Number(v.getBigUint64(64, true));
+    const bytesUsed = Number(v.getBigUint64(40, true));
+    const calls: Array<[number, number]> = [];
+    const fs = openSquashfs({ ...bytesSource(img), prefetch: (o: number, l: number) => void calls.push([o, l]) });
+    expect(calls).toEqual([]);
+    expect(fs.lstat("/usr/lib/os-release")?.kind).toBe("file");
+    fs.readdir("/usr/share/many");
+    expect(fs.readFile("/usr/share/big.txt", MAX).length).toBe(300_000);
+    expect(calls).toEqual([[inodeStart, bytesUsed - inodeStart]]);
+  });
+
   it("answers the FileSystem contract for missing paths and wrong kinds", () => {
     const fs = open(mksquashfs(tree, "contract", ["-comp", "lz4"]));
     expect(fs.lstat("/")?.kind).toBe("dir");
