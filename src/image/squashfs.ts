@@ -79,6 +79,20 @@ interface MetaPos {
   offset: number;
 }
 
+/** A position that take() moves forward: one object per walk instead of one per read. */
+class Cursor {
+  block: number;
+  offset: number;
+  constructor(from: MetaPos) {
+    this.block = from.block;
+    this.offset = from.offset;
+  }
+  /** Where the cursor is now, as a position to keep. */
+  pos(): MetaPos {
+    return { block: this.block, offset: this.offset };
+  }
+}
+
 interface BaseInode {
   mode: number;
 }
@@ -276,8 +290,8 @@ class Squashfs implements FileSystem {
 
     if (u16le(sb, 24, "flags") & FLAG_COMPRESSOR_OPTIONS && this.compression === 5) {
       // lz4 options: version 1 is the legacy format the kernel reads; anything else it refuses.
-      const opts = this.cursorRead({ name: "compressor options", start: SUPERBLOCK_SIZE, end: inodeStart }, { block: SUPERBLOCK_SIZE, offset: 0 }, 8, "lz4 options");
-      const version = u32le(opts.bytes, 0, "lz4 version");
+      const opts = this.take({ name: "compressor options", start: SUPERBLOCK_SIZE, end: inodeStart }, new Cursor({ block: SUPERBLOCK_SIZE, offset: 0 }), 8, "lz4 options");
+      const version = u32le(opts, 0, "lz4 version");
       if (version !== 1) throw new ImageError("UNSUPPORTED", `${name}: squashfs lz4 options version ${version} is not supported`, FORMAT, SUPERBLOCK_SIZE);
     }
   }
@@ -358,26 +372,29 @@ class Squashfs implements FileSystem {
   }
 
   /**
-   * Reads `length` bytes at `pos`, continuing into following blocks (inodes and directory entries
-   * straddle block boundaries). Returns the bytes and the position after them. Each step moves to
-   * a later block, so the walk ends at the region end at the latest.
+   * Reads `length` bytes at the cursor and moves it past them, continuing into following blocks
+   * (inodes and directory entries straddle block boundaries). Each step moves to a later block, so
+   * the walk ends at the region end at the latest. `what` names the read in errors (a function:
+   * built only then).
    */
-  private cursorRead(region: Region, pos: MetaPos, length: number, what: string): { bytes: Uint8Array; pos: MetaPos } {
+  private take(region: Region, cur: Cursor, length: number, what: string | (() => string)): Uint8Array {
     // Nothing to read (an empty block list or symlink target) may sit right at the table end.
-    if (length === 0) return { bytes: new Uint8Array(0), pos };
-    let { block: at, offset } = pos;
+    if (length === 0) return new Uint8Array(0);
+    let at = cur.block;
+    let offset = cur.offset;
     let meta = this.metaBlock(region, at);
     if (offset >= meta.data.length) {
       // An offset exactly at the end of a block is the start of the next one (a previous read
       // ended there); beyond that is bad.
-      if (offset > meta.data.length) throw this.corrupt(`${what}: offset ${offset} beyond the ${meta.data.length}-byte ${region.name} block at ${at}`, at);
+      if (offset > meta.data.length) throw this.corrupt(`${typeof what === "string" ? what : what()}: offset ${offset} beyond the ${meta.data.length}-byte ${region.name} block at ${at}`, at);
       at = meta.next;
       offset = 0;
       meta = this.metaBlock(region, at);
     }
     if (offset + length <= meta.data.length) {
-      const bytes = meta.data.subarray(offset, offset + length);
-      return { bytes, pos: { block: at, offset: offset + length } };
+      cur.block = at;
+      cur.offset = offset + length;
+      return meta.data.subarray(offset, offset + length);
     }
     const bytes = new Uint8Array(length);
     let filled = 0;
@@ -386,7 +403,11 @@ class Squashfs implements FileSystem {
       bytes.set(meta.data.subarray(offset, offset + n), filled);
       filled += n;
       offset += n;
-      if (filled === length) return { bytes, pos: { block: at, offset } };
+      if (filled === length) {
+        cur.block = at;
+        cur.offset = offset;
+        return bytes;
+      }
       at = meta.next;
       offset = 0;
       meta = this.metaBlock(region, at);
@@ -408,37 +429,35 @@ class Squashfs implements FileSystem {
 
   private parseInode(ref: MetaPos): Inode {
     const at = ref.block;
-    const read = (pos: MetaPos, n: number) => this.cursorRead(this.inodes, pos, n, `inode at ${ref.block}+${ref.offset}`);
-    const head = read(ref, 16);
-    const type = u16le(head.bytes, 0, "inode_type");
-    const mode = u16le(head.bytes, 2, "permissions") & 0o7777;
+    const cur = new Cursor(ref);
+    const what = (): string => `inode at ${ref.block}+${ref.offset}`;
+    const read = (n: number): Uint8Array => this.take(this.inodes, cur, n, what);
+    const head = read(16);
+    const type = u16le(head, 0, "inode_type");
+    const mode = u16le(head, 2, "permissions") & 0o7777;
     const kind = this.kind(type, at);
     switch (type) {
       case 1: {
-        const r = read(head.pos, 16);
-        const b = r.bytes;
+        const b = read(16);
         const fileSize = u16le(b, 8, "dir file_size");
-        return this.dirInode(mode, u32le(b, 0, "dir block_index"), u16le(b, 10, "dir block_offset"), fileSize, 0, r.pos, at);
+        return this.dirInode(mode, u32le(b, 0, "dir block_index"), u16le(b, 10, "dir block_offset"), fileSize, 0, cur.pos(), at);
       }
       case 8: {
-        const r = read(head.pos, 24);
-        const b = r.bytes;
-        return this.dirInode(mode, u32le(b, 8, "xdir block_index"), u16le(b, 18, "xdir block_offset"), u32le(b, 4, "xdir file_size"), u16le(b, 16, "xdir index_count"), r.pos, at);
+        const b = read(24);
+        return this.dirInode(mode, u32le(b, 8, "xdir block_index"), u16le(b, 18, "xdir block_offset"), u32le(b, 4, "xdir file_size"), u16le(b, 16, "xdir index_count"), cur.pos(), at);
       }
       case 2: {
-        const r = read(head.pos, 16);
-        const b = r.bytes;
-        return { kind: "file", mode, blocksStart: u32le(b, 0, "blocks_start"), fragment: u32le(b, 4, "fragment_block_index"), fragmentOffset: u32le(b, 8, "block_offset"), size: u32le(b, 12, "file_size"), blockList: r.pos };
+        const b = read(16);
+        return { kind: "file", mode, blocksStart: u32le(b, 0, "blocks_start"), fragment: u32le(b, 4, "fragment_block_index"), fragmentOffset: u32le(b, 8, "block_offset"), size: u32le(b, 12, "file_size"), blockList: cur.pos() };
       }
       case 9: {
-        const r = read(head.pos, 40);
-        const b = r.bytes;
-        return { kind: "file", mode, blocksStart: u64le(b, 0, "xfile blocks_start"), size: u64le(b, 8, "xfile file_size"), fragment: u32le(b, 28, "xfile fragment_block_index"), fragmentOffset: u32le(b, 32, "xfile block_offset"), blockList: r.pos };
+        const b = read(40);
+        return { kind: "file", mode, blocksStart: u64le(b, 0, "xfile blocks_start"), size: u64le(b, 8, "xfile file_size"), fragment: u32le(b, 28, "xfile fragment_block_index"), fragmentOffset: u32le(b, 32, "xfile block_offset"), blockList: cur.pos() };
       }
       case 3:
       case 10: {
-        const r = read(head.pos, 8);
-        return { kind: "symlink", mode, targetSize: u32le(r.bytes, 4, "target_size"), target: r.pos };
+        const b = read(8);
+        return { kind: "symlink", mode, targetSize: u32le(b, 4, "target_size"), target: cur.pos() };
       }
       default:
         return { kind: kind as "other", mode };
@@ -466,29 +485,27 @@ class Squashfs implements FileSystem {
    * with `consumed` listing bytes already behind it) to the end of the listing.
    */
   private *entries(dir: DirInode, from: MetaPos = dir.listing, consumed = 0): Generator<RawEntry> {
-    let pos = from;
+    const pos = new Cursor(from);
     let left = dir.listingSize - consumed;
     // Compressed metadata can pack millions of entries into a small image; lookups and listings
     // alike stop at the same cap readdir() applies.
     let seen = 0;
     const read = (n: number, what: string): Uint8Array => {
-      if (n > left) throw this.corrupt(`directory ${what} runs past the listing end`, pos.block);
+      if (n > left) throw this.corrupt(`${what} runs past the listing end`, pos.block);
       left -= n;
-      const r = this.cursorRead(this.directories, pos, n, `directory ${what}`);
-      pos = r.pos;
-      return r.bytes;
+      return this.take(this.directories, pos, n, what);
     };
     while (left > 0) {
-      const h = read(DIR_HEADER_SIZE, "header");
+      const h = read(DIR_HEADER_SIZE, "directory header");
       const count = u32le(h, 0, "dir header count") + 1;
       if (count > DIR_COUNT_MAX) throw this.corrupt(`directory header with ${count} entries (at most ${DIR_COUNT_MAX})`, pos.block);
       const inodeBlock = u32le(h, 4, "dir header start");
       for (let i = 0; i < count; i++) {
         if (++seen > MAX_DIR_ENTRIES) throw new ImageError("LIMIT", `${this.source.name}: directory at ${dir.listing.block} has more than ${MAX_DIR_ENTRIES} entries`, FORMAT);
-        const e = read(DIR_ENTRY_SIZE, "entry");
+        const e = read(DIR_ENTRY_SIZE, "directory entry");
         const nameSize = u16le(e, 6, "dir entry name_size") + 1;
         if (nameSize > NAME_MAX) throw this.corrupt(`directory entry name of ${nameSize} bytes`, pos.block);
-        const name = read(nameSize, "entry name");
+        const name = read(nameSize, "directory entry name");
         if (name.includes(0x2f) || name.includes(0) || (name[0] === 0x2e && (nameSize === 1 || (nameSize === 2 && name[1] === 0x2e)))) {
           throw this.corrupt(`directory entry with invalid name '${decodeUtf8(name)}'`, pos.block);
         }
@@ -503,16 +520,15 @@ class Squashfs implements FileSystem {
    */
   private scanStart(dir: DirInode, name: Uint8Array): { pos: MetaPos; consumed: number } {
     let best = { pos: dir.listing, consumed: 0 };
-    let pos = dir.indexPos;
+    const pos = new Cursor(dir.indexPos);
     for (let i = 0; i < dir.indexCount; i++) {
-      const r = this.cursorRead(this.inodes, pos, 12, "directory index");
-      const index = u32le(r.bytes, 0, "dir index index");
-      const start = u32le(r.bytes, 4, "dir index start");
-      const size = u32le(r.bytes, 8, "dir index name_size") + 1;
+      const r = this.take(this.inodes, pos, 12, "directory index");
+      const index = u32le(r, 0, "dir index index");
+      const start = u32le(r, 4, "dir index start");
+      const size = u32le(r, 8, "dir index name_size") + 1;
       if (size > NAME_MAX) throw this.corrupt(`directory index name of ${size} bytes`, pos.block);
-      const n = this.cursorRead(this.inodes, r.pos, size, "directory index name");
-      pos = n.pos;
-      if (compareBytes(n.bytes, name) > 0) break;
+      const n = this.take(this.inodes, pos, size, "directory index name");
+      if (compareBytes(n, name) > 0) break;
       // Offsets in the listing advance by whole decoded blocks, so block and offset follow from index.
       if (index < best.consumed || index > dir.listingSize) throw this.corrupt(`directory index entry ${i} points to listing byte ${index}`, pos.block);
       best = { pos: { block: this.directories.start + start, offset: (dir.listing.offset + index) % METADATA_SIZE }, consumed: index };
@@ -634,7 +650,7 @@ class Squashfs implements FileSystem {
     const perBlock = METADATA_SIZE / FRAGMENT_ENTRY_SIZE;
     const ptrAt = this.fragmentTableStart + Math.floor(index / perBlock) * 8;
     const blockAt = u64le(this.source.read(ptrAt, 8), 0, "fragment table pointer");
-    const entry = this.cursorRead(this.fragments, { block: blockAt, offset: (index % perBlock) * FRAGMENT_ENTRY_SIZE }, FRAGMENT_ENTRY_SIZE, `fragment entry ${index}`).bytes;
+    const entry = this.take(this.fragments, new Cursor({ block: blockAt, offset: (index % perBlock) * FRAGMENT_ENTRY_SIZE }), FRAGMENT_ENTRY_SIZE, () => `fragment entry ${index}`);
     const start = u64le(entry, 0, "fragment start");
     const word = u32le(entry, 8, "fragment size");
     const cached = this.fragmentCache.get(start);
@@ -660,7 +676,7 @@ class Squashfs implements FileSystem {
     const hasFragment = file.fragment !== NO_FRAGMENT;
     const blocks = hasFragment ? Math.floor(file.size / bs) : Math.ceil(file.size / bs);
     const out = new Uint8Array(file.size);
-    const sizes = this.cursorRead(this.inodes, file.blockList, blocks * 4, `block list of '${path}'`).bytes;
+    const sizes = this.take(this.inodes, new Cursor(file.blockList), blocks * 4, () => `block list of '${path}'`);
     let at = file.blocksStart;
     for (let i = 0; i < blocks; i++) {
       const word = u32le(sizes, i * 4, "block size");
@@ -699,7 +715,7 @@ class Squashfs implements FileSystem {
   readlink(path: string): string {
     const link = this.mustFind(path, "symlink", "a symlink") as SymlinkInode;
     if (link.targetSize > MAX_SYMLINK_BYTES) throw new ImageError("LIMIT", `Symlink '${path}' in ${this.source.name} is too long (${link.targetSize} bytes)`, FORMAT);
-    return decodeUtf8(this.cursorRead(this.inodes, link.target, link.targetSize, `target of '${path}'`).bytes);
+    return decodeUtf8(this.take(this.inodes, new Cursor(link.target), link.targetSize, () => `target of '${path}'`));
   }
 
   readFile(path: string, maxBytes: number): Uint8Array {
