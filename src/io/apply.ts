@@ -14,7 +14,8 @@ import type { OutputFile } from "../plan/types.ts";
 
 /** The smallest page size Linux has: a write of at most this much at offset 0 is one page. */
 const PAGE = 4096;
-const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_CLOEXEC;
+// libuv adds O_CLOEXEC itself.
+const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL;
 
 function writeAll(fd: number, bytes: Uint8Array, sync: boolean): void {
   let off = 0;
