@@ -23,7 +23,19 @@ interface Parsed {
   type: string;
 }
 
+/** Names already parsed: a unit's name is asked about many times (type, template, instance…). */
+const parsedNames = new Map<string, Parsed | null>();
+
 function parse(name: string): Parsed | undefined {
+  let p = parsedNames.get(name);
+  if (p === undefined) {
+    p = parseName(name) ?? null;
+    parsedNames.set(name, p);
+  }
+  return p ?? undefined;
+}
+
+function parseName(name: string): Parsed | undefined {
   // A UTF-16 code unit is at most 3 bytes of UTF-8: only a name of more than 85 can be too long.
   if (name === "" || (name.length > 85 && Buffer.byteLength(name) >= UNIT_NAME_MAX)) return undefined;
   const dot = name.lastIndexOf(".");
