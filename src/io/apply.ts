@@ -9,7 +9,6 @@
 // Drop-ins go first and unit files last, as portabled orders them, so a unit never appears
 // without its RootDirectory=/RootImage=.
 import { closeSync, constants, fsyncSync, mkdirSync, openSync, renameSync, symlinkSync, unlinkSync, writeSync } from "node:fs";
-import { dirname } from "node:path";
 import type { OutputFile } from "../plan/types.ts";
 
 /** The smallest page size Linux has: a write of at most this much at offset 0 is one page. */
@@ -41,7 +40,8 @@ function createFile(path: string, bytes: Uint8Array): void {
 }
 
 export function writeFileAtomic(path: string, content: Uint8Array | string, mode = 0o644, sync = false): void {
-  const tmp = `${dirname(path)}/.#${path.slice(path.lastIndexOf("/") + 1)}.${process.pid}.tmp`;
+  const slash = path.lastIndexOf("/");
+  const tmp = `${path.slice(0, slash + 1)}.#${path.slice(slash + 1)}.${process.pid}.tmp`;
   const fd = openSync(tmp, "wx", mode);
   try {
     writeAll(fd, typeof content === "string" ? Buffer.from(content) : content, sync);
@@ -59,13 +59,17 @@ function writeOrder(f: OutputFile): number {
 
 export function applyPlan(outputDir: string, files: readonly OutputFile[]): void {
   const ordered = files.map((f) => ({ f, order: writeOrder(f) })).sort((a, b) => a.order - b.order);
-  const made = new Set<string>([outputDir]);
+  const made = new Set<string>();
   for (const { f } of ordered) {
     const path = `${outputDir}/${f.path}`;
-    const dir = dirname(path);
-    if (!made.has(dir)) {
-      mkdirSync(dir, { recursive: true, mode: 0o755 });
-      made.add(dir);
+    // Plan paths are relative and normalized: the directory is what precedes the last '/', if any.
+    const slash = f.path.lastIndexOf("/");
+    if (slash > 0) {
+      const dir = f.path.slice(0, slash);
+      if (!made.has(dir)) {
+        mkdirSync(`${outputDir}/${dir}`, { recursive: true, mode: 0o755 });
+        made.add(dir);
+      }
     }
     if (f.kind === "symlink") {
       symlinkSync(f.target, path);
