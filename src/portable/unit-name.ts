@@ -124,11 +124,12 @@ const BACKUP_SUFFIXES = new Set([
  */
 export function matchesPrefixes(unitName: string, prefixes: readonly string[]): boolean {
   if (prefixes.length === 0) return true;
-  return prefixes.some((prefix) => {
-    if (!unitName.startsWith(prefix)) return false;
+  for (const prefix of prefixes) {
+    if (!unitName.startsWith(prefix)) continue;
     const next = unitName.charAt(prefix.length);
-    return next === "" || next === "-" || next === "." || next === "@";
-  });
+    if (next === "" || next === "-" || next === "." || next === "@") return true;
+  }
+  return false;
 }
 
 /**
@@ -142,7 +143,9 @@ export function lastComponent(path: string): { name: string; directory: boolean 
 
 /** Valid single file name: not empty, ".", ".."; no "/" or NUL; at most 255 bytes. */
 function isValidFileName(name: string): boolean {
-  return name !== "" && name !== "." && name !== ".." && !/[/\0]/.test(name) && Buffer.byteLength(name) <= 255;
+  if (name === "" || name === "." || name === ".." || name.includes("/") || name.includes("\0")) return false;
+  // A UTF-16 code unit is at most 3 bytes of UTF-8.
+  return name.length <= 85 || Buffer.byteLength(name) <= 255;
 }
 
 /**
@@ -158,8 +161,8 @@ export function prefixFromImage(imageArgument: string): string | undefined {
   if (underscore >= 0) {
     prefix = name.slice(0, underscore);
   } else {
-    const suffix = [".raw.v", ".raw", ".v"].find((s) => name.endsWith(s));
-    prefix = suffix === undefined ? name : name.slice(0, -suffix.length);
+    const cut = name.endsWith(".raw.v") ? 6 : name.endsWith(".raw") ? 4 : name.endsWith(".v") ? 2 : 0;
+    prefix = cut === 0 ? name : name.slice(0, -cut);
   }
   if (!/^[A-Za-z0-9.-]*$/.test(prefix) || !isValidFileName(prefix)) return undefined;
   return prefix;
