@@ -344,6 +344,33 @@ describe("zstd, hand-made", () => {
     expect(zstdDecompress(frame(20), 1024)).toEqual(new Uint8Array(20).fill(0x41));
   });
 
+  // fzstd itself would spin on each of these for seconds to forever (see zstd.ts).
+  const frame = (hex: string): Uint8Array => Uint8Array.from(Buffer.from(hex, "hex"));
+  const quickly = (f: () => unknown): ImageError | undefined => {
+    const t = Date.now();
+    const e = imageError(f);
+    expect(Date.now() - t).toBeLessThan(1000);
+    return e;
+  };
+
+  it("refuses a sequence section that asks for billions of copies, before fzstd runs it", () => {
+    // Raw literals (none), 32,768 sequences, all three tables RLE: literal length code 35 and match
+    // length code 52 (65,536+ bytes each), offset code 0. 87 s in fzstd.
+    const many = frame("28b52ffd2064 4d0000 00ff0001 54 230034 01".replaceAll(" ", ""));
+    expect(quickly(() => zstdDecompress(many, 1 << 20))).toMatchObject({ code: "LIMIT", message: expect.stringContaining("decompresses to more than") });
+    // One sequence with match length code 200 (there are 53) and an offset of 2^30: fzstd's copy
+    // from the window is then bounded by nothing but the offset. 15 s in fzstd.
+    const far = frame("28b52ffd20645d0000000154001ec8ffffffff01");
+    expect(quickly(() => zstdDecompress(far, 1 << 20))).toMatchObject({ code: "CORRUPT", message: expect.stringContaining("sequence code 200") });
+  });
+
+  it("refuses Huffman weights whose FSE states stop consuming bits (fzstd loops forever)", () => {
+    // A squashfs metadata block from the bench images with bits flipped.
+    const hex =
+      "28b52ffd6020014d0400a286141df06b0d7049da9e3e78548d90556831ab1bcc419414b1b4ac64ad9452a63ff2b6f5d3ef5d3bb176ede38eddfcf239a77e283d7af9e3b5aeec14d72f1910317f46401eb26100c808fffbc71ffeaaa9fb71bf1ea010a022e26631702b723103eec6087437c2b17e40c780de03766230ea6618ed7e1ddd19c33aacac34894663338d187953e074";
+    expect(quickly(() => zstdDecompress(frame(hex), 8192))).toMatchObject({ code: "CORRUPT", message: expect.stringContaining("Huffman weights") });
+  });
+
   it("rejects RLE blocks claiming more than 128 KiB", () => {
     // Single segment, 1-byte content size 10; last RLE block of size 2^20.
     const h = (1 << 20) * 8 + 2 + 1;
