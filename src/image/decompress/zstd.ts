@@ -174,12 +174,7 @@ function readFse(dat: Uint8Array, bt: number, mal: number, slot: Slot, lazy = fa
 }
 
 const predefined = (bytes: number[], mal: number): Fse => (readFse(Uint8Array.from(bytes), 0, mal, new Slot()) as [number, Fse])[1];
-/** fzstd's default literal length, match length and offset tables, and its length codes. */
-const DLLT = predefined([81, 16, 99, 140, 49, 198, 24, 99, 12, 33, 196, 24, 99, 102, 102, 134, 70, 146, 4], 6);
-const DMLT = predefined([33, 20, 196, 24, 99, 140, 33, 132, 16, 66, 8, 33, 132, 16, 66, 8, 33, 68, 68, 68, 68, 68, 68, 68, 68, 36, 9], 6);
-const DOCT = predefined([32, 132, 16, 66, 102, 70, 68, 68, 68, 68, 36, 73, 2], 5);
-const LLB = new Uint8Array(new Int32Array([0, 0, 0, 0, 16843009, 50528770, 134678020, 202050057, 269422093]).buffer, 0, 36);
-const MLB = new Uint8Array(new Int32Array([0, 0, 0, 0, 0, 0, 0, 0, 16843009, 50528770, 117769220, 185207048, 252579084, 16]).buffer, 0, 53);
+
 function baselines(bits: Uint8Array, start: number): Int32Array {
   const out = new Int32Array(bits.length);
   for (let i = 0, s = start; i < bits.length; i++) {
@@ -188,8 +183,46 @@ function baselines(bits: Uint8Array, start: number): Int32Array {
   }
   return out;
 }
-const LLBL = baselines(LLB, 0);
-const MLBL = baselines(MLB, 3);
+
+/** fzstd's fixed tables, and room for the walk's own; built on first use, not at every start. */
+interface Shared {
+  /** Default match length, offset and literal length tables (the order of fzstd's). */
+  defaults: [Fse, Fse, Fse];
+  /** Extra bits and baselines of literal length and match length codes. */
+  llb: Uint8Array;
+  llbl: Int32Array;
+  mlb: Uint8Array;
+  mlbl: Int32Array;
+  slots: [Slot, Slot, Slot];
+  weights: Slot;
+  rle: [Fse, Fse, Fse];
+}
+let shared: Shared | undefined;
+function tables(): Shared {
+  if (shared === undefined) {
+    const llb = new Uint8Array(new Int32Array([0, 0, 0, 0, 16843009, 50528770, 134678020, 202050057, 269422093]).buffer, 0, 36);
+    const mlb = new Uint8Array(new Int32Array([0, 0, 0, 0, 0, 0, 0, 0, 16843009, 50528770, 117769220, 185207048, 252579084, 16]).buffer, 0, 53);
+    const rle = (): Fse => ({ b: 0, m: 0, s: new Uint8Array(1), n: new Uint8Array(1), t: new Uint16Array(1) });
+    shared = {
+      defaults: [
+        predefined([33, 20, 196, 24, 99, 140, 33, 132, 16, 66, 8, 33, 132, 16, 66, 8, 33, 68, 68, 68, 68, 68, 68, 68, 68, 36, 9], 6),
+        predefined([32, 132, 16, 66, 102, 70, 68, 68, 68, 68, 36, 73, 2], 5),
+        predefined([81, 16, 99, 140, 49, 198, 24, 99, 12, 33, 196, 24, 99, 102, 102, 134, 70, 146, 4], 6),
+      ],
+      llb,
+      llbl: baselines(llb, 0),
+      mlb,
+      mlbl: baselines(mlb, 3),
+      slots: [new Slot(), new Slot(), new Slot()],
+      weights: new Slot(),
+      rle: [rle(), rle(), rle()],
+    };
+  }
+  return shared;
+}
+
+/** The largest match length, offset and literal length codes (RFC 8878 3.1.1.3.2.1). */
+const MAX_CODE = [52, 31, 35];
 
 /** What a frame carries from block to block: the last sequence tables. */
 interface Walk {
@@ -201,18 +234,13 @@ interface Walk {
   sequences: number;
 }
 
-const SLOTS = [new Slot(), new Slot(), new Slot()];
-const WEIGHTS = new Slot();
-const RLE: Fse[] = [0, 1, 2].map(() => ({ b: 0, m: 0, s: new Uint8Array(1), n: new Uint8Array(1), t: new Uint16Array(1) }));
-/** The largest match length, offset and literal length codes (RFC 8878 3.1.1.3.2.1). */
-const MAX_CODE = [52, 31, 35];
 
 /** fzstd's rhu() up to the end of its weight loop: false if that loop would pass 255 weights (or never end). */
 function weightsEnd(dat: Uint8Array, bt: number): boolean {
   const hb = dat[bt] as number;
   if (!(hb < 128)) return true;
   // Where every state reads a bit, the loop ends within the stream's bits.
-  const r = readFse(dat, bt + 1, 6, WEIGHTS, true);
+  const r = readFse(dat, bt + 1, 6, tables().weights, true);
   if (!r) return true;
   const [ebt, fdt] = r;
   bt += hb;
@@ -283,28 +311,30 @@ function walkBlock(dat: Uint8Array, bt: number, ebt: number, w: Walk, maxOutput:
   const scm = at(dat, bt++);
   if (scm & 3) return false;
   // In place: "repeat" keeps the previous block's table.
-  const tables = w.tables;
+  const T = tables();
+  const { tables: use } = w;
   for (let i = 2; i > -1; --i) {
     const md = (scm >> ((i << 1) + 2)) & 3;
-    if (md === 0) tables[i] = i === 0 ? DMLT : i === 1 ? DOCT : DLLT;
+    if (md === 0) use[i] = T.defaults[i] as Fse;
     else if (md === 1) {
-      const rle = RLE[i] as Fse;
+      const rle = T.rle[i] as Fse;
       rle.m = rle.s[0] = at(dat, bt++);
-      tables[i] = rle;
+      use[i] = rle;
     } else if (md === 2) {
-      const r = readFse(dat, bt, 9 - (i & 1), SLOTS[i] as Slot) as [number, Fse] | undefined;
+      const r = readFse(dat, bt, 9 - (i & 1), T.slots[i] as Slot) as [number, Fse] | undefined;
       if (!r) return false;
       bt = r[0];
-      tables[i] = r[1];
+      use[i] = r[1];
     } else if (!w.hasTables) return false;
   }
   w.hasTables = true;
   // fzstd takes a code past the last one as a length of NaN, and a match of NaN bytes from far back
   // copies as many bytes as the offset says: such tables are refused here.
-  for (let i = 0; i < 3; i++) if ((tables[i] as Fse).m > (MAX_CODE[i] as number)) throw corrupt(`sequence code ${(tables[i] as Fse).m} beyond the last one`, where);
-  const mlt = tables[0] as Fse;
-  const oct = tables[1] as Fse;
-  const llt = tables[2] as Fse;
+  for (let i = 0; i < 3; i++) if ((use[i] as Fse).m > (MAX_CODE[i] as number)) throw corrupt(`sequence code ${(use[i] as Fse).m} beyond the last one`, where);
+  const mlt = use[0] as Fse;
+  const oct = use[1] as Fse;
+  const llt = use[2] as Fse;
+  const { llb: LLB, llbl: LLBL, mlb: MLB, mlbl: MLBL } = T;
   const lb = at(dat, ebt - 1);
   if (!lb) return false;
   // As fzstd reads them. With every code valid, a sequence copies exactly ll + ml bytes (its match
@@ -359,7 +389,7 @@ function checkFrames(src: Uint8Array, maxOutput: number): number {
   let p = 0;
   let total = 0;
   let declared = true;
-  const w: Walk = { tables: [DMLT, DOCT, DLLT], hasTables: false, copies: 0, sequences: 0 };
+  const w: Walk = { tables: [], hasTables: false, copies: 0, sequences: 0 };
   // Once fzstd will have thrown, nothing after that point runs and needs walking.
   let walking = true;
   while (p < src.length) {
