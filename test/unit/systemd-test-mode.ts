@@ -65,10 +65,12 @@ function parseDump(text: string, wanted: Set<string>): Map<string, Map<string, s
   const units = new Map<string, Map<string, string[]>>();
   let current: Map<string, string[]> | undefined;
   for (const line of text.split("\n")) {
-    const head = /^\t-> Unit (.+):$/.exec(line);
-    if (head) {
-      current = wanted.has(head[1]!) ? new Map() : undefined;
-      if (current) units.set(head[1]!, current);
+    // Any "\t-> " line opens a new block: a unit, or a job, whose fields (State, Irreversible, ...)
+    // must not be appended to the unit dumped before it. Blocks come in hash order, random per run.
+    if (line.startsWith("\t-> ")) {
+      const head = /^\t-> Unit (.+):$/.exec(line);
+      current = head && wanted.has(head[1]!) ? new Map() : undefined;
+      if (head && current) units.set(head[1]!, current);
       continue;
     }
     const setting = /^\t\t([A-Za-z]+): (.*)$/.exec(line);
