@@ -6,7 +6,7 @@
 import { mkdirSync } from "node:fs";
 import type { Entry } from "../config/attach-list.ts";
 import { CACHE_DIRS } from "../config/paths.ts";
-import { replaceFileAtomic } from "../io/atomic-file.ts";
+import { removeStaleTemporariesIn, replaceFileAtomic } from "../io/atomic-file.ts";
 import { cacheFileName, cacheRecord, identityOf, type ImageIdentity, removeCacheFiles, settledIdentity } from "../io/facts-cache.ts";
 import { lookupImage } from "../io/image-lookup.ts";
 import { matchesFor } from "../plan/plan.ts";
@@ -56,6 +56,9 @@ export function writeEntryCache(ctx: Context, entry: Entry, listFile: string, fa
   const hostDir = ctx.opts.root + dir;
   try {
     mkdirSync(hostDir, { recursive: true, mode: 0o755 });
+    // A run killed mid-write left its temporary file here; no later write of that entry may come.
+    // Only files of dead processes go, so a writer under another list directory's lock is safe.
+    removeStaleTemporariesIn(hostDir);
     replaceFileAtomic(`${hostDir}/${cacheFileName(entry.name)}`, record);
   } catch (e) {
     ctx.warn(`Warning: Failed to write the cache for [${entry.name}] in '${hostDir}': ${(e as Error).message}; an image not reachable at boot will be attached by the late pass instead.`);

@@ -76,8 +76,14 @@ function syncDirectory(dir: string): void {
  */
 export function removeStaleTemporaries(path: string): void {
   const real = target(path);
-  const dir = dirname(real);
-  const prefix = `.#${basename(real)}.`;
+  removeStaleTemporariesIn(dirname(real), `.#${basename(real)}.`);
+}
+
+/**
+ * Removes the temporary files (`.#NAME.PID.RANDOM`, named by replaceFileAtomic) in `dir` whose
+ * writer is gone and whose name starts with `prefix`. The same lock rule as above applies.
+ */
+export function removeStaleTemporariesIn(dir: string, prefix = ".#"): void {
   let names: string[];
   try {
     names = readdirSync(dir);
@@ -86,8 +92,11 @@ export function removeStaleTemporaries(path: string): void {
   }
   for (const n of names) {
     if (!n.startsWith(prefix)) continue;
-    const pid = Number.parseInt(n.slice(prefix.length), 10);
-    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    // NAME may hold dots itself: the pid is the second field from the end.
+    const fields = n.split(".");
+    const pidText = fields[fields.length - 2] ?? "";
+    const pid = /^[1-9][0-9]*$/.test(pidText) ? Number(pidText) : Number.NaN;
+    if (!Number.isSafeInteger(pid) || pid === process.pid) continue;
     try {
       process.kill(pid, 0);
       continue; // still running: not ours to judge

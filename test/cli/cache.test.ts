@@ -4,7 +4,7 @@
 // image's identity is unchanged, and ignores it whenever the entry, the host or the file differ.
 // A "tell-tale" cache — one whose unit text was edited — shows which side the generator used.
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { contents } from "../helpers/tree.ts";
@@ -186,6 +186,18 @@ describe("the facts cache", () => {
     expect(existsSync(join(root, CACHE))).toBe(false);
     renameSync(join(root, IMAGE), join(root, IMAGE + ".away"));
     expect(generate(root).outcome.cached).toEqual([IMAGE]);
+  });
+
+  it("a temporary file left by a killed run goes at the next write; a live writer's stays", () => {
+    const root = attachedRoot();
+    const dir = join(root, "etc/portable-attach/cache");
+    mkdirSync(dir, { recursive: true });
+    const dead = spawnSync(process.execPath, ["-e", "0"]).pid; // exited: its pid names no process
+    const stale = [`.#bar.json.${dead}.x1y2z3`, `.#a.b.json.${dead}.abcdef`];
+    const live = `.#baz.json.${process.pid}.abcdef`;
+    for (const n of [...stale, live]) writeFileSync(join(dir, n), "{");
+    attach(root);
+    expect(readdirSync(dir).sort()).toEqual([live, "foo.json"].sort());
   });
 
   it("a failure to write it costs a warning, not the attach", () => {

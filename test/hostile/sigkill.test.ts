@@ -120,7 +120,11 @@ describe("1,000 SIGKILLs of concurrent CLI runs", () => {
     // A lock or temporary file left by a killed run neither blocks the next run nor stays.
     const after = await attach(name(IMAGES - 1), 60_000);
     expect(after.code, after.stderr).toBe(0);
-    expect(readdirSync(join(root, "etc")).sort()).toEqual(["portable-attach.conf"]);
+    expect(readdirSync(join(root, "etc")).sort()).toEqual(["portable-attach", "portable-attach.conf"]);
+    // The facts cache holds one record per attached entry at most, and no temporary file.
+    const records = readdirSync(join(root, "etc/portable-attach/cache"));
+    expect(records.filter((n) => !/^[^.].*\.json$/.test(n))).toEqual([]);
+    expect(records.length).toBeLessThanOrEqual(IMAGES);
     console.log(`SIGKILL test: ${kills} kills of running CLI processes, ${completions} completed attaches all present, ${failures} clean refusals, ${epochs} epochs (one quiet run: ${span.toFixed(0)} ms, kill window at the end: ${window.toFixed(0)} ms)`);
     expect(kills).toBeGreaterThanOrEqual(KILLS);
     expect(completions).toBeGreaterThan(KILLS / 10);
