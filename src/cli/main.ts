@@ -15,18 +15,19 @@ import { status } from "./status.ts";
 import { VERSION } from "../version.ts";
 
 
-const VERBS: Record<string, (ctx: Context) => number> = {
-  list,
-  attach,
-  detach,
-  reattach,
-  enable: (ctx) => setEnabled(ctx, true),
-  disable: (ctx) => setEnabled(ctx, false),
-  inspect,
-  "is-attached": isAttached,
-  status,
-  reload: reloadVerb,
-};
+// A Map, not an object literal: a verb such as "constructor" must not find Object.prototype's.
+const VERBS = new Map<string, (ctx: Context) => number>([
+  ["list", list],
+  ["attach", attach],
+  ["detach", detach],
+  ["reattach", reattach],
+  ["enable", (ctx) => setEnabled(ctx, true)],
+  ["disable", (ctx) => setEnabled(ctx, false)],
+  ["inspect", inspect],
+  ["is-attached", isAttached],
+  ["status", status],
+  ["reload", reloadVerb],
+]);
 
 const HELP = `portable-attach [OPTIONS...] COMMAND ...
 
@@ -84,7 +85,7 @@ export function main(argv: string[], env: NodeJS.ProcessEnv): number {
       process.stdout.write(`portable-attach ${VERSION}\n`);
       return 0;
     }
-    const verb = VERBS[opts.verb];
+    const verb = VERBS.get(opts.verb);
     if (!verb) throw new UsageError(`Unknown command verb '${opts.verb}'.`);
     return verb(createContext(opts, env));
   } catch (e) {

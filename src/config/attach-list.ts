@@ -28,7 +28,8 @@ export interface Entry {
 
 export const KNOWN_KEYS = ["Image", "Extensions", "Prefixes", "Profile", "Enable", "Force", "Attach"] as const;
 
-const BOOLEANS: Record<string, boolean> = { "1": true, yes: true, y: true, true: true, t: true, on: true, "0": false, no: false, n: false, false: false, f: false, off: false };
+// A Map, so that "constructor" or "__proto__" is no boolean.
+const BOOLEANS = new Map(Object.entries({ "1": true, yes: true, y: true, true: true, t: true, on: true, "0": false, no: false, n: false, false: false, f: false, off: false }));
 /** An attachment name: used in messages, CLI arguments and file names of the cache. */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.@:+-]{0,254}$/;
 /** A profile name, as portablectl accepts one (a file name). */
@@ -93,7 +94,7 @@ function problem(entry: Entry, diagnostics: Diagnostic[], line: number, message:
 }
 
 function parseBoolean(entry: Entry, diagnostics: Diagnostic[], key: string, value: string, line: number): boolean {
-  const b = BOOLEANS[value.toLowerCase()];
+  const b = BOOLEANS.get(value.toLowerCase());
   if (b !== undefined) return b;
   problem(entry, diagnostics, line, `Failed to parse ${key}='${shown(value)}': expected a boolean (yes/no)`);
   return false;

@@ -71,7 +71,7 @@ const DPS_TYPES: Record<string, readonly string[]> = {
 };
 
 /** systemd's SECONDARY_ARCHITECTURE: what a host can also run, used when the native one is absent. */
-const SECONDARY: Record<string, string> = { "x86-64": "x86", arm64: "arm", s390x: "s390", ppc64: "ppc" };
+const SECONDARY = new Map(Object.entries({ "x86-64": "x86", arm64: "arm", s390x: "s390", ppc64: "ppc" }));
 
 const LINUX_GENERIC = "0fc63daf-8483-4772-8e79-3d69d8477de4";
 const OTHER_TYPES: Record<string, string> = {
@@ -338,7 +338,8 @@ export function selectPartitions(table: PartitionTable, arch: string, imageName:
     return { root: { ...only, role: typeName(only.type) }, verity: [] };
   }
 
-  const archs = [arch, ...(SECONDARY[arch] ? [SECONDARY[arch] as string] : [])];
+  const secondary = SECONDARY.get(arch);
+  const archs = secondary === undefined ? [arch] : [arch, secondary];
   for (const a of archs) {
     const newest = (designator: Designator): Selected | undefined => {
       let best: Partition | undefined;

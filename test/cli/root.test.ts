@@ -100,6 +100,9 @@ describe("--json shapes and usage", () => {
     const root = makeTree();
     roots.push(root);
     expect(runCli(root, ["frobnicate"])).toMatchObject({ status: 2, stderr: expect.stringContaining("Unknown command verb 'frobnicate'.") });
+    for (const inherited of ["constructor", "toString", "__proto__"]) {
+      expect(runCli(root, [inherited])).toMatchObject({ status: 2, stderr: expect.stringContaining(`Unknown command verb '${inherited}'.`) });
+    }
     expect(runCli(root, ["--json=xml", "list"]).status).toBe(2);
     expect(runCli(root, ["attach"]).status).toBe(2);
     expect(runCli(root, ["detach", "nope"])).toMatchObject({ status: 1, stderr: "No entry 'nope' in any attach list.\n" });

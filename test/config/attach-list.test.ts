@@ -33,6 +33,8 @@ describe("attach list", () => {
     ["[a]\n", 1, "has no Image="],
     ["[a]\nImage=\n", 2, "is empty"],
     ["[a]\nImage=/x\nEnable=maybe\n", 3, "expected a boolean"],
+    ["[a]\nImage=/x\nForce=constructor\n", 3, "expected a boolean"],
+    ["[a]\nImage=/x\nEnable=__proto__\n", 3, "expected a boolean"],
     ["[a]\nImage=/x\nProfile=../../x\n", 3, "Unit profile name not valid"],
     ["[a b]\nImage=/x\n", 1, "Invalid attachment name"],
     ["[a]\nImage=/x\nPrefixes=ok bad/prefix\n", 3, "Invalid prefix 'bad/prefix'"],

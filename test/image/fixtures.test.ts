@@ -243,6 +243,8 @@ describe("Discoverable Partitions choices", () => {
     const arm = openImage(path("gpt-dps-foreign.raw"), { architecture: "arm64" });
     expect(osName(arm)).toBe("Foo-arm64");
     arm.close();
+    // A name that is also an Object.prototype key is no architecture.
+    expect(() => openImage(path("gpt-dps-foreign.raw"), { architecture: "constructor" })).toThrow(/^Unknown architecture 'constructor' for picking partitions of /);
   });
 
   it("verity and signature partitions are recognised, never read as file systems", () => {
