@@ -80,13 +80,14 @@ class Slot {
   private readonly buf = new ArrayBuffer(512 + (512 << 2));
   readonly freq = new Int16Array(this.buf, 0, 256);
   readonly dstate = new Uint16Array(this.buf, 0, 256);
-  private readonly tables: Array<Fse | undefined> = [];
+  // One per accuracy log (5-9), filled with undefined so that storing one never changes its shape.
+  private readonly tables: Array<Fse | undefined> = new Array<Fse | undefined>(10).fill(undefined);
   table(al: number): Fse {
     let t = this.tables[al];
     if (t === undefined) {
       const sz = 1 << al;
       const bb1 = 512 + (sz << 1);
-      t = this.tables[al] = { b: al, m: 0, t: new Uint16Array(this.buf, 512, sz), s: new Uint8Array(this.buf, bb1, sz), n: new Uint8Array(this.buf, bb1 + sz, sz) };
+      t = this.tables[al] = { b: al, m: 0, s: new Uint8Array(this.buf, bb1, sz), n: new Uint8Array(this.buf, bb1 + sz, sz), t: new Uint16Array(this.buf, 512, sz) };
     }
     return t;
   }
