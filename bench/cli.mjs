@@ -4,8 +4,12 @@
 // `portablectl attach IMAGE` / `portablectl detach IMAGE` (portabled copies the units, then
 // reloads) on the same image, interleaved, plus `node -e 0` in the guest. Needs root, nspawn and the
 // cached e2e rootfs; without them it says why and measures nothing.
+//
+// Ours is installed in the guest as a user would install it: scripts/install.mjs run by the guest's
+// Node (bookworm's nodejs), which also makes the code caches that Node accepts. The programs
+// installed are the builds given (BENCH_GENERATOR/BENCH_CLI), or dist/.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeTree } from "./inputs.mjs";
@@ -20,8 +24,6 @@ export async function cliBench({ runs, warmup, log, repo, generator, cli }) {
   if (process.getuid?.() !== 0) return { note: "not measured: needs root (systemd-nspawn)", rows: [] };
   if (spawnSync("sh", ["-c", "command -v systemd-nspawn && command -v mksquashfs"]).status !== 0) return { note: "not measured: systemd-nspawn or mksquashfs missing", rows: [] };
   // The e2e harness installs the builds it is pointed at (read when guest.mjs is first imported).
-  process.env.E2E_GENERATOR = generator;
-  process.env.E2E_CLI = cli;
   const { ensureRootfs } = await import(join(repo, "test/e2e/lib/rootfs.mjs"));
   const { boot, readOut } = await import(join(repo, "test/e2e/lib/boot.mjs"));
   const { makePayload } = await import(join(repo, "test/e2e/lib/guest.mjs"));
@@ -34,10 +36,13 @@ export async function cliBench({ runs, warmup, log, repo, generator, cli }) {
     makeTree(tree, "bench");
     const raw = join(tmp, "bench_1.raw");
     spawnSync("mksquashfs", [tree, raw, "-noappend", "-quiet", "-no-progress", "-all-root", "-comp", "zstd"], { stdio: "ignore" });
+    const source = installSource(join(tmp, "source"), { repo, generator, cli });
     const total = warmup + runs;
     // One round: ours attach, ours detach, portablectl attach, portablectl detach (each with its
     // reload), for a directory image and a raw one. Times in ns from date +%s%N around each command.
     const check = String.raw`
+node /usr/src/portable-attach/scripts/install.mjs install -q 2>>/run/out/bench.err || echo "FAILED: install" >>/run/out/bench.err
+PORTABLE_ATTACH_DEBUG_CODE_CACHE=1 portable-attach --version 2>&1 >/dev/null | sed 's/^/code cache: /' >>/run/out/bench.err
 t() { local a b; a=$(date +%s%N); "$@" >/dev/null 2>>/run/out/bench.err || echo "FAILED: $*" >>/run/out/bench.err; b=$(date +%s%N); echo $(( (b - a) / 1000 )); }
 for i in $(seq 1 ${total}); do
   echo "node0 $(t node -e 0)" >>/run/out/bench.txt
@@ -59,7 +64,9 @@ check "bench ran" test -s /run/out/bench.txt
 `;
     const payload = makePayload(join(tmp, "payload"), {
       check,
+      ours: false,
       files: {
+        "usr/src/portable-attach": { copyTree: source },
         "var/lib/portables/bench_1": { copyTree: tree },
         "var/lib/portables/bench_1.raw": { copyFile: raw },
       },
@@ -79,7 +86,8 @@ check "bench ran" test -s /run/out/bench.txt
         const xs = (samples[k] ?? []).slice(warmup);
         return xs.length ? { median: median(xs), min: Math.min(...xs), max: Math.max(...xs), runs: xs.length } : undefined;
       };
-      const out = { node0: stat("node0"), errors: errors.split("\n").filter((l) => l.startsWith("FAILED")).slice(0, 20), rows: [] };
+      const codeCache = /^code cache: .*: (.+)$/m.exec(errors)?.[1] ?? "unknown";
+      const out = { node0: stat("node0"), codeCache, errors: errors.split("\n").filter((l) => l.startsWith("FAILED")).slice(0, 20), rows: [] };
       const floor = out.node0;
       for (const kind of ["dir", "raw"]) {
         for (const verb of ["attach", "detach"]) {
@@ -113,3 +121,14 @@ check "bench ran" test -s /run/out/bench.txt
   }
 }
 
+/** What scripts/install.mjs needs of a source tree, with the given builds as its dist/. */
+function installSource(dir, { repo, generator, cli }) {
+  for (const d of ["scripts", "units", "profiles", "man", "completion"]) cpSync(join(repo, d), join(dir, d), { recursive: true });
+  mkdirSync(join(dir, "dist"));
+  copyFileSync(generator, join(dir, "dist/portable-attach-generator"));
+  copyFileSync(cli, join(dir, "dist/portable-attach"));
+  // The images code-cache.mjs's representative run reads.
+  mkdirSync(join(dir, "test/fixtures/images"), { recursive: true });
+  for (const f of ["erofs-lz4.raw", "squashfs-zstd.raw", "ext4.raw", "gpt-dps-root-erofs.raw"]) copyFileSync(join(repo, "test/fixtures/images", f), join(dir, "test/fixtures/images", f));
+  return dir;
+}

@@ -195,6 +195,7 @@ for (const r of rows) {
 }
 if (results.entries) for (const [fmt, v] of Object.entries(results.entries)) console.log(`per extra entry (${fmt}): ${v.perEntryMs.toFixed(3)} ms; attached by the CLI: ${v.perEntryCachedMs.toFixed(3)} ms`);
 if (results.size) for (const [fmt, v] of Object.entries(results.size)) console.log(`1 GiB / 1 MiB (${fmt}): ${v.bigOverSmall.toFixed(3)}×`);
+if (results.cli?.codeCache) console.log(`cli: code cache of the installed CLI in the guest: ${results.cli.codeCache}`);
 if (results.cli?.note) console.log(`cli: ${results.cli.note}`);
 const jsonPath = process.env.BENCH_JSON ?? join(CACHE, "results.json");
 results.rows = rows;
