@@ -12,24 +12,17 @@ import { executable, makeCodeCache } from "./scripts/code-cache.mjs";
 const pkg = JSON.parse(readFileSync(new URL("./package.json", import.meta.url), "utf8"));
 const ALLOWED_INPUT = /^(src|generator)\/|^node_modules\/(ini|fzstd)\/|^lazy-builtin:node:/;
 
-// node:zlib (gzip squashfs, CRC-32) and node:net (journald's stream socket) pull in node:stream and
-// cost several ms at every start, while most runs need neither. Each is bundled as a stand-in whose
-// properties load the real module on first use. One property is asked for at start-up, by feature
-// test: zlib.crc32 (Node >= 20.15 on 20.x, >= 22.2); the stand-in answers that from the version, so
-// the test does not load zlib. Keys are taken from the building Node; a key the running Node lacks
-// reads undefined, as it would from the real module.
+// node:zlib (gzip squashfs), node:net (journald's stream socket), node:child_process (systemctl,
+// which loads net) and node:crypto (the CLI's list fingerprint) pull in node:stream and cost
+// several ms at every start, while most runs need none of them. Each is bundled as a stand-in whose
+// properties load the real module on first use. Keys are taken from the building Node; a key the
+// running Node lacks reads undefined, as it would from the real module.
 function lazyBuiltinSource(name) {
   const keys = Object.keys(requireBuiltin(name)).filter((k) => k !== "default");
-  const lines = [
+  return [
     `let m; const load = () => m || (m = require(${JSON.stringify(name)}));`,
-    `const v = process.versions.node.split(".").map(Number);`,
-    `const hasCrc32 = v[0] > 22 || (v[0] === 22 && v[1] >= 2) || (v[0] === 20 && v[1] >= 15);`,
-    `const crc32 = (...a) => load().crc32(...a);`,
-    `for (const k of ${JSON.stringify(keys)}) Object.defineProperty(exports, k, { enumerable: true, get: ${
-      name === "node:zlib" ? `k === "crc32" ? () => (hasCrc32 ? crc32 : undefined) : ` : ""
-    }() => load()[k] });`,
-  ];
-  return lines.join("\n");
+    `for (const k of ${JSON.stringify(keys)}) Object.defineProperty(exports, k, { enumerable: true, get: () => load()[k] });`,
+  ].join("\n");
 }
 function requireBuiltin(name) {
   return createRequire(import.meta.url)(name);
@@ -37,7 +30,7 @@ function requireBuiltin(name) {
 const lazyBuiltins = {
   name: "lazy-builtins",
   setup(b) {
-    b.onResolve({ filter: /^node:(zlib|net)$/ }, (args) =>
+    b.onResolve({ filter: /^node:(zlib|net|child_process|crypto)$/ }, (args) =>
       args.namespace === "lazy-builtin" ? { path: args.path, external: true } : { path: args.path, namespace: "lazy-builtin" },
     );
     b.onLoad({ filter: /.*/, namespace: "lazy-builtin" }, (args) => ({ contents: lazyBuiltinSource(args.path), loader: "js" }));

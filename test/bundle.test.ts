@@ -53,6 +53,41 @@ describe.each([GENERATOR, CLI])("%s", (exe) => {
   });
 });
 
+describe("what a plain run loads", () => {
+  // node:stream and what pulls it in (net, child_process, crypto, zlib, process.stdout) cost
+  // several ms of every start: a run that needs none of them must not load them (build.mjs's lazy
+  // built-ins, src/io/stdio.ts).
+  const HEAVY = /^NativeModule (stream|net|child_process|crypto|zlib|internal\/streams\/.*)$/;
+  function loaded(args: string[], env: Record<string, string> = {}): string[] {
+    const preload = join(scratch, "modules.cjs");
+    // What Node itself loaded before the program (its bootstrap, --require) does not count.
+    writeFileSync(preload, 'const before = new Set(process.moduleLoadList);\nprocess.on("exit", () => require("node:fs").writeSync(2, "\\n" + JSON.stringify(process.moduleLoadList.filter((m) => !before.has(m))) + "\\n"));\n');
+    const r = spawnSync(process.execPath, ["--require", preload, ...args], { encoding: "utf8", env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const last = r.stderr.trim().split("\n").pop() ?? "[]";
+    return (JSON.parse(last) as string[]).filter((m) => HEAVY.test(m));
+  }
+
+  it("the generator, on a list with a directory image and a raw one, to a pipe", () => {
+    const root = join(scratch, "loads");
+    cpSync(join(REPO, "test/golden/15-raw-extension/input"), root, { recursive: true });
+    for (const line of readFileSync(join(REPO, "test/golden/15-raw-extension/images"), "utf8").split("\n").filter((l) => l.trim() !== "")) {
+      const [dest, fixture] = line.split(/\s+/) as [string, string];
+      mkdirSync(dirname(join(root, dest)), { recursive: true });
+      cpSync(join(REPO, "test/fixtures/images", fixture), join(root, dest));
+    }
+    const out = join(root, "run/systemd/generator");
+    mkdirSync(out, { recursive: true });
+    expect(loaded([GENERATOR, out], { PORTABLE_ATTACH_ROOT: root, SYSTEMD_LOG_LEVEL: "debug" })).toEqual([]);
+    expect(readdirSync(out).length).toBeGreaterThan(1);
+  });
+
+  it("the CLI's --help, --version and list, to a pipe", () => {
+    for (const args of [["--help"], ["--version"], [`--root=${scratch}`, "list"]]) expect(loaded([CLI, ...args])).toEqual([]);
+    // The check sees what it looks for.
+    expect(loaded(["-e", 'require("node:child_process")'])).toContain("NativeModule child_process");
+  });
+});
+
 describe("the generator bundle", () => {
   it("refuses a wrong number of output directories", () => {
     const r = run(["a", "b"], {});

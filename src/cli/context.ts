@@ -1,5 +1,6 @@
 // What every verb shares: the options, where output goes, and the failure type that carries an
 // exit status. Verbs print through here so -q and --json behave the same everywhere.
+import { writeStderr, writeStdout } from "../io/stdio.ts";
 import type { Options } from "./options.ts";
 
 /** A failure the user should read: printed as is, exit status 1 (2 for usage). */
@@ -27,11 +28,11 @@ export function createContext(opts: Options, env: NodeJS.ProcessEnv): Context {
   return {
     opts,
     env,
-    out: (t) => process.stdout.write(t.endsWith("\n") ? t : t + "\n"),
+    out: (t) => writeStdout(t.endsWith("\n") ? t : t + "\n"),
     note: (t) => {
-      if (!opts.quiet) process.stderr.write(t + "\n");
+      if (!opts.quiet) writeStderr(t + "\n");
     },
-    warn: (t) => process.stderr.write(t + "\n"),
+    warn: (t) => writeStderr(t + "\n"),
   };
 }
 

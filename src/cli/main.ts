@@ -13,6 +13,7 @@ import { reattach } from "./reattach.ts";
 import { reloadVerb } from "./reload.ts";
 import { status } from "./status.ts";
 import { VERSION } from "../version.ts";
+import { writeStderr, writeStdout } from "../io/stdio.ts";
 
 
 // A Map, not an object literal: a verb such as "constructor" must not find Object.prototype's.
@@ -78,11 +79,11 @@ export function main(argv: string[], env: NodeJS.ProcessEnv): number {
   try {
     const opts = parseOptions(argv);
     if (opts.help) {
-      process.stdout.write(HELP + "\n");
+      writeStdout(HELP + "\n");
       return 0;
     }
     if (opts.version) {
-      process.stdout.write(`portable-attach ${VERSION}\n`);
+      writeStdout(`portable-attach ${VERSION}\n`);
       return 0;
     }
     const verb = VERBS.get(opts.verb);
@@ -90,14 +91,14 @@ export function main(argv: string[], env: NodeJS.ProcessEnv): number {
     return verb(createContext(opts, env));
   } catch (e) {
     if (e instanceof UsageError) {
-      process.stderr.write(`${e.message}\nTry 'portable-attach --help' for more information.\n`);
+      writeStderr(`${e.message}\nTry 'portable-attach --help' for more information.\n`);
       return 2;
     }
     if (e instanceof CliError) {
-      process.stderr.write(e.message + "\n");
+      writeStderr(e.message + "\n");
       return e.status;
     }
-    process.stderr.write(`Failed to run: ${(e as Error).stack ?? String(e)}\n`);
+    writeStderr(`Failed to run: ${(e as Error).stack ?? String(e)}\n`);
     return 1;
   }
 }

@@ -11,9 +11,9 @@
 //   dm-verity hash tree is not checked: we only discover units, systemd verifies when it mounts);
 // * otherwise a single generic-Linux GPT partition, or the single bootable 0x83 MBR partition.
 // Refused: anything else (ESP/XBOOTLDR are ignored; no extended MBR partitions; no LUKS here).
-import * as zlib from "node:zlib";
 import { compareVersions } from "../portable/version.ts";
 import type { ByteSource } from "./byte-source.ts";
+import { crc32 } from "./crc32.ts";
 import { bytesAt, u16le, u32le, u64le, u8 } from "./bytes.ts";
 import { MAX_GPT_ENTRIES, MAX_GPT_TABLE_BYTES } from "./limits.ts";
 import { ImageError } from "./types.ts";
@@ -104,25 +104,6 @@ export function typeName(type: string): string {
 }
 
 // ----------------------------------------------------------------------------------- parsing
-
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-/** CRC-32 (IEEE): zlib.crc32 where Node has it (≥ 20.15), a table otherwise (Node 18). */
-export function crc32(data: Uint8Array): number {
-  const native = (zlib as { crc32?: (d: Uint8Array) => number }).crc32;
-  if (typeof native === "function") return native(data) >>> 0;
-  let c = 0xffffffff;
-  for (const byte of data) c = (CRC_TABLE[(c ^ byte) & 0xff] as number) ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
 
 function guidAt(buf: Uint8Array, off: number, field: string): string {
   const b = bytesAt(buf, off, 16, field);

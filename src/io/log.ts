@@ -7,6 +7,7 @@
 // and systemd.log_level= on the kernel command line when invoked by systemd.
 import { closeSync, constants, existsSync, openSync, readFileSync, writeSync } from "node:fs";
 import { createConnection } from "node:net";
+import { writeStderr } from "./stdio.ts";
 
 export const LEVELS = ["emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"] as const;
 export type Level = (typeof LEVELS)[number];
@@ -66,7 +67,7 @@ export function createLogger(ident: string, env: NodeJS.ProcessEnv): Logger {
   const journal: string[] | undefined = kmsg === undefined && (auto || target === "journal") && existsSync(JOURNAL_STREAM) ? [] : undefined;
 
   const toStderr = (line: string): void => {
-    process.stderr.write(`${line}\n`);
+    writeStderr(`${line}\n`);
   };
   return {
     enabled: (level) => LEVELS.indexOf(level) <= max,

@@ -17,7 +17,8 @@ import { rng } from "../helpers/random.ts";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { bytesSource } from "../../src/image/byte-source.ts";
-import { crc32, readGpt, readMbr } from "../../src/image/partitions.ts";
+import { crc32 } from "../../src/image/crc32.ts";
+import { readGpt, readMbr } from "../../src/image/partitions.ts";
 import { openRawSource } from "../../src/image/raw.ts";
 import { ImageError, type ImageTree } from "../../src/image/types.ts";
 

@@ -4,7 +4,7 @@
 // Why our own: Node has no xz, and squashfs -comp xz stores every block as a complete .xz stream
 // (stream header, one block, index, footer). Supported subset: any number of concatenated streams
 // and blocks; filter chains of LZMA2 optionally preceded by BCJ x86 (mksquashfs -Xbcj x86); check
-// types none, CRC32 (verified with zlib.crc32 when the running Node has it), and CRC64/SHA-256
+// types none, CRC32 (verified, as are the headers' and the index's CRC32), and CRC64/SHA-256
 // (skipped, not verified). Refused as UNSUPPORTED: other filters (delta, BCJ for other
 // architectures), legacy .lzma files. Decoding is one-shot into one buffer, so the output itself
 // is the LZMA dictionary and no window copy is kept.
@@ -12,7 +12,7 @@
 // Every length comes from untrusted input: the output is capped by maxOutput (ImageError LIMIT),
 // every input read is bounds-checked (CORRUPT), match distances are checked against the bytes
 // decoded since the last dictionary reset and against the declared dictionary size.
-import * as zlib from "node:zlib";
+import { crc32 } from "../crc32.ts";
 import { ImageError } from "../types.ts";
 
 const FORMAT = "xz";
@@ -26,11 +26,8 @@ function corrupt(message: string, offset?: number): ImageError {
   return new ImageError("CORRUPT", `Invalid xz data: ${message}`, FORMAT, offset);
 }
 
-// zlib.crc32 arrived in Node 20.15 / 22.2; on older Node the checks are skipped, not faked.
-const crc32: ((data: Uint8Array) => number) | undefined = typeof zlib.crc32 === "function" ? (d) => zlib.crc32(d) : undefined;
-
 function checkCrc32(data: Uint8Array, stored: number, what: string, offset: number): void {
-  if (crc32 && crc32(data) >>> 0 !== stored >>> 0) throw corrupt(`${what} CRC32 mismatch`, offset);
+  if (crc32(data) !== stored >>> 0) throw corrupt(`${what} CRC32 mismatch`, offset);
 }
 
 function le32(buf: Uint8Array, off: number): number {
