@@ -68,7 +68,10 @@ export function readEntryFacts(entry: Entry, options: FactsOptions): EntryFacts 
   // After the late pass, local file systems are mounted: a missing image is really missing.
   if (missing.length > 0 && options.latePassDone) return { kind: "failed", reason: missing.join("; ") };
   try {
-    const cached = options.cache && cacheFor(entry, options);
+    // The record is read only where it can serve: an image not reachable yet, or a raw image (a
+    // regular file, which has an identity). A reachable directory image is always read itself.
+    const identities = located.map((path) => (path === undefined ? undefined : identityOf(options.root + path)));
+    const cached = options.cache && (missing.length > 0 || identities.some((id) => id !== undefined)) ? cacheFor(entry, options) : undefined;
     if (missing.length > 0 && !cached) {
       const paths = configured.filter((p) => p.startsWith("/"));
       return { kind: "unreachable", paths, reason: `${missing.join("; ")}; deferred until local file systems are mounted` };
@@ -83,7 +86,7 @@ export function readEntryFacts(entry: Entry, options: FactsOptions): EntryFacts 
         unverified.push(facts.path);
         return facts;
       }
-      if (record && record.facts.path === path && sameIdentity(record.identity, identityOf(options.root + path))) return record.facts;
+      if (record && record.facts.path === path && sameIdentity(record.identity, identities[i])) return record.facts;
       return readImage(options, path, matches, i === 0 ? "root" : "extension", entry.force);
     });
     const [root, ...extensions] = images as [ImageFacts, ...ImageFacts[]];
