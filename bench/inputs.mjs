@@ -102,32 +102,41 @@ export async function entryRoot(format, count, log) {
 /**
  * A twin of an entryRoot whose entries were attached with the CLI, so each has its facts cache
  * (etc/portable-attach/cache/svcNNNN.json) as on a system where `portable-attach attach` was used.
- * The images are hard links (no copy); the CLI runs with a one-entry list each time so the
- * build stays linear. Rebuilt when the CLI's version (a record names it) or the count changes.
+ * Rebuilt when the CLI's version (a record names it) or the count changes.
  */
 export async function cachedTwin(format, count, cli, log) {
   const { root, image } = await entryRoot(format, count, log);
+  const twin = await attachedTwin(root, Array.from({ length: count }, (_, i) => [`svc${pad(i)}`, image(i)]), format !== "dir", cli, log);
+  return { root: twin, image };
+}
+
+/**
+ * `${root}-cached`: a copy of `root` (images hard-linked, not copied) in which each [name, image]
+ * was attached with the CLI, one at a time with a one-entry list so the build stays linear; the
+ * list is left holding the last. `raw`: every record must carry the image's identity.
+ */
+export async function attachedTwin(root, entries, raw, cli, log) {
   const twin = `${root}-cached`;
-  const version = `${spawnSync(process.execPath, [cli, "--version"], { encoding: "utf8" }).stdout.trim()}, ${count} entries`;
+  const version = `${spawnSync(process.execPath, [cli, "--version"], { encoding: "utf8" }).stdout.trim()}, ${entries.length} entries`;
   const stamp = join(twin, ".done");
-  if (existsSync(stamp) && readFileSync(stamp, "utf8") === version) return { root: twin, image };
-  log(`attaching ${count} ${format} images with the CLI in ${twin} …`);
+  if (existsSync(stamp) && readFileSync(stamp, "utf8") === version) return twin;
+  log(`attaching ${entries.length} images with the CLI in ${twin} …`);
   rmSync(twin, { recursive: true, force: true });
   const cp = spawnSync("cp", ["-al", root, twin]);
   if (cp.status !== 0) throw new Error(`cp -al ${root} ${twin}: ${cp.stderr}`);
   rmSync(join(twin, ".done"), { force: true });
   // Linking changed the images' ctime: a record taken within 2 s of it would not be trusted.
   await new Promise((r) => setTimeout(r, 2100));
-  for (let i = 0; i < count; i++) {
+  for (const [name, image] of entries) {
     writeFileSync(join(twin, "etc/portable-attach.conf"), "");
-    const r = spawnSync(process.execPath, [cli, `--root=${twin}`, "attach", "--enable", image(i)], { encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`attach ${image(i)}: ${r.stderr}`);
+    const r = spawnSync(process.execPath, [cli, `--root=${twin}`, "attach", "--enable", image], { encoding: "utf8" });
+    if (r.status !== 0) throw new Error(`attach ${image}: ${r.stderr}`);
     // A record without an identity would make the generator read the image anyway.
-    const record = JSON.parse(readFileSync(join(twin, `etc/portable-attach/cache/svc${pad(i)}.json`), "utf8"));
-    if (format !== "dir" && !record.images[0].identity) throw new Error(`svc${pad(i)}: cached without an identity: ${r.stderr}`);
+    const record = JSON.parse(readFileSync(join(twin, `etc/portable-attach/cache/${name}.json`), "utf8"));
+    if (raw && !record.images[0].identity) throw new Error(`${name}: cached without an identity: ${r.stderr}`);
   }
   writeFileSync(stamp, version);
-  return { root: twin, image };
+  return twin;
 }
 
 /** Writes an attach list of the first n entries of an entryRoot. */
