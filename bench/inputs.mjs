@@ -125,6 +125,8 @@ export async function attachedTwin(root, entries, raw, cli, log) {
   const cp = spawnSync("cp", ["-al", root, twin]);
   if (cp.status !== 0) throw new Error(`cp -al ${root} ${twin}: ${cp.stderr}`);
   rmSync(join(twin, ".done"), { force: true });
+  // The list must be the twin's own file: writing through the hard link would empty root's list.
+  rmSync(join(twin, "etc/portable-attach.conf"), { force: true });
   // Linking changed the images' ctime: a record taken within 2 s of it would not be trusted.
   await new Promise((r) => setTimeout(r, 2100));
   for (const [name, image] of entries) {

@@ -149,13 +149,10 @@ if (ONLY.includes("size")) {
   results.size = {};
   for (const format of FORMATS.filter((f) => f !== "dir")) {
     const { small, big } = await sizeRoots(format, log);
-    checkAttached(small.root, 1);
-    checkAttached(big.root, 1);
     // The same images attached by the CLI: an unchanged raw image is not read again (facts cache).
     const smallCached = await attachedTwin(small.root, [["svcbig", "/var/lib/portables/svcbig.raw"]], true, CLI, log);
     const bigCached = await attachedTwin(big.root, [["svcbig", "/var/lib/portables/svcbig.raw"]], true, CLI, log);
-    checkAttached(smallCached, 1);
-    checkAttached(bigCached, 1);
+    for (const root of [small.root, big.root, smallCached, bigCached]) checkAttached(root, 1);
     log(`size: ${format}`);
     const [floor, s, b, sc, bc] = measure([
       NODE0,
