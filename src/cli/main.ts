@@ -15,7 +15,6 @@ import { status } from "./status.ts";
 import { VERSION } from "../version.ts";
 import { writeStderr, writeStdout } from "../io/stdio.ts";
 
-
 // A Map, not an object literal: a verb such as "constructor" must not find Object.prototype's.
 const VERBS = new Map<string, (ctx: Context) => number>([
   ["list", list],

@@ -13,8 +13,8 @@
 // Refused: anything else (ESP/XBOOTLDR are ignored; no extended MBR partitions; no LUKS here).
 import { compareVersions } from "../portable/version.ts";
 import type { ByteSource } from "./byte-source.ts";
-import { crc32 } from "./crc32.ts";
 import { bytesAt, u16le, u32le, u64le, u8 } from "./bytes.ts";
+import { crc32 } from "./crc32.ts";
 import { MAX_GPT_ENTRIES, MAX_GPT_TABLE_BYTES } from "./limits.ts";
 import { ImageError } from "./types.ts";
 

@@ -70,8 +70,8 @@ export function readEntryFacts(entry: Entry, options: FactsOptions): EntryFacts 
   try {
     // The record is read only where it can serve: an image not reachable yet, or a raw image (a
     // regular file, which has an identity). A reachable directory image is always read itself.
-    const identities = located.map((path) => (path === undefined ? undefined : identityOf(options.root + path)));
-    const cached = options.cache && (missing.length > 0 || identities.some((id) => id !== undefined)) ? cacheFor(entry, options) : undefined;
+    const identities = options.cache ? located.map((path) => (path === undefined ? undefined : identityOf(options.root + path))) : [];
+    const cached = missing.length > 0 || identities.some((id) => id !== undefined) ? cacheFor(entry, options) : undefined;
     if (missing.length > 0 && !cached) {
       const paths = configured.filter((p) => p.startsWith("/"));
       return { kind: "unreachable", paths, reason: `${missing.join("; ")}; deferred until local file systems are mounted` };
