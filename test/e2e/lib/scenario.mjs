@@ -12,6 +12,29 @@ export function portables(ctx, names, dir = "var/lib/portables") {
   return files;
 }
 
+/**
+ * Payload files that put the named test images on a file system mounted only after the generators
+ * ran: a bind mount unit for /var/lib/portables, pulled in by local-fs.target like a /var from fstab.
+ */
+export function lateMountedPortables(ctx, names) {
+  return {
+    ...portables(ctx, names, "usr/share/e2e-store"),
+    "etc/systemd/system/var-lib-portables.mount": `[Unit]
+Description=e2e: the file system that holds the images, mounted after the generators ran
+
+[Mount]
+What=/usr/share/e2e-store
+Where=/var/lib/portables
+Type=none
+Options=bind
+
+[Install]
+WantedBy=local-fs.target
+`,
+    "etc/systemd/system/local-fs.target.wants/var-lib-portables.mount": { symlink: "../var-lib-portables.mount" },
+  };
+}
+
 /** The guest-side dump helpers (dump_tree, dump_units) for parity. */
 export const DUMP_SH = readFileSync(new URL("../guest/dump.sh", import.meta.url), "utf8");
 

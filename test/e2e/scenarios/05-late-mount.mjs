@@ -2,27 +2,14 @@
 //    mount unit for /var/lib/portables, pulled in by local-fs.target like a /var from fstab). The entry
 //    has no cache (a hand edit), so the generator defers it and the late pass attaches it: its service
 //    is still active in the same boot.
-import { portables } from "../lib/scenario.mjs";
+import { lateMountedPortables } from "../lib/scenario.mjs";
 
 export default {
   name: "05-late-mount",
   needs: ["generator", "lateUnit"],
   spec: (ctx) => ({
     files: {
-      ...portables(ctx, ["foo_1"], "usr/share/e2e-store"),
-      "etc/systemd/system/var-lib-portables.mount": `[Unit]
-Description=e2e: the file system that holds the images, mounted after the generators ran
-
-[Mount]
-What=/usr/share/e2e-store
-Where=/var/lib/portables
-Type=none
-Options=bind
-
-[Install]
-WantedBy=local-fs.target
-`,
-      "etc/systemd/system/local-fs.target.wants/var-lib-portables.mount": { symlink: "../var-lib-portables.mount" },
+      ...lateMountedPortables(ctx, ["foo_1"]),
       "etc/portable-attach.conf": "[foo]\nImage=/var/lib/portables/foo_1\nEnable=yes\n",
     },
     check: String.raw`

@@ -7,7 +7,7 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CLI } from "../lib/guest.mjs";
-import { portables } from "../lib/scenario.mjs";
+import { lateMountedPortables } from "../lib/scenario.mjs";
 
 /** What `portable-attach --root=… attach --enable` writes for the image: the list and the cache. */
 function attachedByTheCli(ctx) {
@@ -31,20 +31,7 @@ export default {
   needs: ["generator", "cli", "lateUnit"],
   spec: (ctx) => ({
     files: {
-      ...portables(ctx, ["foo_1"], "usr/share/e2e-store"),
-      "etc/systemd/system/var-lib-portables.mount": `[Unit]
-Description=e2e: the file system that holds the images, mounted after the generators ran
-
-[Mount]
-What=/usr/share/e2e-store
-Where=/var/lib/portables
-Type=none
-Options=bind
-
-[Install]
-WantedBy=local-fs.target
-`,
-      "etc/systemd/system/local-fs.target.wants/var-lib-portables.mount": { symlink: "../var-lib-portables.mount" },
+      ...lateMountedPortables(ctx, ["foo_1"]),
       ...attachedByTheCli(ctx),
     },
     check: String.raw`
