@@ -71,7 +71,9 @@ async function pool(jobs, width) {
 export async function entryRoot(format, count, log) {
   const root = join(CACHE, VERSION, `entries-${format}`);
   const image = (i) => `/var/lib/portables/svc${pad(i)}${format === "dir" ? "" : ".raw"}`;
-  if (!existsSync(join(root, ".done"))) {
+  // The stamp holds how many images were built: a later, larger count builds them again.
+  const stamp = join(root, ".done");
+  if (!(existsSync(stamp) && Number(readFileSync(stamp, "utf8")) >= count)) {
     log(`building ${count} ${format} images in ${root} …`);
     rmSync(root, { recursive: true, force: true });
     mkdirSync(join(root, "var/lib/portables"), { recursive: true });
@@ -94,7 +96,7 @@ export async function entryRoot(format, count, log) {
       });
     }
     await pool(jobs, 4);
-    writeFileSync(join(root, ".done"), "");
+    writeFileSync(stamp, String(count));
   }
   return { root, image };
 }

@@ -138,6 +138,8 @@ if (ONLY.includes("entries")) {
       row("entries", `${format} × ${n}`, gen, floor);
       row("entries", `${format} × ${n}, attached by the CLI`, cached, floor);
     }
+    // Only with two counts to compare (BENCH_COUNTS=10 alone has no slope).
+    if (COUNTS.length < 2) continue;
     const perEntry = (k) => (results.entries[format][max][k].median - results.entries[format][COUNTS[0]][k].median) / (max - COUNTS[0]);
     results.entries[format].perEntryMs = perEntry("generator");
     results.entries[format].perEntryCachedMs = perEntry("cached");
@@ -211,7 +213,7 @@ console.log(["part", "case", "median ms", "min", "max", "node -e 0 ms", "ratio",
 for (const r of rows) {
   console.log([r.part, r.label, f(r.median), f(r.min), f(r.max), f(r.floor), r.ratio === undefined ? "" : r.ratio.toFixed(2) + "×", r.rss ? (r.rss / 1024).toFixed(1) : ""].join(" | "));
 }
-if (results.entries) for (const [fmt, v] of Object.entries(results.entries)) console.log(`per extra entry (${fmt}): ${v.perEntryMs.toFixed(3)} ms; attached by the CLI: ${v.perEntryCachedMs.toFixed(3)} ms`);
+if (results.entries) for (const [fmt, v] of Object.entries(results.entries)) if (v.perEntryMs !== undefined) console.log(`per extra entry (${fmt}): ${v.perEntryMs.toFixed(3)} ms; attached by the CLI: ${v.perEntryCachedMs.toFixed(3)} ms`);
 if (results.size) for (const [fmt, v] of Object.entries(results.size)) console.log(`1 GiB / 1 MiB (${fmt}): ${v.bigOverSmall.toFixed(3)}×; attached by the CLI: ${v.bigOverSmallCached.toFixed(3)}×`);
 if (results.cli?.codeCache) console.log(`cli: code cache of the installed CLI in the guest: ${results.cli.codeCache}`);
 if (results.cli?.note) console.log(`cli: ${results.cli.note}`);
