@@ -42,6 +42,8 @@ import { fileURLToPath } from "node:url";
 import { makeCodeCache, withCachePath } from "./code-cache.mjs";
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+/** Must be the launcher's NO_TURBOFAN (test/packaging/install.test.ts checks an installed program needs no other). */
+export const NODE_FLAG = "--no-opt";
 export const MANIFEST = "lib/portable-attach/install-manifest.json"; // below PREFIX
 /** Where the generator looks for our own profiles; it does not follow PREFIX. */
 const GENERATOR_PROFILE_DIR = "/usr/lib/portable-attach/profile";
@@ -65,12 +67,16 @@ export function findNode(explicit) {
   return process.execPath;
 }
 
-/** Replace a bundle's first line (#!/usr/bin/env node) with #!NODE. */
+/**
+ * Replace a bundle's first line (#!/usr/bin/env node) with `#!NODE --no-opt`: the one V8 flag every
+ * run of our programs has (NO_TURBOFAN in scripts/launcher.cjs says why), given here so that an
+ * installed program need not load node:v8 to set it. Linux passes it as the #! line's one argument.
+ */
 export function withShebang(buf, node) {
   const text = buf.toString("utf8");
   if (!text.startsWith("#!")) throw new Error("bundle has no #! line");
   if (/\s/.test(node)) throw new Error(`the path to node must not contain white space: '${node}'`);
-  return Buffer.from(`#!${node}${text.slice(text.indexOf("\n"))}`, "utf8");
+  return Buffer.from(`#!${node} ${NODE_FLAG}${text.slice(text.indexOf("\n"))}`, "utf8");
 }
 
 /**

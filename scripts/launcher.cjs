@@ -25,6 +25,8 @@
  * version (all of Node 20) pass V8's own version check, yet may differ in what V8 compiles to.
  */
 const HEADER = 48;
+/** The V8 flag every run of a program has (see start()); scripts/install.mjs puts it in #! lines. */
+const NO_TURBOFAN = "--no-opt";
 const NODE = `${process.version} ${process.arch}`.padEnd(24).slice(0, 24);
 /** The largest cache read: the memory reserved for it is virtual until read into. */
 const MAX_CACHE = 16 << 20;
@@ -110,6 +112,15 @@ function launch(id, source) {
 
 /** Compile the bundle with `cache` (the payload, or why there is none), run it; the compiled script. */
 function start(source, filename, cache) {
+  // No TurboFan. A run lasts tens of milliseconds, and Node's exit waits for the optimizing jobs
+  // still running on V8's worker threads (the platform joins them): a run that decodes a few
+  // kilobytes (the five metadata blocks of a 1 GiB squashfs image) started jobs that held its exit
+  // for ~20 ms, for code it never used. Interpreted and baseline (Sparkplug) code still run.
+  // Installed programs get the flag from their #! line (scripts/install.mjs); run any other way,
+  // node:v8 sets it (its load costs ~1 ms). Either way before the bundle is compiled, in the
+  // cache's producer too: V8 refuses a cache made under other flags. Node allows changing flags at
+  // run time "with care": this one only stops later tier-ups, and none of our code has run yet.
+  if (!process.execArgv.includes(NO_TURBOFAN)) require("node:v8").setFlagsFromString(NO_TURBOFAN);
   const vm = require("node:vm");
   const script = new vm.Script(source, { filename, cachedData: typeof cache === "string" ? undefined : cache });
   if (process.env.PORTABLE_ATTACH_DEBUG_CODE_CACHE) {

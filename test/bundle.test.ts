@@ -42,14 +42,14 @@ describe.each([GENERATOR, CLI])("%s", (exe) => {
     expect(text).toMatch(/^const CODE_CACHE = __filename \+ "\.v8cache";$/m);
   });
 
-  it("requires nothing but node: built-ins (the launcher: fs, vm, and path only for its debug line)", () => {
+  it("requires nothing but node: built-ins (the launcher: fs, vm, path only for its debug line, v8 only without --no-opt)", () => {
     const { source, launcher } = parts(text);
     const requires = (code: string) => [...code.matchAll(/require\(\s*["'`]([^"'`]+)["'`]\s*\)/g)].map((m) => m[1]);
     const required = requires(source);
     expect(required.length).toBeGreaterThan(0);
     expect(required.filter((r) => !r?.startsWith("node:"))).toEqual([]);
     expect(source).not.toMatch(/\bimport\s*\(/);
-    expect([...new Set(requires(launcher))].sort()).toEqual(["node:fs", "node:path", "node:vm"]);
+    expect([...new Set(requires(launcher))].sort()).toEqual(["node:fs", "node:path", "node:v8", "node:vm"]);
   });
 });
 
@@ -62,7 +62,8 @@ describe("what a plain run loads", () => {
     const preload = join(scratch, "modules.cjs");
     // What Node itself loaded before the program (its bootstrap, --require) does not count.
     writeFileSync(preload, 'const before = new Set(process.moduleLoadList);\nprocess.on("exit", () => require("node:fs").writeSync(2, "\\n" + JSON.stringify(process.moduleLoadList.filter((m) => !before.has(m))) + "\\n"));\n');
-    const r = spawnSync(process.execPath, ["--require", preload, ...args], { encoding: "utf8", env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    // --no-opt as an installed program's #! line gives it; without it the launcher loads node:v8 (streams) to set it.
+    const r = spawnSync(process.execPath, ["--no-opt", "--require", preload, ...args], { encoding: "utf8", env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
     const last = r.stderr.trim().split("\n").pop() ?? "[]";
     return (JSON.parse(last) as string[]).filter((m) => HEAVY.test(m));
   }
@@ -85,6 +86,34 @@ describe("what a plain run loads", () => {
     for (const args of [["--help"], ["--version"], [`--root=${scratch}`, "list"]]) expect(loaded([CLI, ...args])).toEqual([]);
     // The check sees what it looks for.
     expect(loaded(["-e", 'require("node:child_process")'])).toContain("NativeModule child_process");
+  });
+});
+
+describe("no TurboFan (scripts/launcher.cjs: Node's exit would wait for its jobs)", () => {
+  // `list` of 400 entries runs the same functions thousands of times: hot enough for TurboFan. The
+  // CLI, because the generator turns TurboFan back on in long runs (src/io/tiering.ts): the launcher
+  // is the same.
+  const root = join(scratch, "hot");
+  beforeAll(() => {
+    let list = "";
+    for (let i = 0; i < 400; i++) list += `[svc${i}]\nImage=/var/lib/portables/svc${i}\nEnable=yes\nProfile=default\n\n`;
+    mkdirSync(join(root, "etc"), { recursive: true });
+    writeFileSync(join(root, "etc/portable-attach.conf"), list);
+  });
+  const optimized = (program: string): string[] => {
+    const r = spawnSync(process.execPath, ["--trace-opt", program, `--root=${root}`, "list"], { encoding: "utf8", env: { PATH: process.env.PATH ?? "" } });
+    expect(r.stdout).toContain("400 entries listed.");
+    return r.stdout.split("\n").filter((l) => l.startsWith("[completed optimizing"));
+  };
+
+  it("a run of a program optimizes nothing", () => {
+    expect(optimized(CLI)).toEqual([]);
+  });
+
+  it("(the check sees what it looks for: the same bundle without the launcher)", () => {
+    const bare = join(scratch, "bare-cli.cjs");
+    writeFileSync(bare, `(${parts(readFileSync(CLI, "utf8")).source})(exports, require, module, __filename, __dirname);\n`);
+    expect(optimized(bare).length).toBeGreaterThan(0);
   });
 });
 

@@ -63,7 +63,7 @@ describe("install into a DESTDIR", () => {
 
   it("writes the Node given at install time into both #! lines, and makes them executable", () => {
     for (const p of ["usr/lib/systemd/system-generators/portable-attach-generator", "usr/bin/portable-attach"]) {
-      expect(firstLine(join(dest, p))).toBe(`#!${node}`);
+      expect(firstLine(join(dest, p))).toBe(`#!${node} --no-opt`);
       expect(statSync(join(dest, p)).mode & 0o777).toBe(0o755);
     }
     expect(statSync(join(dest, "usr/lib/systemd/system/portable-attach-late.service")).mode & 0o777).toBe(0o644);
@@ -98,18 +98,26 @@ describe("code caches", () => {
   const CACHES = ["usr/lib/portable-attach/portable-attach-generator.v8cache", "usr/lib/portable-attach/portable-attach.v8cache"];
   const PROGRAMS = { "portable-attach-generator": "usr/lib/systemd/system-generators/portable-attach-generator", "portable-attach": "usr/bin/portable-attach" };
 
-  /** What the installed program makes of the cache installed with it (read below DESTDIR). */
-  function state(dest: string, program: keyof typeof PROGRAMS): string {
+  /**
+   * What the installed program makes of the cache installed with it (read below DESTDIR), run by
+   * `node program` or, `direct`, as its #! line says; and whether it loaded node:v8.
+   */
+  function run(dest: string, program: keyof typeof PROGRAMS, direct: boolean): { state: string; loadedV8: boolean } {
     const dir = mkdtempSync(join(scratch, "state-"));
     writeFileSync(join(dir, "package.json"), '{"type":"commonjs"}\n');
     const cache = `/usr/lib/portable-attach/${program}.v8cache`;
     const text = readFileSync(join(dest, PROGRAMS[program]), "utf8");
     expect(text).toContain(`const CODE_CACHE = ${JSON.stringify(cache)};`);
-    writeFileSync(join(dir, program), text.replace(`const CODE_CACHE = ${JSON.stringify(cache)};`, `const CODE_CACHE = ${JSON.stringify(join(dest, cache))};`));
+    writeFileSync(join(dir, program), text.replace(`const CODE_CACHE = ${JSON.stringify(cache)};`, `const CODE_CACHE = ${JSON.stringify(join(dest, cache))};`), { mode: 0o755 });
+    const preload = join(dir, "v8.cjs");
+    writeFileSync(preload, 'process.on("exit", () => process.stderr.write(`node:v8 loaded: ${process.moduleLoadList.includes("NativeModule v8")}\\n`));\n');
     // The generator refuses two arguments (one would be its output directory); the CLI says its version.
-    const r = spawnSync(process.execPath, [join(dir, program), "--version", "--version"], { cwd: dir, encoding: "utf8", env: { PATH: process.env.PATH ?? "", PORTABLE_ATTACH_DEBUG_CODE_CACHE: "1" } });
-    return /: code cache .*: (.*)$/m.exec(r.stderr)?.[1] ?? r.stderr;
+    const args = [join(dir, program), "--version", "--version"];
+    const env = { PATH: process.env.PATH ?? "", PORTABLE_ATTACH_DEBUG_CODE_CACHE: "1", NODE_OPTIONS: `--require=${preload}` };
+    const r = direct ? spawnSync(args[0] as string, args.slice(1), { cwd: dir, encoding: "utf8", env }) : spawnSync(process.execPath, args, { cwd: dir, encoding: "utf8", env });
+    return { state: /: code cache .*: (.*)$/m.exec(r.stderr)?.[1] ?? r.stderr, loadedV8: /node:v8 loaded: true/.test(r.stderr) };
   }
+  const state = (dest: string, program: keyof typeof PROGRAMS): string => run(dest, program, false).state;
 
   it("are made with the Node of the #! lines, where the programs look for them, and listed for uninstall", () => {
     const dest = join(scratch, "caches");
@@ -125,6 +133,10 @@ describe("code caches", () => {
     for (const c of CACHES) expect(manifest.files.map((f) => f.path)).toContain(`/${c}`);
     expect(state(dest, "portable-attach-generator")).toBe("accepted");
     expect(state(dest, "portable-attach")).toBe("accepted");
+    // Run as systemd and a shell run them, the #! line gives V8 the flag the cache was made under
+    // (the producer set it through node:v8): accepted, and node:v8 not loaded.
+    for (const program of ["portable-attach-generator", "portable-attach"] as const) expect(run(dest, program, true)).toEqual({ state: "accepted", loadedV8: false });
+    expect(run(dest, "portable-attach", false).loadedV8).toBe(true);
     expect(installer(["uninstall", `--destdir=${dest}`]).status).toBe(0);
     expect(tree(dest)).toEqual([]);
   });
@@ -163,7 +175,7 @@ describe("install details", () => {
     const r = spawnSync(process.execPath, [SCRIPT, "install", `--destdir=${dest}`, "-q"], { encoding: "utf8", env: { PATH: `${bin}:/usr/bin:/bin` } });
     expect(r.status).toBe(0);
     const gen = join(dest, "usr/lib/systemd/system-generators/portable-attach-generator");
-    expect(firstLine(gen)).toBe(`#!${bin}/node`);
+    expect(firstLine(gen)).toBe(`#!${bin}/node --no-opt`);
     // Run it directly (the kernel reads the #! line), the way systemd runs a generator.
     const root = join(scratch, "empty-root");
     const out = join(scratch, "gen-out");

@@ -67,8 +67,8 @@ check "Debian's nodejs installs from its .debs (the package's dependency)" apt-g
 tree >/run/out/tree-before
 check "apt-get install ./portable-attach_*.deb" apt-get install -y -q ./portable-attach_*.deb
 expect "dpkg: the package is installed" "$(dpkg-query -W -f='${STATUS}' portable-attach)" "install ok installed"
-expect "the generator's #! is /usr/bin/node" "$(head -n 1 /usr/lib/systemd/system-generators/portable-attach-generator)" "#!/usr/bin/node"
-expect "the CLI's #! is /usr/bin/node" "$(head -n 1 /usr/bin/portable-attach)" "#!/usr/bin/node"
+expect "the generator's #! is /usr/bin/node --no-opt" "$(head -n 1 /usr/lib/systemd/system-generators/portable-attach-generator)" "#!/usr/bin/node --no-opt"
+expect "the CLI's #! is /usr/bin/node --no-opt" "$(head -n 1 /usr/bin/portable-attach)" "#!/usr/bin/node --no-opt"
 check "the late-pass unit is installed" test -f /usr/lib/systemd/system/portable-attach-late.service
 check "the default profile is installed" test -f /usr/lib/portable-attach/profile/default/service.conf
 expect "node is Debian's (18)" "$(node -p 'process.versions.node.split(".")[0]')" 18
