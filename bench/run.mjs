@@ -76,6 +76,8 @@ function measure(commands) {
 const ENV = { ...process.env };
 if (process.env.BENCH_KEEP_ENV !== "1") for (const k of Object.keys(ENV)) if (/^NODE_(OPTIONS|EXTRA_CA_CERTS|DEBUG|V8_COVERAGE)/.test(k) || k === "NODE_COMPILE_CACHE") delete ENV[k];
 
+// Programs are timed as installed ones run: with the V8 flag their #! line gives (scripts/install.mjs).
+const AS_INSTALLED = ["--no-opt"];
 const NODE0 = { name: "node -e 0", cmd: process.execPath, args: () => ["-e", "0"], env: ENV };
 
 function generatorCommand(name, root, extraEnv = {}) {
@@ -84,7 +86,7 @@ function generatorCommand(name, root, extraEnv = {}) {
     cmd: process.execPath,
     env: { ...ENV, PORTABLE_ATTACH_ROOT: root, SYSTEMD_LOG_LEVEL: "warning", ...extraEnv },
     prepare: () => mkdtempSync(join(OUT_BASE, "pa-bench-out-")),
-    args: (out) => [GENERATOR, out],
+    args: (out) => [...AS_INSTALLED, GENERATOR, out],
     cleanup: (out) => rmSync(out, { recursive: true, force: true }),
   };
 }
@@ -186,8 +188,8 @@ if (ONLY.includes("load")) {
   // prints --version. Both still parse and evaluate the whole bundle.
   const load = [
     NODE0,
-    { name: "load generator", cmd: process.execPath, args: () => [GENERATOR, "/nonexistent"], env: { ...ENV, SYSTEMD_SCOPE: "user" } },
-    { name: "load cli", cmd: process.execPath, args: () => [CLI, "--version"], env: ENV },
+    { name: "load generator", cmd: process.execPath, args: () => [...AS_INSTALLED, GENERATOR, "/nonexistent"], env: { ...ENV, SYSTEMD_SCOPE: "user" } },
+    { name: "load cli", cmd: process.execPath, args: () => [...AS_INSTALLED, CLI, "--version"], env: ENV },
   ];
   log("load");
   const [floor, g, c] = measure(load);
