@@ -115,7 +115,8 @@ function start(source, filename, cache) {
   // No TurboFan. A run lasts tens of milliseconds, and Node's exit waits for the optimizing jobs
   // still running on V8's worker threads (the platform joins them): a run that decodes a few
   // kilobytes (the five metadata blocks of a 1 GiB squashfs image) started jobs that held its exit
-  // for ~20 ms, for code it never used. Interpreted and baseline (Sparkplug) code still run.
+  // for ~20 ms, for code it never used. Interpreted and baseline (Sparkplug) code still run, and
+  // the generator turns TurboFan back on once a run has lasted long (src/io/tiering.ts).
   // Installed programs get the flag from their #! line (scripts/install.mjs); run any other way,
   // node:v8 sets it (its load costs ~1 ms). Either way before the bundle is compiled, in the
   // cache's producer too: V8 refuses a cache made under other flags. Node allows changing flags at
