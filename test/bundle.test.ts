@@ -110,6 +110,25 @@ describe("no TurboFan (scripts/launcher.cjs: Node's exit would wait for its jobs
     expect(optimized(CLI)).toEqual([]);
   });
 
+  it("the generator turns it back on in a long run (src/io/tiering.ts): 1,000 entries last > 100 ms", () => {
+    const long = join(scratch, "long");
+    let list = "";
+    for (let i = 0; i < 1000; i++) {
+      const image = join(long, "var/lib/portables", `svc${i}`);
+      mkdirSync(join(image, "usr/lib/systemd/system"), { recursive: true });
+      writeFileSync(join(image, "usr/lib/os-release"), "ID=long\n");
+      writeFileSync(join(image, `usr/lib/systemd/system/svc${i}.service`), `[Service]\nExecStart=/bin/true ${i}\n`);
+      list += `[svc${i}]\nImage=/var/lib/portables/svc${i}\n\n`;
+    }
+    mkdirSync(join(long, "etc"), { recursive: true });
+    writeFileSync(join(long, "etc/portable-attach.conf"), list);
+    const out = join(scratch, "long-out");
+    const r = spawnSync(process.execPath, ["--trace-opt", GENERATOR, out], { encoding: "utf8", env: { PATH: process.env.PATH ?? "", PORTABLE_ATTACH_ROOT: long } });
+    expect(r.status).toBe(0);
+    expect(readdirSync(out).filter((f) => f.endsWith(".service"))).toHaveLength(1000);
+    expect(r.stdout.split("\n").filter((l) => l.startsWith("[completed optimizing")).length).toBeGreaterThan(0);
+  });
+
   it("(the check sees what it looks for: the same bundle without the launcher)", () => {
     const bare = join(scratch, "bare-cli.cjs");
     writeFileSync(bare, `(${parts(readFileSync(CLI, "utf8")).source})(exports, require, module, __filename, __dirname);\n`);
