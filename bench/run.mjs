@@ -12,6 +12,7 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { attachedTwin, CACHE, cachedTwin, dropTrees, entryRoot, FORMATS, sizeRoots, writeList } from "./inputs.mjs";
 import { cliBench } from "./cli.mjs";
+import { NODE_FLAG } from "../scripts/install.mjs";
 
 const repo = new URL("..", import.meta.url).pathname;
 // BENCH_GENERATOR / BENCH_CLI: time another build (e.g. one of an older commit) with the same inputs.
@@ -77,7 +78,7 @@ const ENV = { ...process.env };
 if (process.env.BENCH_KEEP_ENV !== "1") for (const k of Object.keys(ENV)) if (/^NODE_(OPTIONS|EXTRA_CA_CERTS|DEBUG|V8_COVERAGE)/.test(k) || k === "NODE_COMPILE_CACHE") delete ENV[k];
 
 // Programs are timed as installed ones run: with the V8 flag their #! line gives (scripts/install.mjs).
-const AS_INSTALLED = ["--no-opt"];
+const AS_INSTALLED = [NODE_FLAG];
 const NODE0 = { name: "node -e 0", cmd: process.execPath, args: () => ["-e", "0"], env: ENV };
 
 function generatorCommand(name, root, extraEnv = {}) {

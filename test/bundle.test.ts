@@ -62,7 +62,8 @@ describe("what a plain run loads", () => {
     const preload = join(scratch, "modules.cjs");
     // What Node itself loaded before the program (its bootstrap, --require) does not count.
     writeFileSync(preload, 'const before = new Set(process.moduleLoadList);\nprocess.on("exit", () => require("node:fs").writeSync(2, "\\n" + JSON.stringify(process.moduleLoadList.filter((m) => !before.has(m))) + "\\n"));\n');
-    // --no-opt as an installed program's #! line gives it; without it the launcher loads node:v8 (streams) to set it.
+    // --no-opt, as an installed program's #! line gives it (scripts/install.mjs NODE_FLAG); without it
+    // the launcher loads node:v8 (and so streams) to set it.
     const r = spawnSync(process.execPath, ["--no-opt", "--require", preload, ...args], { encoding: "utf8", env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
     const last = r.stderr.trim().split("\n").pop() ?? "[]";
     return (JSON.parse(last) as string[]).filter((m) => HEAVY.test(m));
