@@ -107,7 +107,7 @@ function launch(id, source) {
   }
   // The producer runs the program with start(), under the name the program file will have: V8
   // keeps the name a cache was made with (stack traces would name the producer's copy).
-  module.exports = { id, NODE, HEADER, checksum, start: (filename) => start(source, filename, "not read") };
+  module.exports = { id, NODE, HEADER, NO_TURBOFAN, checksum, start: (filename) => start(source, filename, "not read") };
 }
 
 /** Compile the bundle with `cache` (the payload, or why there is none), run it; the compiled script. */

@@ -238,6 +238,25 @@ describe("the code cache", () => {
     }
   });
 
+  it("made on a slow machine, where the representative run lasts long enough to turn TurboFan back on, it is accepted", () => {
+    // A Node that has been up 150 ms before the program starts: the generator's representative run
+    // passes src/io/tiering.ts's threshold, as it did on a loaded CI machine.
+    const slow = join(scratch, "slow-node");
+    mkdirSync(slow, { recursive: true });
+    writeFileSync(join(slow, "late.cjs"), "Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 150);\n");
+    writeFileSync(join(slow, "node"), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} --require ${JSON.stringify(join(slow, "late.cjs"))} "$@"\n`);
+    chmodSync(join(slow, "node"), 0o755);
+    const copy = join(slow, "portable-attach-generator");
+    cpSync(GENERATOR, copy);
+    codeCacheTool(
+      `const made = cc.makeCodeCache({ node: process.argv[2], exe: process.argv[1], program: "portable-attach-generator", cacheFile: process.argv[1] + ".v8cache" });
+      if (!made.ok) throw new Error(made.reason);`,
+      copy, join(slow, "node"),
+    );
+    const r = spawnSync(process.execPath, [copy, "--version", "--version"], { cwd: scratch, encoding: "utf8", env: { PATH: process.env.PATH ?? "", PORTABLE_ATTACH_DEBUG_CODE_CACHE: "1" } });
+    expect(debugLine(r.stderr).state).toBe("accepted");
+  });
+
   it("the launcher's checksum is the one it documents, and sees any one changed byte", () => {
     const text = readFileSync(join(REPO, "scripts/launcher.cjs"), "utf8");
     const { checksum } = new Function("require", "module", "__filename", "__dirname", `${text}\nreturn { checksum };`)() as {
