@@ -13,8 +13,7 @@ const pkg = JSON.parse(readFileSync(new URL("./package.json", import.meta.url), 
 const ALLOWED_INPUT = /^(src|generator)\/|^node_modules\/(ini|fzstd)\/|^lazy-builtin:node:/;
 
 // node:zlib (gzip squashfs), node:net (journald's stream socket), node:child_process (systemctl,
-// which loads net), node:crypto (the CLI's list fingerprint) and node:v8 (src/io/tiering.ts, in
-// long runs only) pull in node:stream and cost
+// which loads net) and node:crypto (the CLI's list fingerprint) pull in node:stream and cost
 // several ms at every start, while most runs need none of them. Each is bundled as a stand-in whose
 // properties load the real module on first use. Keys are taken from the building Node; a key the
 // running Node lacks reads undefined, as it would from the real module.
@@ -31,7 +30,7 @@ function requireBuiltin(name) {
 const lazyBuiltins = {
   name: "lazy-builtins",
   setup(b) {
-    b.onResolve({ filter: /^node:(zlib|net|child_process|crypto|v8)$/ }, (args) =>
+    b.onResolve({ filter: /^node:(zlib|net|child_process|crypto)$/ }, (args) =>
       args.namespace === "lazy-builtin" ? { path: args.path, external: true } : { path: args.path, namespace: "lazy-builtin" },
     );
     b.onLoad({ filter: /.*/, namespace: "lazy-builtin" }, (args) => ({ contents: lazyBuiltinSource(args.path), loader: "js" }));

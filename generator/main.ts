@@ -14,7 +14,6 @@ import { FactsCache } from "../src/io/facts-cache.ts";
 import { readHostFacts } from "../src/io/host.ts";
 import { hostTree } from "../src/io/image-lookup.ts";
 import { createLogger, type Logger } from "../src/io/log.ts";
-import { optimizeIfLongRun } from "../src/io/tiering.ts";
 import { hostArchitecture } from "../src/portable/architecture.ts";
 import { plan } from "../src/plan/plan.ts";
 import type { EntryFacts, Outcome } from "../src/plan/types.ts";
@@ -71,7 +70,6 @@ export function main(argv: string[], env: NodeJS.ProcessEnv): number {
     const cache = new FactsCache(root);
     for (const entry of list.merged.entries) {
       if (entry.errors.length > 0) continue;
-      optimizeIfLongRun();
       try {
         facts.set(entry.name, readEntryFacts(entry, { root, architecture, latePassDone, hostTree: shared, cache, version: VERSION }));
       } catch (e) {

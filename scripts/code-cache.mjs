@@ -62,9 +62,6 @@ delete process.env.PORTABLE_ATTACH_CODE_CACHE_EXE;
 const l = require(exe);
 const script = l.start(process.argv[1]);
 process.on("exit", () => {
-  // V8 refuses a cache made under other flags than its own. A run that lasted long (a loaded
-  // machine) turned TurboFan back on (src/io/tiering.ts): back to the flags every run starts with.
-  require("node:v8").setFlagsFromString(l.NO_TURBOFAN);
   const data = script.createCachedData();
   const sum = l.checksum();
   const bytes = sum.bytes(l.HEADER + data.length);

@@ -107,7 +107,7 @@ function launch(id, source) {
   }
   // The producer runs the program with start(), under the name the program file will have: V8
   // keeps the name a cache was made with (stack traces would name the producer's copy).
-  module.exports = { id, NODE, HEADER, NO_TURBOFAN, checksum, start: (filename) => start(source, filename, "not read") };
+  module.exports = { id, NODE, HEADER, checksum, start: (filename) => start(source, filename, "not read") };
 }
 
 /** Compile the bundle with `cache` (the payload, or why there is none), run it; the compiled script. */
@@ -115,8 +115,10 @@ function start(source, filename, cache) {
   // No TurboFan. A run lasts tens of milliseconds, and Node's exit waits for the optimizing jobs
   // still running on V8's worker threads (the platform joins them): a run that decodes a few
   // kilobytes (the five metadata blocks of a 1 GiB squashfs image) started jobs that held its exit
-  // for ~20 ms, for code it never used. Interpreted and baseline (Sparkplug) code still run, and
-  // the generator turns TurboFan back on once a run has lasted long (src/io/tiering.ts).
+  // for ~20 ms, for code it never used. Interpreted and baseline (Sparkplug) code still run. Long
+  // runs gain little from it: 1,000 directory entries are faster without, 1,000 squashfs images
+  // ~10% slower (BENCHMARKS.md, "What was changed for speed" 8). So nothing turns it back on, and
+  // what V8 does never depends on how long a run has lasted, i.e. on the machine's load.
   // Installed programs get the flag from their #! line (scripts/install.mjs); run any other way,
   // node:v8 sets it (its load costs ~1 ms). Either way before the bundle is compiled, in the
   // cache's producer too: V8 refuses a cache made under other flags. Node allows changing flags at
