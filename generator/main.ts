@@ -77,6 +77,7 @@ export function main(argv: string[], env: NodeJS.ProcessEnv): number {
         facts.set(entry.name, { kind: "failed", reason: `Internal error: ${(e as Error).stack ?? String(e)}` });
       }
     }
+    log.log("debug", `${cache.unchangedImages} image(s) not read: unchanged since attach time, their cached facts were used`);
     const result = plan({ entries: list.merged.entries, masked: list.merged.masked, facts, host: readHostFacts(root, architecture) });
     for (const o of result.outcomes) logOutcome(log, o);
 

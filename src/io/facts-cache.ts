@@ -143,6 +143,8 @@ export interface CachedEntry {
  */
 export class FactsCache {
   private readonly names: Set<string>[];
+  /** Images whose record was used because they are unchanged, instead of being read (logged at debug). */
+  unchangedImages = 0;
 
   constructor(private readonly root: string) {
     this.names = CACHE_DIRS.map((dir) => {

@@ -86,7 +86,10 @@ export function readEntryFacts(entry: Entry, options: FactsOptions): EntryFacts 
         unverified.push(facts.path);
         return facts;
       }
-      if (record && record.facts.path === path && sameIdentity(record.identity, identities[i])) return record.facts;
+      if (record && record.facts.path === path && sameIdentity(record.identity, identities[i])) {
+        if (options.cache) options.cache.unchangedImages++;
+        return record.facts;
+      }
       return readImage(options, path, matches, i === 0 ? "root" : "extension", entry.force);
     });
     const [root, ...extensions] = images as [ImageFacts, ...ImageFacts[]];
