@@ -14,10 +14,12 @@ function parity(name, cases, needs) {
     run: async (ctx) => {
       const images = [...new Set(cases.flatMap((c) => CASES[c].images))];
       const files = portables(ctx, images);
-      const [theirs, ours] = await Promise.all([
-        ctx.boot("portablectl", { ours: false, files, check: dumpLib + cases.map(portablectlScript).join("\n") }),
-        ctx.boot("ours", { files: { ...files, "etc/portable-attach.conf": "" }, check: dumpLib + cases.map(oursScript).join("\n") }),
-      ]);
+      // One boot after the other, never both at once: on a cgroup-v1 host the two guests share a
+      // cgroup tree (run.mjs, E2E_JOBS), and both run bar.service, so one guest's systemd removed the
+      // other's /system.slice/bar.service ("Failed to attach to cgroup … No such file or directory",
+      // 219/CGROUP; seen on a loaded machine).
+      const theirs = await ctx.boot("portablectl", { ours: false, files, check: dumpLib + cases.map(portablectlScript).join("\n") });
+      const ours = await ctx.boot("ours", { files: { ...files, "etc/portable-attach.conf": "" }, check: dumpLib + cases.map(oursScript).join("\n") });
       const problems = [];
       const dest = join(WORK, name);
       for (const c of cases) {
