@@ -116,9 +116,10 @@ function start(source, filename, cache) {
   // still running on V8's worker threads (the platform joins them): a run that decodes a few
   // kilobytes (the five metadata blocks of a 1 GiB squashfs image) started jobs that held its exit
   // for ~20 ms, for code it never used. Interpreted and baseline (Sparkplug) code still run. Long
-  // runs gain little from it: 1,000 directory entries are faster without, 1,000 squashfs images
-  // ~10% slower (BENCHMARKS.md, "What was changed for speed" 8). So nothing turns it back on, and
-  // what V8 does never depends on how long a run has lasted, i.e. on the machine's load.
+  // runs gain little from it: 1,000 directory entries are faster without, 300 squashfs images too,
+  // 1,000 squashfs images 10–25% slower (BENCHMARKS.md, "What was changed for speed" 8). So
+  // nothing turns it back on, and what V8 does never depends on how long a run has lasted, i.e. on
+  // the machine's load.
   // Installed programs get the flag from their #! line (scripts/install.mjs); run any other way,
   // node:v8 sets it (its load costs ~1 ms). Either way before the bundle is compiled, in the
   // cache's producer too: V8 refuses a cache made under other flags. Node allows changing flags at
