@@ -3,10 +3,13 @@ import { statSync } from "node:fs";
 import { DirectoryImage } from "./directory.ts";
 import { openRawImage } from "./raw.ts";
 import { ImageError, type ImageTree } from "./types.ts";
+import type { Trust } from "./verity-trust.ts";
 
 export interface OpenOptions {
   /** systemd architecture name (x86-64, arm64, …) used to pick GPT partitions. */
   architecture: string;
+  /** Certificates for dm-verity signatures; without it, signatures are reported and not checked. */
+  trust?: Trust;
 }
 
 export function openImage(path: string, options: OpenOptions): ImageTree {
@@ -55,6 +58,7 @@ export function rememberingTree(tree: ImageTree): ImageTree {
     source: tree.source,
     type: tree.type,
     description: tree.description,
+    ...(tree.protection && { protection: tree.protection }),
     lstat: (path) => remember(stats, path, () => tree.lstat(path)),
     readlink: (path) => remember(links, path, () => tree.readlink(path)),
     readdir: (path) => remember(dirs, path, () => tree.readdir(path)).slice(),

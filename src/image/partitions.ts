@@ -7,8 +7,8 @@
 //   the last LBA used when the primary is damaged;
 // * root/usr for the host architecture (secondary architecture as fallback, as systemd does), the
 //   newest label among several of the same kind (A/B updates), no-auto (attribute bit 63) honoured;
-//   verity and verity-sig partitions recognised and reported, never read as file systems (the
-//   dm-verity hash tree is not checked: we only discover units, systemd verifies when it mounts);
+//   verity and verity-sig partitions paired with their root/usr partition (raw.ts checks the data
+//   against them through verity-setup.ts), never read as file systems;
 // * otherwise a single generic-Linux GPT partition, or the single bootable 0x83 MBR partition.
 // Refused: anything else (ESP/XBOOTLDR are ignored; no extended MBR partitions; no LUKS here).
 import { compareVersions } from "../portable/version.ts";
@@ -287,12 +287,14 @@ export function readMbr(source: ByteSource): PartitionTable | undefined {
 export interface Selected extends Partition {
   /** e.g. "root-x86-64", "usr-arm64", "linux-generic", "linux (mbr 0x83)". */
   role: string;
+  /** For DPS partitions: root, usr, root-verity, …, usr-verity-sig. */
+  designator?: Designator;
 }
 
 export interface Selection {
   root?: Selected;
   usr?: Selected;
-  /** Verity and signature partitions that belong to the chosen root/usr: recognised, not checked. */
+  /** Verity and signature partitions that belong to the chosen root/usr. */
   verity: Selected[];
 }
 
@@ -330,7 +332,7 @@ export function selectPartitions(table: PartitionTable, arch: string, imageName:
         // A/B updates: the newest label (systemd's strverscmp_improved) wins, ties go to the lower index.
         if (!best || compareVersions(p.label, best.label) > 0) best = p;
       }
-      return best && { ...best, role: typeName(best.type) };
+      return best && { ...best, role: typeName(best.type), designator };
     };
     const root = newest("root");
     const usr = newest("usr");

@@ -6,7 +6,7 @@
 // 55 AA alone is weak evidence, so its entries are validated). Open-time work is a few KiB however
 // large the image is: the GPT header and entry array, and each chosen file system's superblock.
 // Refused with UNSUPPORTED: LUKS, btrfs, xfs, and any file system we have no reader for.
-import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { sliceSource, fileSource, type ByteSource } from "./byte-source.ts";
 import { openErofs } from "./erofs.ts";
 import { openExt } from "./ext4.ts";
@@ -14,6 +14,7 @@ import type { OpenOptions } from "./open.ts";
 import { readGpt, readMbr, selectPartitions, type Selected } from "./partitions.ts";
 import { openSquashfs } from "./squashfs.ts";
 import { ImageError, type DirEntry, type FileSystem, type ImageTree, type Stat } from "./types.ts";
+import { protect, readSideFile, type Protection, type VerityInputs } from "./verity-setup.ts";
 
 const MAGICS: Array<{ name: string; offset: number; bytes: number[]; open?: (s: ByteSource) => FileSystem }> = [
   { name: "squashfs", offset: 0, bytes: [0x68, 0x73, 0x71, 0x73], open: openSquashfs },
@@ -42,32 +43,93 @@ function openFileSystem(source: ByteSource, what: string): FileSystem {
   return kind.open(source);
 }
 
-/** The root (and /usr) file systems of an image, plus the description of what was found. */
-function dissect(source: ByteSource, architecture: string): { root?: FileSystem; usr?: FileSystem; description: string } {
-  const gpt = readGpt(source);
-  if (!gpt) {
-    const naked = probeFileSystem(source);
-    if (naked) {
-      const fs = openFileSystem(source, "the image");
-      return { root: fs, description: fs.fsType };
+/** Largest signature partition we read (systemd-repart writes 16 KiB of NUL-padded JSON). */
+const MAX_SIG_PARTITION = 1 << 20;
+
+interface Dissected {
+  root?: FileSystem;
+  usr?: FileSystem;
+  description: string;
+  protection: Protection;
+  /** Side files opened (a naked image's .verity), closed with the image. */
+  opened: Array<{ close(): void }>;
+}
+
+/**
+ * The root (and /usr) file systems of an image, plus the description of what was found. Every
+ * read of a file system with dm-verity data goes through the verified view (verity-setup.ts).
+ * `sidePrefix` is the image path without ".raw", for NAME.roothash & co.; undefined: no side files.
+ */
+function dissect(source: ByteSource, options: OpenOptions, imageName: string, sidePrefix: string | undefined): Dissected {
+  const opened: Array<{ close(): void }> = [];
+  const levels: Protection["level"][] = [];
+  const details: string[] = [];
+  const notes: string[] = [];
+  const guard = (inputs: VerityInputs): ByteSource => {
+    const p = protect(inputs, options.trust, imageName);
+    levels.push(p.level);
+    details.push(p.detail);
+    notes.push(...p.notes);
+    return p.source;
+  };
+  const side = (designator: "root" | "usr"): Pick<VerityInputs, "rootHashFile" | "p7sFile"> =>
+    sidePrefix === undefined ? {} : { rootHashFile: `${sidePrefix}.${designator}hash`, p7sFile: `${sidePrefix}.${designator}hash.p7s` };
+  const protection = (): Protection => ({
+    level: levels.includes("unprotected") || levels.length === 0 ? "unprotected" : levels.includes("verity") ? "verity" : "signed",
+    details,
+    notes,
+  });
+  try {
+    const gpt = readGpt(source);
+    if (!gpt && probeFileSystem(source)) {
+      let hash: VerityInputs["hash"];
+      let sigJson: VerityInputs["sigJson"];
+      if (sidePrefix !== undefined && existsSync(`${sidePrefix}.verity`)) {
+        const h = chunkedSource(fileSource(`${sidePrefix}.verity`));
+        opened.push(h);
+        hash = { source: h, name: `${sidePrefix}.verity` };
+      }
+      const sigBytes = sidePrefix === undefined ? undefined : readSideFile(`${sidePrefix}.verity-sig`, MAX_SIG_PARTITION);
+      if (sigBytes) sigJson = { bytes: sigBytes, name: `${sidePrefix}.verity-sig` };
+      const data = guard({ data: source, label: "image", ...side("root"), ...(hash && { hash }), ...(sigJson && { sigJson }) });
+      const fs = openFileSystem(data, "the image");
+      return { root: fs, description: fs.fsType, protection: protection(), opened };
     }
+    const table = gpt ?? readMbr(source);
+    if (!table) {
+      throw new ImageError("BAD_MAGIC", `${source.name}: neither a partition table (GPT, MBR) nor a file system we know (squashfs, erofs, ext2/3/4)`);
+    }
+    const chosen = selectPartitions(table, options.architecture, source.name);
+    const open = (p: Selected, designator: "root" | "usr"): FileSystem => {
+      const hashPart = chosen.verity.find((v) => v.designator === `${designator}-verity`);
+      const sigPart = chosen.verity.find((v) => v.designator === `${designator}-verity-sig`);
+      const inputs: VerityInputs = { data: sliceSource(source, p.offset, p.size, `partition ${p.index} ${p.role}`), label: p.role, ...side(designator) };
+      if (hashPart) {
+        inputs.hash = { source: sliceSource(source, hashPart.offset, hashPart.size, `partition ${hashPart.index} ${hashPart.role}`), name: `partition ${hashPart.index} (${hashPart.role})` };
+        if (table.scheme === "gpt") inputs.uuids = { data: p.uuid, hash: hashPart.uuid };
+      }
+      if (sigPart) inputs.sigJson = { bytes: source.read(sigPart.offset, Math.min(sigPart.size, MAX_SIG_PARTITION)), name: `partition ${sigPart.index} (${sigPart.role})` };
+      return openFileSystem(guard(inputs), `partition ${p.index} (${p.role})`);
+    };
+    const root = chosen.root && open(chosen.root, "root");
+    const usr = chosen.usr && open(chosen.usr, "usr");
+    // e.g. "root-x86-64 (erofs)"; the label only when it says more than the role (A/B versions).
+    const name = (p: Selected, fs: FileSystem): string => `${p.role}${p.label && p.label !== p.role ? ` '${p.label}'` : ""} (${fs.fsType})`;
+    const parts: string[] = [];
+    if (chosen.root && root) parts.push(name(chosen.root, root));
+    if (chosen.usr && usr) parts.push(name(chosen.usr, usr));
+    for (const v of chosen.verity) parts.push(v.role);
+    return {
+      ...(root && { root }),
+      ...(usr && { usr }),
+      description: `${table.scheme}${table.sectorSize !== 512 ? ` (${table.sectorSize}-byte sectors)` : ""}: ${parts.join(", ")}`,
+      protection: protection(),
+      opened,
+    };
+  } catch (e) {
+    for (const o of opened) o.close();
+    throw e;
   }
-  const table = gpt ?? readMbr(source);
-  if (!table) {
-    throw new ImageError("BAD_MAGIC", `${source.name}: neither a partition table (GPT, MBR) nor a file system we know (squashfs, erofs, ext2/3/4)`);
-  }
-  const chosen = selectPartitions(table, architecture, source.name);
-  const open = (p: Selected): FileSystem => openFileSystem(sliceSource(source, p.offset, p.size, `partition ${p.index} ${p.role}`), `partition ${p.index} (${p.role})`);
-  const root = chosen.root && open(chosen.root);
-  const usr = chosen.usr && open(chosen.usr);
-  // e.g. "root-x86-64 (erofs)"; the label only when it says more than the role (A/B versions).
-  const name = (p: Selected, fs: FileSystem): string => `${p.role}${p.label && p.label !== p.role ? ` '${p.label}'` : ""} (${fs.fsType})`;
-  const parts: string[] = [];
-  if (chosen.root && root) parts.push(name(chosen.root, root));
-  if (chosen.usr && usr) parts.push(name(chosen.usr, usr));
-  // dm-verity is recognised but not checked here; systemd checks it when it mounts the image.
-  for (const v of chosen.verity) parts.push(v.role);
-  return { ...(root && { root }), ...(usr && { usr }), description: `${table.scheme}${table.sectorSize !== 512 ? ` (${table.sectorSize}-byte sectors)` : ""}: ${parts.join(", ")}` };
 }
 
 const ROOT_DIR: Stat = { kind: "dir", size: 0, mode: 0o755 };
@@ -81,6 +143,7 @@ class RawImage implements ImageTree {
   constructor(
     readonly source: string,
     readonly description: string,
+    readonly protection: Protection,
     private readonly root: FileSystem | undefined,
     private readonly usr: FileSystem | undefined,
     private readonly release: () => void,
@@ -248,11 +311,11 @@ function openSource(path: string): ByteSource & { close(): void } {
   return chunkedSource(isDevice ? deviceSource(path) : fileSource(path));
 }
 
-/** Opens a raw disk image; the image file stays open until close(). */
+/** Opens a raw disk image; the image file stays open until close(). Side files are looked up beside a regular file only. */
 export function openRawImage(path: string, options: OpenOptions): ImageTree {
   const source = openSource(path);
   try {
-    return fromSource(source, options, path, () => source.close());
+    return fromSource(source, options, path, () => source.close(), path.endsWith(".raw") ? path.slice(0, -4) : undefined);
   } catch (e) {
     source.close();
     throw namingImage(e, path);
@@ -265,12 +328,15 @@ function namingImage(e: unknown, path: string): unknown {
   return new ImageError(e.code, `${path}: ${e.message}`, e.format, e.offset);
 }
 
-/** The same over any byte source (tests and fuzzing use bytesSource). */
+/** The same over any byte source (tests and fuzzing use bytesSource); no side files. */
 export function openRawSource(source: ByteSource, options: OpenOptions, name = source.name, release: () => void = () => {}): ImageTree {
-  return fromSource(source, options, name, release);
+  return fromSource(source, options, name, release, undefined);
 }
 
-function fromSource(source: ByteSource, options: OpenOptions, name: string, release: () => void): ImageTree {
-  const { root, usr, description } = dissect(source, options.architecture);
-  return new RawImage(name, description, root, usr, release);
+function fromSource(source: ByteSource, options: OpenOptions, name: string, release: () => void, sidePrefix: string | undefined): ImageTree {
+  const { root, usr, description, protection, opened } = dissect(source, options, name, sidePrefix);
+  return new RawImage(name, description, protection, root, usr, () => {
+    for (const o of opened) o.close();
+    release();
+  });
 }

@@ -3,6 +3,8 @@
 // image whose components contain no symlinks, except possibly the last one. Symlink resolution is
 // done once, for every format, by src/image/resolve.ts, confined to the image root.
 
+import type { Protection } from "./verity-setup.ts";
+
 export type EntryKind = "file" | "dir" | "symlink" | "other";
 
 export interface Stat {
@@ -25,6 +27,8 @@ export interface ImageTree {
   readonly type: "directory" | "raw";
   /** What was found, e.g. "directory", "squashfs (gzip)", "gpt: root-x86-64 erofs". */
   readonly description: string;
+  /** dm-verity and signature state of a raw image; undefined means unprotected (directories). */
+  readonly protection?: Protection;
   /** undefined when the path does not exist. Does not follow a final symlink. */
   lstat(path: string): Stat | undefined;
   /** Entries of a directory, without "." and "..", in no particular order. */
