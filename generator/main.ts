@@ -10,6 +10,7 @@ import { LATE_PASS_STAMP, STATUS_FILE_NAME } from "../src/config/paths.ts";
 import { loadList } from "../src/io/load-list.ts";
 import { applyPlan, writeFileAtomic } from "../src/io/apply.ts";
 import { readEntryFacts } from "../src/io/facts.ts";
+import { verityTrust } from "../src/image/verity-trust.ts";
 import { FactsCache } from "../src/io/facts-cache.ts";
 import { readHostFacts } from "../src/io/host.ts";
 import { hostTree } from "../src/io/image-lookup.ts";
@@ -68,10 +69,12 @@ export function main(argv: string[], env: NodeJS.ProcessEnv): number {
     // Image lookups share one view of the host: the portables directories are read once, not once per entry.
     const shared = hostTree(root);
     const cache = new FactsCache(root);
+    const trust = verityTrust(root);
+    const debug = (m: string): void => log.log("debug", m);
     for (const entry of list.merged.entries) {
       if (entry.errors.length > 0) continue;
       try {
-        facts.set(entry.name, readEntryFacts(entry, { root, architecture, latePassDone, hostTree: shared, cache, version: VERSION }));
+        facts.set(entry.name, readEntryFacts(entry, { root, architecture, latePassDone, hostTree: shared, cache, version: VERSION, trust, debug: (m) => debug(`[${entry.name}] ${m}`) }));
       } catch (e) {
         // A bug must cost one entry, not the boot.
         facts.set(entry.name, { kind: "failed", reason: `Internal error: ${(e as Error).stack ?? String(e)}` });

@@ -3,11 +3,13 @@
 // image gets /etc/machine-id, /etc/resolv.conf and the API mount points created when it runs.
 //
 // --json: {image, path, type, description, portableService, operatingSystem, osRelease,
-//          extensions: [{image, path, release}], units: [name], fitness: [{check, ok}],
+//          protection: {level, details}, extensions: [{image, path, release, protection}],
+//          units: [name], fitness: [{check, ok}],
 //          attach: {state, reason?, units, warnings}}
 import { openImage } from "../image/open.ts";
 import { statInImage } from "../image/resolve.ts";
 import { ImageError, type ImageTree } from "../image/types.ts";
+import { verityTrust } from "../image/verity-trust.ts";
 import { lookupImage } from "../io/image-lookup.ts";
 import { hostArchitecture } from "../portable/architecture.ts";
 import { discoverUnits } from "../portable/discover.ts";
@@ -61,9 +63,11 @@ export function inspect(ctx: Context): number {
   const path = locate(image);
   const matches = prefixes.length > 0 ? prefixes : [prefixFromImage(image) ?? ""];
   const trees: ImageTree[] = [];
+  const trust = verityTrust(ctx.opts.root);
+  const protection = (t: ImageTree) => ({ level: t.protection?.level ?? "unprotected", details: t.protection?.details ?? [] });
   try {
     const open = (p: string): ImageTree => {
-      const t = openImage(ctx.opts.root + p, { architecture });
+      const t = openImage(ctx.opts.root + p, { architecture, trust });
       trees.push(t);
       return t;
     };
@@ -77,7 +81,7 @@ export function inspect(ctx: Context): number {
       const t = open(p);
       const r = findExtensionRelease(t, lastComponent(p).name.replace(/\.raw$/, ""), ctx.opts.force);
       for (const u of discoverUnits(t, matches).units) if (!units.has(u.name)) units.set(u.name, u.content);
-      return { image: e, path: p, release: r ? parseEnvFile(r.text) : null, text: r?.text };
+      return { image: e, path: p, release: r ? parseEnvFile(r.text) : null, text: r?.text, protection: protection(t) };
     });
     const checks = fitness(tree, osRelease !== undefined);
     const entry = entryFromKeys(ctx.opts.name ?? "inspect", "(inspect)", entryKeys({ image, extensions, prefixes: prefixes.length > 0 ? prefixes : undefined, profile: ctx.opts.profile, enable: false, force: ctx.opts.force }));
@@ -90,10 +94,11 @@ export function inspect(ctx: Context): number {
         path,
         type: tree.type,
         description: tree.description,
+        protection: protection(tree),
         portableService: release?.PORTABLE_PRETTY_NAME ?? null,
         operatingSystem: release?.PRETTY_NAME ?? null,
         osRelease: release ?? null,
-        extensions: exts.map(({ image: i, path: p, release: r }) => ({ image: i, path: p, release: r })),
+        extensions: exts.map(({ image: i, path: p, release: r, protection: v }) => ({ image: i, path: p, release: r, protection: v })),
         units: names,
         fitness: checks,
         attach,
@@ -105,8 +110,9 @@ export function inspect(ctx: Context): number {
       for (const e of exts) ctx.out(`-- Extension Release: ${e.path} --\n${e.text ?? "n/a\n"}`);
       for (const n of names) ctx.out(`-- Unit file: ${n} --\n${decoder.decode(units.get(n))}`);
     } else {
-      const out = [`Image:\n\t${path} (${tree.description})`, `Portable Service:\n\t${release?.PORTABLE_PRETTY_NAME ?? "n/a"}`, `Operating System:\n\t${release?.PRETTY_NAME ?? "n/a"}`];
-      for (const e of exts) out.push(`Extension:\n\t${e.path}\n\tExtension Scope:\n\t\t${e.release?.SYSEXT_SCOPE ?? "n/a"}\n\tExtension Compatibility Level:\n\t\t${e.release?.SYSEXT_LEVEL ?? "n/a"}`);
+      const shield = (t: ImageTree): string => `\n\tProtection: ${[protection(t).level, ...protection(t).details].join("\n\t\t")}`;
+      const out = [`Image:\n\t${path} (${tree.description})${shield(tree)}`, `Portable Service:\n\t${release?.PORTABLE_PRETTY_NAME ?? "n/a"}`, `Operating System:\n\t${release?.PRETTY_NAME ?? "n/a"}`];
+      for (const e of exts) out.push(`Extension:\n\t${e.path}\n\tProtection: ${[e.protection.level, ...e.protection.details].join("\n\t\t")}\n\tExtension Scope:\n\t\t${e.release?.SYSEXT_SCOPE ?? "n/a"}\n\tExtension Compatibility Level:\n\t\t${e.release?.SYSEXT_LEVEL ?? "n/a"}`);
       out.push(`Unit files:${names.map((n) => `\n\t${n}`).join("") || "\n\tn/a"}`);
       ctx.out(out.join("\n"));
     }

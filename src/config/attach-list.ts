@@ -22,11 +22,15 @@ export interface Entry {
   profile: string;
   enable: boolean;
   force: boolean;
+  /** ImagePolicy=: the dm-verity states an image may have (signed, verity, unprotected); undefined allows all. */
+  imagePolicy?: string[];
   /** Errors that stop this entry from being attached. */
   errors: Diagnostic[];
 }
 
-export const KNOWN_KEYS = ["Image", "Extensions", "Prefixes", "Profile", "Enable", "Force", "Attach"] as const;
+export const KNOWN_KEYS = ["Image", "Extensions", "Prefixes", "Profile", "Enable", "Force", "Attach", "ImagePolicy"] as const;
+/** systemd's image-policy protection words that apply to images read here. */
+const IMAGE_POLICY_WORDS = ["signed", "verity", "unprotected"];
 
 // A Map, so that "constructor" or "__proto__" is no boolean.
 const BOOLEANS = new Map(Object.entries({ "1": true, yes: true, y: true, true: true, t: true, on: true, "0": false, no: false, n: false, false: false, f: false, off: false }));
@@ -156,6 +160,12 @@ function parseSection(section: IniSection, file: string, diagnostics: Diagnostic
       case "Force":
         entry.force = parseBoolean(entry, diagnostics, key, value, line);
         break;
+      case "ImagePolicy": {
+        const words = value.split("+").map((w) => w.trim());
+        if (words.some((w) => !IMAGE_POLICY_WORDS.includes(w))) problem(entry, diagnostics, line, `Failed to parse ImagePolicy='${shown(value)}': expected signed, verity or unprotected, joined by '+'`);
+        else entry.imagePolicy = [...new Set(words)];
+        break;
+      }
       case "Attach":
         entry.attach = parseBoolean(entry, diagnostics, key, value, line);
         break;

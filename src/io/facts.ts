@@ -2,6 +2,7 @@
 // ({kind: "failed"} or "unreachable"), so one bad image never stops the others.
 import type { Entry } from "../config/attach-list.ts";
 import { openImage, rememberingTree } from "../image/open.ts";
+import { verityTrust, type Trust } from "../image/verity-trust.ts";
 import { ImageError, type ImageTree } from "../image/types.ts";
 import { discoverUnits } from "../portable/discover.ts";
 import { findExtensionRelease, findOsRelease, parseEnvFile, ReleaseError } from "../portable/release.ts";
@@ -23,6 +24,10 @@ export interface FactsOptions {
   cache?: FactsCache;
   /** The running version, which a cache record must have been written by. */
   version?: string;
+  /** Certificates for dm-verity signatures, shared by a run; default: read under `root` when first needed. */
+  trust?: Trust;
+  /** Debug-level messages (a signature nobody could check). */
+  debug?: (message: string) => void;
 }
 
 /** Messages name paths as the booted system sees them, not with the test/build root in front. */
@@ -33,7 +38,9 @@ function unroot(message: string, root: string): string {
 function readImage(options: FactsOptions, path: string, matches: readonly string[], role: "root" | "extension", relaxed: boolean): ImageFacts {
   let tree: ImageTree | undefined;
   try {
-    tree = rememberingTree(openImage(options.root + path, { architecture: options.architecture }));
+    tree = rememberingTree(openImage(options.root + path, { architecture: options.architecture, trust: options.trust ?? verityTrust(options.root) }));
+    for (const note of tree.protection?.notes ?? []) options.debug?.(unroot(note, options.root));
+    const level = tree.protection?.level;
     const name = lastComponent(path).name.replace(/\.raw$/, "");
     const release = role === "root" ? findOsRelease(tree) : findExtensionRelease(tree, name, relaxed);
     const { units, warnings } = discoverUnits(tree, matches);
@@ -43,6 +50,7 @@ function readImage(options: FactsOptions, path: string, matches: readonly string
       release: release && parseEnvFile(release.text),
       units,
       warnings: warnings.map((w) => unroot(w, options.root)),
+      ...(level !== undefined && level !== "unprotected" && { protection: level }),
     };
   } finally {
     tree?.close();
@@ -92,12 +100,27 @@ export function readEntryFacts(entry: Entry, options: FactsOptions): EntryFacts 
       }
       return readImage(options, path, matches, i === 0 ? "root" : "extension", entry.force);
     });
+    const refused = policyRefusal(entry, images);
+    if (refused) return { kind: "failed", reason: refused };
     const [root, ...extensions] = images as [ImageFacts, ...ImageFacts[]];
     return unverified.length > 0 ? { kind: "read", root, extensions, unverified } : { kind: "read", root, extensions };
   } catch (e) {
     if (e instanceof ImageError || e instanceof ReleaseError || e instanceof Refusal) return { kind: "failed", reason: unroot(e.message, options.root) };
     throw e;
   }
+}
+
+/** Why ImagePolicy= refuses one of the images (cached ones too), or undefined. */
+function policyRefusal(entry: Entry, images: readonly ImageFacts[]): string | undefined {
+  const policy = entry.imagePolicy;
+  if (!policy) return undefined;
+  for (const image of images) {
+    const level = image.protection ?? "unprotected";
+    if (policy.includes(level)) continue;
+    const what = { signed: "signed", verity: "protected by dm-verity but not signed by a trusted key", unprotected: "not protected by dm-verity" }[level];
+    return `Image '${image.path}' is ${what}, and ImagePolicy=${policy.join("+")} (${entry.file}:${entry.line}) does not allow that`;
+  }
+  return undefined;
 }
 
 function cacheFor(entry: Entry, options: FactsOptions): CachedEntry | undefined {

@@ -12,6 +12,8 @@ export interface ImageFacts {
   units: UnitFile[];
   /** Non-fatal findings while reading the image. */
   warnings: string[];
+  /** dm-verity state of a raw image ("signed", "verity"); absent: unprotected. Checked against ImagePolicy=. */
+  protection?: "signed" | "verity";
 }
 
 export type EntryFacts =
