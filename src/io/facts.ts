@@ -94,7 +94,8 @@ export function readEntryFacts(entry: Entry, options: FactsOptions): EntryFacts 
         unverified.push(facts.path);
         return facts;
       }
-      if (record && record.facts.path === path && sameIdentity(record.identity, identities[i])) {
+      // A protected image is always read again: its signature is checked against today's verity.d.
+      if (record && record.facts.path === path && !record.facts.protection && sameIdentity(record.identity, identities[i])) {
         if (options.cache) options.cache.unchangedImages++;
         return record.facts;
       }

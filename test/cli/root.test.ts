@@ -85,7 +85,8 @@ describe("--json shapes and usage", () => {
       { name: "foo", file: "/etc/portable-attach.conf", line: 1, image: "/var/lib/portables/foo_1", extensions: [], enabled: true, state: "attached", source: "computed", units: [{ name: "foo.service", active: null }] },
     ]);
     const inspect = JSON.parse(runCli(root, ["inspect", "foo", "--json=short"]).stdout) as Record<string, unknown>;
-    expect(Object.keys(inspect).sort()).toEqual(["attach", "description", "extensions", "fitness", "image", "operatingSystem", "osRelease", "path", "portableService", "type", "units"]);
+    expect(Object.keys(inspect).sort()).toEqual(["attach", "description", "extensions", "fitness", "image", "operatingSystem", "osRelease", "path", "portableService", "protection", "type", "units"]);
+    expect(inspect.protection).toEqual({ level: "unprotected", details: [] });
     expect(inspect.units).toEqual(["foo.service"]);
     expect(inspect.attach).toMatchObject({ state: "attached", units: ["foo.service"] });
     expect(inspect.fitness).toContainEqual({ check: "/etc/machine-id present", ok: true });
