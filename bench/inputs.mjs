@@ -201,3 +201,35 @@ export function dropTrees() {
   rmSync(join(CACHE, VERSION, "trees"), { recursive: true, force: true });
 }
 
+
+/**
+ * The 1 GiB erofs image of sizeRoots, and a copy of it signed the way a naked image is signed:
+ * NAME.verity (veritysetup format), NAME.roothash and NAME.roothash.p7s (openssl cms -noattr),
+ * with the certificate in etc/verity.d and ImagePolicy=signed. A copy, not a hard link: a new link
+ * would change the ctime of the images the "attached by the CLI" twins have cached.
+ */
+export async function verityRoots(log) {
+  const { big } = await sizeRoots("erofs", log);
+  const root = join(CACHE, VERSION, "verity-erofs-big");
+  const dir = join(root, "var/lib/portables");
+  if (!existsSync(join(root, ".done"))) {
+    log(`building the signed 1 GiB erofs image in ${root} …`);
+    rmSync(root, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    mkdirSync(join(root, "etc/verity.d"), { recursive: true });
+    cpSync(new URL("../profiles", import.meta.url).pathname, join(root, "usr/lib/portable-attach/profile"), { recursive: true });
+    await runAsync("cp", ["--reflink=auto", big.image, join(dir, "svcbig.raw")]);
+    const v = spawnSync("veritysetup", ["format", join(dir, "svcbig.raw"), join(dir, "svcbig.verity")], { encoding: "utf8" });
+    const hash = /^Root hash:\s+([0-9a-f]+)/m.exec(v.stdout)?.[1];
+    if (!hash) throw new Error(`veritysetup format: ${v.stderr}`);
+    writeFileSync(join(dir, "svcbig.roothash"), `${hash}\n`);
+    const key = join(root, "bench.key");
+    const crt = join(root, "etc/verity.d/bench.crt");
+    await runAsync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt, "-days", "3650", "-subj", "/CN=portable-attach bench"]);
+    writeFileSync(join(root, "roothash.txt"), hash);
+    await runAsync("openssl", ["cms", "-sign", "-noattr", "-binary", "-in", join(root, "roothash.txt"), "-inkey", key, "-signer", crt, "-outform", "DER", "-out", join(dir, "svcbig.roothash.p7s")]);
+    writeFileSync(join(root, "etc/portable-attach.conf"), `[svcbig]\nImage=/var/lib/portables/svcbig.raw\nEnable=yes\nImagePolicy=signed\n`);
+    writeFileSync(join(root, ".done"), "");
+  }
+  return { unsigned: big.root, signed: root };
+}

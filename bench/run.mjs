@@ -3,14 +3,14 @@
 // run mean anything). Prints a table and writes JSON ($CACHE/results.json, or BENCH_JSON=path).
 //
 //   BENCH_RUNS=N   counted runs per case (default 15; at least 10), after BENCH_WARMUP (default 2)
-//   BENCH_ONLY=entries,size,cli,load   run only these parts
+//   BENCH_ONLY=entries,size,verity,cli,load   run only these parts
 //
 // Inputs are built once into /var/tmp/portable-attach-bench (PORTABLE_ATTACH_BENCH_CACHE).
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { attachedTwin, CACHE, cachedTwin, dropTrees, entryRoot, FORMATS, sizeRoots, writeList } from "./inputs.mjs";
+import { attachedTwin, CACHE, cachedTwin, dropTrees, entryRoot, FORMATS, sizeRoots, verityRoots, writeList } from "./inputs.mjs";
 import { cliBench } from "./cli.mjs";
 import { NODE_FLAG } from "../scripts/install.mjs";
 
@@ -20,7 +20,7 @@ const GENERATOR = process.env.BENCH_GENERATOR ?? join(repo, "dist/portable-attac
 const CLI = process.env.BENCH_CLI ?? join(repo, "dist/portable-attach");
 const RUNS = Math.max(10, Number(process.env.BENCH_RUNS ?? 15));
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
-const ONLY = (process.env.BENCH_ONLY ?? "entries,size,cli,load").split(",");
+const ONLY = (process.env.BENCH_ONLY ?? "entries,size,verity,cli,load").split(",");
 const COUNTS = (process.env.BENCH_COUNTS ?? "1,10,100,1000").split(",").map(Number);
 // The generator writes to /run (tmpfs) at boot: outputs go to a tmpfs too, not to a disk.
 const OUT_BASE = process.env.BENCH_OUT ?? (statSync("/dev/shm", { throwIfNoEntry: false })?.isDirectory() ? "/dev/shm" : tmpdir());
@@ -191,6 +191,20 @@ if (ONLY.includes("size")) {
   dropTrees();
 }
 
+// ---------------------------------------------------------------- 2b. dm-verity
+// The same 1 GiB erofs image, unsigned and signed (hash tree + signed root hash as side files,
+// ImagePolicy=signed): only the blocks read are hashed, so the two should cost about the same.
+if (ONLY.includes("verity")) {
+  const { unsigned, signed } = await verityRoots(log);
+  checkAttached(unsigned, 1);
+  checkAttached(signed, 1);
+  log("verity: erofs 1 GiB");
+  const [floor, u, s] = measure([NODE0, generatorCommand("1 GiB erofs, unsigned", unsigned), generatorCommand("1 GiB erofs, signed", signed)]);
+  results.verity = { floor, unsigned: u, signed: s, signedOverUnsigned: s.median / u.median };
+  row("verity", "erofs 1 GiB, unsigned", u, floor);
+  row("verity", "erofs 1 GiB, signed (dm-verity + signature checked)", s, floor);
+}
+
 // ---------------------------------------------------------------- 4. bundles
 if (ONLY.includes("load")) {
   // "Load without running": the generator in user scope returns before reading anything; the CLI
@@ -226,6 +240,7 @@ for (const r of rows) {
 }
 if (results.entries) for (const [fmt, v] of Object.entries(results.entries)) if (v.perEntryMs !== undefined) console.log(`per extra entry (${fmt}): ${v.perEntryMs.toFixed(3)} ms; attached by the CLI: ${v.perEntryCachedMs.toFixed(3)} ms`);
 if (results.size) for (const [fmt, v] of Object.entries(results.size)) console.log(`1 GiB / 1 MiB (${fmt}): ${v.bigOverSmall.toFixed(3)}×; attached by the CLI: ${v.bigOverSmallCached.toFixed(3)}×`);
+if (results.verity) console.log(`signed / unsigned (erofs 1 GiB): ${results.verity.signedOverUnsigned.toFixed(3)}×`);
 if (results.cli?.codeCache) console.log(`cli: code cache of the installed CLI in the guest: ${results.cli.codeCache}`);
 if (results.cli?.note) console.log(`cli: ${results.cli.note}`);
 const jsonPath = process.env.BENCH_JSON ?? join(CACHE, "results.json");
