@@ -6,6 +6,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync,
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "./cli/helpers.ts";
 
 const BUILD = join(import.meta.dirname, "helpers", "verity-images.sh");
 const GENERATOR = join(import.meta.dirname, "..", "dist", "portable-attach-generator");
@@ -118,4 +119,31 @@ describe("the generator and dm-verity", () => {
     expect(r.entry.state).toBe("failed");
     expect(r.entry.reason).toMatch(/Failed to parse ImagePolicy='sealed'/);
   });
+
+  it("a signed image attached by the CLI is checked again at every run, against today's verity.d", async () => {
+    const root = join(scratch, "cached");
+    place(root, "signed.raw", "app.raw");
+    mkdirSync(join(root, "etc/verity.d"), { recursive: true });
+    copyFileSync(join(images, "keys/trusted-rsa.crt"), join(root, "etc/verity.d/test.crt"));
+    await new Promise((r) => setTimeout(r, 2100)); // past the facts cache's racy window
+    const a = runCli(root, ["attach", "/var/lib/portables/app.raw"]);
+    expect(a.status, a.stderr).toBe(0);
+    const record = JSON.parse(readFileSync(join(root, "etc/portable-attach/cache/app.json"), "utf8")) as { images: { identity?: unknown; facts: { protection?: string } }[] };
+    expect(record.images[0]?.identity).toBeDefined();
+    expect(record.images[0]?.facts.protection).toBe("signed");
+    const gen = () => {
+      const out = join(root, `out-${Math.random()}`);
+      const r = runGenerator(root, out);
+      const entry = (JSON.parse(readFileSync(join(out, ".portable-attach-status.json"), "utf8")) as { entries: { state: string; reason?: string }[] }).entries[0];
+      return { r, entry };
+    };
+    let g = gen();
+    expect(g.entry?.state).toBe("attached");
+    expect(g.r.stderr).toContain("0 image(s) not read");
+    // The certificate replaced by another: the unchanged image is refused at the next run.
+    copyFileSync(join(images, "keys/untrusted.crt"), join(root, "etc/verity.d/test.crt"));
+    g = gen();
+    expect(g.entry?.state).toBe("failed");
+    expect(g.entry?.reason).toMatch(/was not made by any of the 1 certificate/);
+  }, 20_000);
 });

@@ -24,6 +24,11 @@ describe("attach list", () => {
     });
   });
 
+  it("ImagePolicy= takes systemd's protection words joined by '+'", () => {
+    expect(parse("[a]\nImage=a\nImagePolicy=signed+verity+signed\n").entries[0]).toMatchObject({ imagePolicy: ["signed", "verity"], errors: [] });
+    expect(parse("[a]\nImage=a\n").entries[0]?.imagePolicy).toBeUndefined();
+  });
+
   it("defaults: profile default, not enabled, prefixes derived later", () => {
     expect(parse("[a]\nImage=a\n").entries[0]).toMatchObject({ profile: "default", enable: false, force: false, prefixes: undefined });
   });
@@ -38,6 +43,9 @@ describe("attach list", () => {
     ["[a]\nImage=/x\nProfile=../../x\n", 3, "Unit profile name not valid"],
     ["[a b]\nImage=/x\n", 1, "Invalid attachment name"],
     ["[a]\nImage=/x\nPrefixes=ok bad/prefix\n", 3, "Invalid prefix 'bad/prefix'"],
+    ["[a]\nImage=/x\nImagePolicy=signed+sealed\n", 3, "Failed to parse ImagePolicy='signed+sealed'"],
+    ["[a]\nImage=/x\nImagePolicy=\n", 3, "Failed to parse ImagePolicy=''"],
+    ["[a]\nImage=/x\nImagePolicy=root=signed\n", 3, "expected signed, verity or unprotected"],
   ])("refuses %j at line %i", (text, line, message) => {
     const { entries } = parse(text);
     expect(entries[0]?.errors).toEqual([expect.objectContaining({ line, message: expect.stringContaining(message) })]);

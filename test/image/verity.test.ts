@@ -9,7 +9,9 @@ import { bytesSource, type ByteSource } from "../../src/image/byte-source.ts";
 import { openImage } from "../../src/image/open.ts";
 import { DerError, findSigner, parsePkcs7 } from "../../src/image/pkcs7.ts";
 import { readFileInImage } from "../../src/image/resolve.ts";
+import { ImageError } from "../../src/image/types.ts";
 import { readVeritySuperblock, verifiedSource } from "../../src/image/verity.ts";
+import { protect } from "../../src/image/verity-setup.ts";
 import { verityTrust } from "../../src/image/verity-trust.ts";
 import { imageError } from "../helpers/image-error.ts";
 import { rng } from "../helpers/random.ts";
@@ -238,5 +240,52 @@ describe("PKCS#7 parser", () => {
     expect(() => parsePkcs7(new Uint8Array(70_000))).toThrow(DerError);
     expect(() => parsePkcs7(Uint8Array.from([0x30, 0x84, 0xff, 0xff, 0xff, 0xff]))).toThrow(DerError);
     expect(() => parsePkcs7(Uint8Array.from([0x30, 0x80, 0, 0]))).toThrow(DerError);
+  });
+});
+
+describe("hostile verity data", () => {
+  const onlyImageErrors = (fn: () => void): void => {
+    try {
+      fn();
+    } catch (e) {
+      if (!(e instanceof ImageError)) throw e;
+    }
+  };
+
+  it("random changes to the superblock or the tree give ImageError or correct bytes, nothing else", () => {
+    const good = readFileSync(join(dir, "naked.verity"));
+    const data = readFileSync(join(dir, "naked.raw"));
+    const root = Buffer.from(readFileSync(join(dir, "naked.roothash"), "utf8").trim(), "hex");
+    const rnd = rng(7);
+    let served = 0;
+    for (let i = 0; i < 2000; i++) {
+      const h = Buffer.from(good);
+      // Mostly the superblock fields (block sizes, counts, salt size, algorithm), sometimes the tree.
+      const span = i % 4 === 0 ? h.length : 96;
+      for (let k = 1 + Math.floor(rnd() * 3); k > 0; k--) h[Math.floor(rnd() * span)] = Math.floor(rnd() * 256);
+      onlyImageErrors(() => {
+        const hash = bytesSource(h, "hash");
+        const v = verifiedSource(bytesSource(data, "data"), hash, readVeritySuperblock(hash, "hash"), root, { data: "data", hash: "hash", rootHashFrom: "test" });
+        const at = Math.floor(rnd() * (v.size - 100));
+        expect(Buffer.from(v.read(at, 100))).toEqual(data.subarray(at, at + 100));
+        served++;
+      });
+    }
+    expect(served).toBeGreaterThan(0); // changes in unused bytes (padding) change nothing
+  });
+
+  it("hostile signature JSON is refused with ImageError", () => {
+    const data = bytesSource(readFileSync(join(dir, "naked.raw")), "data");
+    const hash = { source: bytesSource(readFileSync(join(dir, "naked.verity")), "hash"), name: "hash" };
+    const trust = verityTrust(trusted);
+    const rnd = rng(11);
+    const good = Buffer.from(JSON.stringify({ rootHash: readFileSync(join(dir, "nakedsig.roothash"), "utf8").trim(), signature: readFileSync(join(dir, "nakedsig.roothash.p7s")).toString("base64") }));
+    const samples = ["", "{", "null", "[]", '{"rootHash":1,"signature":"x"}', '{"rootHash":"zz","signature":""}', '{"rootHash":"00","signature":"!!"}', "\u0000{}"];
+    for (const t of samples) expect(() => protect({ data, label: "image", hash, sigJson: { bytes: Buffer.from(t), name: "sig" } }, trust, "img")).toThrow(ImageError);
+    for (let i = 0; i < 300; i++) {
+      const b = Buffer.from(good);
+      for (let k = 1 + Math.floor(rnd() * 3); k > 0; k--) b[Math.floor(rnd() * b.length)] = Math.floor(rnd() * 256);
+      onlyImageErrors(() => protect({ data, label: "image", hash, sigJson: { bytes: b, name: "sig" } }, trust, "img"));
+    }
   });
 });
