@@ -137,6 +137,9 @@ describe("the generator and dm-verity", () => {
       const entry = (JSON.parse(readFileSync(join(out, ".portable-attach-status.json"), "utf8")) as { entries: { state: string; reason?: string }[] }).entries[0];
       return { r, entry };
     };
+    const inspect = JSON.parse(runCli(root, ["inspect", "app", "--json=short"]).stdout) as { protection: { level: string; details: string[] } };
+    expect(inspect.protection.level).toBe("signed");
+    expect(inspect.protection.details[0]).toMatch(/^root-x86-64: signed \(sha256, root hash [0-9a-f]{64} from partition 3 \(root-x86-64-verity-sig\), certificate \/etc\/verity.d\/test.crt\)$/);
     let g = gen();
     expect(g.entry?.state).toBe("attached");
     expect(g.r.stderr).toContain("0 image(s) not read");
@@ -145,5 +148,8 @@ describe("the generator and dm-verity", () => {
     g = gen();
     expect(g.entry?.state).toBe("failed");
     expect(g.entry?.reason).toMatch(/was not made by any of the 1 certificate/);
+    const refused = runCli(root, ["inspect", "app"]);
+    expect(refused.status).not.toBe(0);
+    expect(refused.stderr).toMatch(/Failed to inspect 'app': \/var\/lib\/portables\/app.raw: root-x86-64: the signature in partition 3/);
   }, 20_000);
 });

@@ -64,7 +64,9 @@ export function inspect(ctx: Context): number {
   const matches = prefixes.length > 0 ? prefixes : [prefixFromImage(image) ?? ""];
   const trees: ImageTree[] = [];
   const trust = verityTrust(ctx.opts.root);
-  const protection = (t: ImageTree) => ({ level: t.protection?.level ?? "unprotected", details: t.protection?.details ?? [] });
+  // Paths as the booted system sees them, without --root in front.
+  const unroot = (d: string): string => (ctx.opts.root === "" ? d : d.split(ctx.opts.root).join(""));
+  const protection = (t: ImageTree) => ({ level: t.protection?.level ?? "unprotected", details: (t.protection?.details ?? []).map(unroot) });
   try {
     const open = (p: string): ImageTree => {
       const t = openImage(ctx.opts.root + p, { architecture, trust });
@@ -125,7 +127,7 @@ export function inspect(ctx: Context): number {
     }
     return 0;
   } catch (e) {
-    if (e instanceof ImageError) throw new CliError(`Failed to inspect '${arg}': ${e.message}`);
+    if (e instanceof ImageError) throw new CliError(`Failed to inspect '${arg}': ${unroot(e.message)}`);
     throw e;
   } finally {
     for (const t of trees) t.close();
