@@ -6,6 +6,8 @@
 // 55 AA alone is weak evidence, so its entries are validated). Open-time work is a few KiB however
 // large the image is: the GPT header and entry array, and each chosen file system's superblock.
 // Refused with UNSUPPORTED: LUKS, btrfs, xfs, and any file system we have no reader for.
+// A file system with dm-verity data is read only through its verified view (verity-setup.ts): the
+// partition table and the magics used to find it are not covered by verity, the file system is.
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { sliceSource, fileSource, type ByteSource } from "./byte-source.ts";
 import { openErofs } from "./erofs.ts";
