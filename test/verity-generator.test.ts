@@ -143,6 +143,17 @@ describe("the generator and dm-verity", () => {
     let g = gen();
     expect(g.entry?.state).toBe("attached");
     expect(g.r.stderr).toContain("0 image(s) not read");
+    // The image replaced by one without its signature, or without verity data: refused as a downgrade.
+    const img = join(root, "var/lib/portables/app.raw");
+    const original = readFileSync(img);
+    for (const [other, now] of [["hashonly.raw", "only protected by dm-verity"], ["plain.raw", "unprotected"]]) {
+      copyFileSync(join(images, other as string), img);
+      g = gen();
+      expect(g.entry?.state).toBe("failed");
+      expect(g.entry?.reason).toBe(`Image '/var/lib/portables/app.raw' was signed when it was attached and is now ${now}, refusing (attach it again if that is intended)`);
+    }
+    writeFileSync(img, original);
+    expect(gen().entry?.state).toBe("attached");
     // The certificate replaced by another: the unchanged image is refused at the next run.
     copyFileSync(join(images, "keys/untrusted.crt"), join(root, "etc/verity.d/test.crt"));
     g = gen();

@@ -80,6 +80,7 @@ function dissect(source: ByteSource, options: OpenOptions, imageName: string, si
     level: levels.includes("unprotected") || levels.length === 0 ? "unprotected" : levels.includes("verity") ? "verity" : "signed",
     details,
     notes,
+    unchecked: notes.length > 0,
   });
   try {
     const gpt = readGpt(source);

@@ -23,6 +23,8 @@ export interface Protection {
   details: string[];
   /** Said at debug level: a signature nobody could check. */
   notes: string[];
+  /** A signature is present but was not checked (no certificates configured). */
+  unchecked: boolean;
 }
 
 export interface VerityInputs {

@@ -35,7 +35,8 @@ function unroot(message: string, root: string): string {
   return root === "" ? message : message.split(root).join("");
 }
 
-function readImage(options: FactsOptions, path: string, matches: readonly string[], role: "root" | "extension", relaxed: boolean): ImageFacts {
+/** The image's facts, and whether a signature in it went unchecked (no certificates configured). */
+function readImage(options: FactsOptions, path: string, matches: readonly string[], role: "root" | "extension", relaxed: boolean): { facts: ImageFacts; unchecked: boolean } {
   let tree: ImageTree | undefined;
   try {
     tree = rememberingTree(openImage(options.root + path, { architecture: options.architecture, trust: options.trust ?? verityTrust(options.root) }));
@@ -44,7 +45,7 @@ function readImage(options: FactsOptions, path: string, matches: readonly string
     const name = lastComponent(path).name.replace(/\.raw$/, "");
     const release = role === "root" ? findOsRelease(tree) : findExtensionRelease(tree, name, relaxed);
     const { units, warnings } = discoverUnits(tree, matches);
-    return {
+    const facts: ImageFacts = {
       path,
       type: tree.type,
       release: release && parseEnvFile(release.text),
@@ -52,6 +53,7 @@ function readImage(options: FactsOptions, path: string, matches: readonly string
       warnings: warnings.map((w) => unroot(w, options.root)),
       ...(level !== undefined && level !== "unprotected" && { protection: level }),
     };
+    return { facts, unchecked: tree.protection?.unchecked ?? false };
   } finally {
     tree?.close();
   }
@@ -99,7 +101,14 @@ export function readEntryFacts(entry: Entry, options: FactsOptions): EntryFacts 
         if (options.cache) options.cache.unchangedImages++;
         return record.facts;
       }
-      return readImage(options, path, matches, i === 0 ? "root" : "extension", entry.force);
+      const { facts: fresh, unchecked } = readImage(options, path, matches, i === 0 ? "root" : "extension", entry.force);
+      // Whoever can rewrite an image can also strip its verity data or signature; the record of
+      // attach time tells. (A signature left unchecked because verity.d is empty is not stripped.)
+      const was = record?.facts.path === path ? record.facts.protection : undefined;
+      if (was && STRENGTH[was] > (unchecked ? STRENGTH.signed : STRENGTH[fresh.protection ?? "unprotected"])) {
+        throw new Refusal(`Image '${path}' was ${was === "signed" ? "signed" : "protected by dm-verity"} when it was attached and is now ${fresh.protection === "verity" ? "only protected by dm-verity" : "unprotected"}, refusing (attach it again if that is intended)`);
+      }
+      return fresh;
     });
     const refused = policyRefusal(entry, images);
     if (refused) return { kind: "failed", reason: refused };
@@ -110,6 +119,8 @@ export function readEntryFacts(entry: Entry, options: FactsOptions): EntryFacts 
     throw e;
   }
 }
+
+const STRENGTH = { signed: 2, verity: 1, unprotected: 0 } as const;
 
 /** Why ImagePolicy= refuses one of the images (cached ones too), or undefined. */
 function policyRefusal(entry: Entry, images: readonly ImageFacts[]): string | undefined {
