@@ -197,6 +197,28 @@ describe("verified source", () => {
   });
 });
 
+describe("hash tree layouts veritysetup makes", () => {
+  it.each([
+    ["4096/4096 sha256", ["--data-block-size=4096", "--hash-block-size=4096"]],
+    ["1024/512 sha512, 3 levels", ["--data-block-size=1024", "--hash-block-size=512", "--hash=sha512"]],
+    ["512/4096 sha384, no salt", ["--data-block-size=512", "--hash-block-size=4096", "--hash=sha384", "--salt=-"]],
+  ])("%s: every block verifies, and a changed one does not", (_label, flags) => {
+    const data = readFileSync(join(dir, "naked.raw"));
+    const hashFile = join(dir, `layout-${Math.random()}.verity`);
+    const out = execFileSync("veritysetup", ["format", ...flags, join(dir, "naked.raw"), hashFile], { encoding: "utf8" });
+    const root = Buffer.from(/Root hash:\s+([0-9a-f]+)/.exec(out)?.[1] ?? "", "hex");
+    const hash = bytesSource(readFileSync(hashFile), "hash");
+    const sb = readVeritySuperblock(hash, "hash");
+    const names = { data: "data", hash: "hash", rootHashFrom: "test" };
+    expect(Buffer.from(verifiedSource(bytesSource(data, "data"), hash, sb, root, names).read(0, data.length))).toEqual(data);
+    const changed = Buffer.from(data);
+    changed[data.length - 1] = (changed[data.length - 1] as number) ^ 1;
+    const v = verifiedSource(bytesSource(changed, "data"), hash, sb, root, names);
+    expect(Buffer.from(v.read(0, 512))).toEqual(data.subarray(0, 512));
+    expect(imageError(() => v.read(data.length - 10, 10))?.message).toMatch(/data block \d+ .* does not match its hash/);
+  });
+});
+
 describe("PKCS#7 parser", () => {
   const p7s = () => readFileSync(join(dir, "nakedsig.roothash.p7s"));
   const roothash = () => Buffer.from(readFileSync(join(dir, "nakedsig.roothash"), "utf8").trim());
