@@ -129,7 +129,8 @@ export function protect(inputs: VerityInputs, trust: Trust | undefined, image: s
   const sigFrom = sig ? inputs.sigJson?.name : inputs.p7sFile;
   if (!signature) return { source, level: "verity", detail: `${label}: verity (${sb.algorithm}, root hash ${hex} from ${from}), not signed`, notes: [] };
   const trusted = trust?.load();
-  if (!trusted || trusted.certificates.length === 0) {
+  // A .crt that does not parse still means someone meant to check: refused below, not skipped.
+  if (!trusted || (trusted.certificates.length === 0 && trusted.problems.length === 0)) {
     const note = `${image}: ${label}: the signature in ${sigFrom} was not checked: no certificates in /etc/verity.d, /run/verity.d, /usr/local/lib/verity.d, /usr/lib/verity.d`;
     return { source, level: "verity", detail: `${label}: verity (${sb.algorithm}, root hash ${hex} from ${from}), signature not checked (no certificates configured)`, notes: [note] };
   }
@@ -141,7 +142,10 @@ export function protect(inputs: VerityInputs, trust: Trust | undefined, image: s
     throw e;
   }
   const cert = findSigner(signer, Buffer.from(hex, "latin1"), trusted.certificates);
-  if (!cert) refuse(`the signature in ${sigFrom} of root hash ${hex} was not made by any of the ${trusted.certificates.length} certificate(s) in verity.d`);
+  if (!cert) {
+    const unusable = trusted.problems.length > 0 ? ` (unusable: ${trusted.problems.join("; ")})` : "";
+    refuse(`the signature in ${sigFrom} of root hash ${hex} was not made by any of the ${trusted.certificates.length} certificate(s) in verity.d${unusable}`);
+  }
   const file = trusted.files[trusted.certificates.indexOf(cert as NonNullable<typeof cert>)];
   return { source, level: "signed", detail: `${label}: signed (${sb.algorithm}, root hash ${hex} from ${from}, certificate ${file})`, notes: [] };
 }

@@ -167,6 +167,13 @@ describe("dm-verity images", () => {
     t.close();
   });
 
+  it("a certificate file that does not parse is not taken for 'no certificates configured'", () => {
+    const root = join(dir, "broken-root");
+    mkdirSync(join(root, "etc/verity.d"), { recursive: true });
+    writeFileSync(join(root, "etc/verity.d/broken.crt"), "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n");
+    expect(imageError(() => open("signed.raw", root))?.message).toMatch(/not made by any of the 0 certificate\(s\) in verity.d \(unusable: \/etc\/verity.d\/broken.crt: /);
+  });
+
   it("a certificate masked by an empty file of the same name in a higher directory is not trusted", () => {
     const root = join(dir, "masked-root");
     mkdirSync(join(root, "etc/verity.d"), { recursive: true });
