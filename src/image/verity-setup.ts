@@ -94,8 +94,8 @@ export function protect(inputs: VerityInputs, trust: Trust | undefined, image: s
   const fileHash = readSideFile(inputs.rootHashFile, 1024);
   const p7s = readSideFile(inputs.p7sFile, MAX_PKCS7_BYTES);
   if (!inputs.hash) {
-    const given = inputs.sigJson?.name ?? (fileHash ? inputs.rootHashFile : undefined);
-    if (given) refuse(`a root hash is given (${given}) but there is no hash tree to check it with`);
+    const given = inputs.sigJson?.name ?? (fileHash ? inputs.rootHashFile : undefined) ?? (p7s ? inputs.p7sFile : undefined);
+    if (given) refuse(`a root hash or signature is given (${given}) but there is no hash tree to check it with`);
     return { source: inputs.data, level: "unprotected", detail: `${label}: unprotected (no dm-verity data)`, notes: [] };
   }
 

@@ -158,7 +158,10 @@ describe("dm-verity images", () => {
     expect(imageError(() => open("t-rh.raw"))?.message).toMatch(/top hash block does not match the root hash/);
     copyFileSync(join(dir, "plain.raw"), join(dir, "t-nohash.raw"));
     copyFileSync(join(dir, "naked.roothash"), join(dir, "t-nohash.roothash"));
-    expect(imageError(() => open("t-nohash.raw"))?.message).toMatch(/t-nohash\.raw: image: a root hash is given \(.*t-nohash\.roothash\) but there is no hash tree/);
+    expect(imageError(() => open("t-nohash.raw"))?.message).toMatch(/t-nohash\.raw: image: a root hash or signature is given \(.*t-nohash\.roothash\) but there is no hash tree/);
+    copyFileSync(join(dir, "plain.raw"), join(dir, "t-nohash2.raw"));
+    copyFileSync(join(dir, "nakedsig.roothash.p7s"), join(dir, "t-nohash2.roothash.p7s"));
+    expect(imageError(() => open("t-nohash2.raw"))?.message).toMatch(/t-nohash2\.raw: image: a root hash or signature is given \(.*t-nohash2\.roothash\.p7s\) but there is no hash tree/);
   });
 
   it("an image without verity data is unprotected", () => {
