@@ -9,6 +9,7 @@ import { CACHE_DIRS } from "../config/paths.ts";
 import { removeStaleTemporariesIn, replaceFileAtomic } from "../io/atomic-file.ts";
 import { cacheFileName, cacheRecord, identityOf, type ImageIdentity, removeCacheFiles, settledIdentity } from "../io/facts-cache.ts";
 import { lookupImage } from "../io/image-lookup.ts";
+import { inRoot, inRootOrUndefined } from "../io/root-path.ts";
 import { matchesFor } from "../plan/plan.ts";
 import type { EntryFacts } from "../plan/types.ts";
 import { hostArchitecture } from "../portable/architecture.ts";
@@ -53,17 +54,18 @@ export function writeEntryCache(ctx: Context, entry: Entry, listFile: string, fa
     { version: VERSION, architecture: hostArchitecture(ctx.env), matches: matchesFor(entry) },
     images.map((img, i) => ({ facts: img, identity: settledIdentity(before.identities[i], identityOf(ctx.opts.root + img.path), now) })),
   );
-  const hostDir = ctx.opts.root + dir;
+  let hostDir = ctx.opts.root + dir;
   try {
+    hostDir = inRoot(ctx.opts.root, dir); // never out of the tree through a symlink in it
     mkdirSync(hostDir, { recursive: true, mode: 0o755 });
     // A run killed mid-write left its temporary file here; no later write of that entry may come.
     // Only files of dead processes go, so a writer under another list directory's lock is safe.
     removeStaleTemporariesIn(hostDir);
-    replaceFileAtomic(`${hostDir}/${cacheFileName(entry.name)}`, record);
+    replaceFileAtomic(ctx.opts.root, `${dir}/${cacheFileName(entry.name)}`, record);
   } catch (e) {
     ctx.warn(`Warning: Failed to write the cache for [${entry.name}] in '${hostDir}': ${(e as Error).message}; an image not reachable at boot will be attached by the late pass instead.`);
     return;
   }
   // A record in the other directory is for an older state of this entry.
-  removeCacheFiles(ctx.opts.root, entry.name, WRITABLE_CACHE_DIRS.filter((d) => d !== dir));
+  removeCacheFiles("", entry.name, WRITABLE_CACHE_DIRS.filter((d) => d !== dir).flatMap((d) => inRootOrUndefined(ctx.opts.root, d) ?? []));
 }

@@ -2,12 +2,11 @@
 // the change, since a higher list's section replaces the lower one whole. --now starts what the
 // generator now pulls in (enable) or stops the entry's units (disable).
 import { appendLines, sectionLines, setKeys } from "../config/edit.ts";
-import { readFileSync } from "node:fs";
 import type { Entry } from "../config/attach-list.ts";
 import { loadList } from "../io/load-list.ts";
 import { CliError, type Context } from "./context.ts";
 import { requireEntry } from "./entries.ts";
-import { editListFile, isEditable, targetFile } from "./list-file.ts";
+import { editListFile, isEditable, readListText, targetFile } from "./list-file.ts";
 import { pulledInUnits, readStatusRecord, startable } from "./outcomes.ts";
 import { reload, unitJob } from "./system.ts";
 import type { KeyChange } from "../config/edit.ts";
@@ -19,7 +18,7 @@ export function changeEntry(ctx: Context, entry: Entry, changes: KeyChange[]): s
     return entry.file;
   }
   const file = targetFile(ctx);
-  const vendorText = readFileSync(ctx.opts.root + entry.file, "utf8");
+  const vendorText = readListText(ctx, entry.file);
   const lines = sectionLines(vendorText, entry.name) ?? [`[${entry.name}]`];
   editListFile(ctx, file, (text) => setKeys(appendLines(text, [`# Copied from ${entry.file} by portable-attach.`, ...lines]), entry.name, changes));
   return file;

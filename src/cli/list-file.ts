@@ -1,12 +1,15 @@
 // Read-modify-write of one attach-list file under the lock: the edit function sees the text as it
 // is now (not as it was when the command started), so concurrent runs never lose each other's
 // entries; the result is checked to parse before it replaces the file.
-import { mkdirSync, readFileSync } from "node:fs";
+import { closeSync, constants, fstatSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import { parseAttachList } from "../config/attach-list.ts";
 import { LIST_LEVELS } from "../config/paths.ts";
+import { readAtMost } from "../image/read-at-most.ts";
 import { removeStaleTemporaries, replaceFileAtomic } from "../io/atomic-file.ts";
+import { MAX_LIST_BYTES, unreadableLines } from "../io/list-files.ts";
 import { acquireLock } from "../io/lock.ts";
+import { checkInRoot, inRoot } from "../io/root-path.ts";
 import { CliError, type Context } from "./context.ts";
 
 /** The file the CLI writes new entries to: /etc/portable-attach.conf, or /run/… with --runtime. */
@@ -19,18 +22,57 @@ export function isEditable(path: string): boolean {
   return path.startsWith("/etc/") || path.startsWith("/run/");
 }
 
-function readText(hostPath: string): string {
+/**
+ * The file's text. `host` is already resolved inside the root, so a symlink met now is a race and
+ * refused. A file with lines that are not text is refused too: the editor works on text, and
+ * writing it back would turn those bytes into U+FFFD, losing what they were.
+ */
+function readText(root: string, host: string, path: string): string {
+  let fd: number;
   try {
-    return readFileSync(hostPath, "utf8");
+    fd = openSync(host, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY | (root === "" ? 0 : constants.O_NOFOLLOW));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return "";
-    throw new CliError(`Failed to read '${hostPath}': ${(e as Error).message}`);
+    throw new CliError(`Failed to read '${host}': ${(e as Error).message}`);
   }
+  let bytes: Uint8Array | undefined;
+  try {
+    checkInRoot(root, fd, path);
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new CliError(`Refusing to edit '${host}': not a regular file`);
+    bytes = st.size > MAX_LIST_BYTES ? undefined : readAtMost(fd, st.size, MAX_LIST_BYTES);
+  } catch (e) {
+    throw e instanceof CliError ? e : new CliError(`Failed to read '${host}': ${(e as Error).message}`);
+  } finally {
+    closeSync(fd);
+  }
+  if (!bytes) throw new CliError(`Refusing to edit '${host}': larger than ${MAX_LIST_BYTES} bytes`);
+  const bad = unreadableLines(bytes);
+  if (bad.length > 0) throw new CliError(`Refusing to edit '${host}': line ${bad.join(", ")} cannot be read (NUL bytes or invalid UTF-8) and would be lost; fix or remove ${bad.length > 1 ? "them" : "it"} by hand first`);
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("utf8");
+}
+
+/** A list file's text, read as the editor reads it (inside the root, refused if damaged). */
+export function readListText(ctx: Context, path: string): string {
+  let host: string;
+  try {
+    host = inRoot(ctx.opts.root, path);
+  } catch (e) {
+    throw new CliError(`Failed to resolve '${ctx.opts.root}${path}': ${(e as Error).message}`);
+  }
+  return readText(ctx.opts.root, host, path);
 }
 
 /** Applies `edit` to the file at `path` (booted-system path) under the lock; true if it changed. */
 export function editListFile(ctx: Context, path: string, edit: (text: string) => string): boolean {
-  const host = ctx.opts.root + path;
+  const root = ctx.opts.root;
+  let host: string;
+  try {
+    // Symlinks are chased inside --root's tree: a link out of it must not lead the write out.
+    host = inRoot(root, path);
+  } catch (e) {
+    throw new CliError(`Failed to resolve '${root}${path}': ${(e as Error).message}`);
+  }
   const dir = dirname(host);
   try {
     mkdirSync(dir, { recursive: true, mode: 0o755 });
@@ -44,8 +86,8 @@ export function editListFile(ctx: Context, path: string, edit: (text: string) =>
     throw new CliError((e as Error).message.startsWith("Failed") ? (e as Error).message : `Failed to lock '${host}': ${(e as Error).message}${readOnlyHint(ctx, e)}`);
   }
   try {
-    removeStaleTemporaries(host);
-    const before = readText(host);
+    removeStaleTemporaries("", host);
+    const before = readText(root, host, path);
     const after = edit(before);
     if (after === before) return false;
     // Never write a file the parser would reject outright (a bug in the editor, not the user's fault).
@@ -54,7 +96,7 @@ export function editListFile(ctx: Context, path: string, edit: (text: string) =>
       throw new CliError(`Refusing to write '${path}': the edit would make it unparsable (${check.diagnostics[0]?.message})`);
     }
     try {
-      replaceFileAtomic(host, after);
+      replaceFileAtomic(root, path, after);
     } catch (e) {
       throw new CliError(`Failed to write '${host}': ${(e as Error).message}${readOnlyHint(ctx, e)}`);
     }

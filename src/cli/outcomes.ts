@@ -10,16 +10,18 @@ import { hostArchitecture } from "../portable/architecture.ts";
 import { plan } from "../plan/plan.ts";
 import type { EntryFacts, Outcome } from "../plan/types.ts";
 import { VERSION } from "../version.ts";
+import { inRoot, inRootOrUndefined } from "../io/root-path.ts";
 import type { Context } from "./context.ts";
 
 export function statusFile(ctx: Context): string {
-  return `${ctx.opts.root}${GENERATOR_NORMAL_DIR}/${STATUS_FILE_NAME}`;
+  const path = `${GENERATOR_NORMAL_DIR}/${STATUS_FILE_NAME}`;
+  return inRootOrUndefined(ctx.opts.root, path) ?? `${ctx.opts.root}${path}`;
 }
 
 /** The generator's last outcomes, or undefined if it has not run (or the record is unreadable). */
 export function readStatusRecord(ctx: Context): Outcome[] | undefined {
   try {
-    const record = JSON.parse(readFileSync(statusFile(ctx), "utf8")) as { version?: number; entries?: Outcome[] };
+    const record = JSON.parse(readFileSync(inRoot(ctx.opts.root, `${GENERATOR_NORMAL_DIR}/${STATUS_FILE_NAME}`), "utf8")) as { version?: number; entries?: Outcome[] };
     return record.version === 1 && Array.isArray(record.entries) ? record.entries : undefined;
   } catch {
     return undefined;
@@ -34,7 +36,8 @@ export function readStatusRecord(ctx: Context): Outcome[] | undefined {
 export function computeOutcomes(ctx: Context, entries: Entry[], masked: Entry[] = [], latePass = true, fresh?: string, facts = new Map<string, EntryFacts>()): Outcome[] {
   const architecture = hostArchitecture(ctx.env);
   const root = ctx.opts.root;
-  const latePassDone = latePass || existsSync(root + LATE_PASS_STAMP);
+  const stamp = latePass ? undefined : inRootOrUndefined(root, LATE_PASS_STAMP);
+  const latePassDone = latePass || (stamp !== undefined && existsSync(stamp));
   const cache = new FactsCache(root);
   for (const entry of entries) {
     if (entry.errors.length === 0) facts.set(entry.name, readEntryFacts(entry, { root, architecture, latePassDone, version: VERSION, ...(entry.name !== fresh && { cache }) }));
@@ -44,10 +47,11 @@ export function computeOutcomes(ctx: Context, entries: Entry[], masked: Entry[] 
 
 /** Units the generator pulled in through .wants/.requires/.upholds links (Enable=yes at work). */
 export function pulledInUnits(ctx: Context): Set<string> {
-  const dir = `${ctx.opts.root}${GENERATOR_NORMAL_DIR}`;
   const units = new Set<string>();
+  let dir: string;
   let names: string[];
   try {
+    dir = inRoot(ctx.opts.root, GENERATOR_NORMAL_DIR);
     names = readdirSync(dir);
   } catch {
     return units;

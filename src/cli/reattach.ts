@@ -6,6 +6,7 @@
 import { readdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { loadList } from "../io/load-list.ts";
+import { inRoot } from "../io/root-path.ts";
 import { imageBaseName, lastComponent } from "../portable/unit-name.ts";
 import { compareVersions, parseVersionedName } from "../portable/version.ts";
 import { activeStates, isRunning } from "../io/systemctl.ts";
@@ -29,7 +30,7 @@ export function newestBeside(root: string, image: string): string {
   let best = { file: lastComponent(image).name, version: current };
   let names: string[];
   try {
-    names = readdirSync(root + dirname(image));
+    names = readdirSync(inRoot(root, dirname(image)));
   } catch {
     return image;
   }

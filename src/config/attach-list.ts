@@ -60,8 +60,9 @@ function imageProblem(value: string): string | undefined {
   return "must be an absolute path or a bare image name";
 }
 
-export function parseAttachList(text: string, file: string): { entries: Entry[]; diagnostics: Diagnostic[] } {
-  const doc = parseIni(text, file);
+/** `unreadable`: lines that are not text, as the reader found them (see parseIni). */
+export function parseAttachList(text: string, file: string, unreadable: readonly number[] = []): { entries: Entry[]; diagnostics: Diagnostic[] } {
+  const doc = parseIni(text, file, unreadable);
   const diagnostics = [...doc.diagnostics];
   const entries: Entry[] = [];
   const seen = new Map<string, Entry>();
@@ -121,6 +122,10 @@ function parseSection(section: IniSection, file: string, diagnostics: Diagnostic
   if (!NAME.test(section.name)) {
     problem(entry, diagnostics, section.line, `Invalid attachment name [${shown(section.name)}]: use letters, digits and _ . @ : + - (at most 255, not starting with a punctuation character)`);
   }
+  if (section.unreadableLine !== undefined) {
+    // Whatever it said (a Profile=, an Image=) is lost: refuse rather than attach it without.
+    problem(entry, diagnostics, section.unreadableLine, `Section [${shown(section.name)}] holds a line that cannot be read, refusing the entry`);
+  }
   const lineOf = new Map<string, number>();
   let imageLine = section.line;
   for (const { key, value, line } of section.keys) {
@@ -173,6 +178,7 @@ function parseSection(section: IniSection, file: string, diagnostics: Diagnostic
         problem(entry, diagnostics, line, `Unknown key '${shown(key)}' in section [${shown(section.name)}], ignoring`, "warning");
     }
   }
-  if (entry.attach && entry.image === "" && !lineOf.has("Image")) problem(entry, diagnostics, imageLine, `Section [${shown(section.name)}] has no Image=`);
+  // An unreadable line may have been the Image=: that is said already.
+  if (entry.attach && entry.image === "" && !lineOf.has("Image") && section.unreadableLine === undefined) problem(entry, diagnostics, imageLine, `Section [${shown(section.name)}] has no Image=`);
   return entry;
 }

@@ -19,6 +19,8 @@ export interface IniSection {
   name: string;
   line: number;
   keys: IniKey[];
+  /** The first line inside this section that could not be read (see parseIni), if any. */
+  unreadableLine?: number;
   /** The last line that belongs to this section (its last key, comment or blank line). */
   endLine: number;
 }
@@ -73,14 +75,33 @@ function parseLine(raw: string): "comment" | { section: string } | { key: string
   return kv ? { key: (kv[1] as string).trim(), value: decodeIniValue(kv[2] as string) } : undefined;
 }
 
-export function parseIni(text: string, file: string): IniDocument {
+/** Warnings about unreadable lines, per file: binary junk must not flood the log. */
+const MAX_UNREADABLE_WARNINGS = 5;
+
+/**
+ * `unreadable`: 1-based numbers of lines that are not text (NUL bytes, invalid UTF-8; ascending).
+ * Each is skipped with a warning; the section it falls in is marked, for the schema to refuse it
+ * whole: what such a line said is unknown, and it may have been a key that mattered.
+ */
+export function parseIni(text: string, file: string, unreadable: readonly number[] = []): IniDocument {
   const lines = splitLines(text);
   const sections: IniSection[] = [];
   const diagnostics: Diagnostic[] = [];
   let current: IniSection | undefined;
+  let next = 0; // index into unreadable
   for (let i = 0; i < lines.length; i++) {
     const raw = lines[i] as string;
     const line = i + 1;
+    if (unreadable[next] === line) {
+      if (next < MAX_UNREADABLE_WARNINGS) diagnostics.push({ severity: "warning", file, line, message: "Line cannot be read (NUL bytes or invalid UTF-8), skipping it" });
+      else if (next === MAX_UNREADABLE_WARNINGS) diagnostics.push({ severity: "warning", file, line, message: `${unreadable.length - next} more lines from here on cannot be read, skipping them` });
+      next++;
+      if (current) {
+        current.unreadableLine ??= line;
+        current.endLine = line;
+      }
+      continue;
+    }
     const parsed = parseLine(raw);
     if (parsed === "comment") {
       if (current) current.endLine = line;

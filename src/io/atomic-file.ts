@@ -2,37 +2,47 @@
 // never a mix: the new text goes to a temporary file in the same directory (rename() is atomic
 // only within one file system), is fsync'ed, gets the old file's mode (and owner, when we may),
 // is renamed over the old name, and the directory is fsync'ed so the rename itself survives a
-// power cut. A symlinked list file is written through to its target, so the link stays a link.
-import { closeSync, fchmodSync, fchownSync, fsyncSync, openSync, readdirSync, realpathSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+// power cut. A symlinked file is written through to its target, so the link stays a link; under a
+// root the target is looked up inside the root. The temporary name is random and created with
+// O_EXCL|O_NOFOLLOW: whoever can write the directory cannot plant a symlink there that we would
+// write through.
+import { randomBytes } from "node:crypto";
+import { closeSync, constants, fchmodSync, fchownSync, fsyncSync, lstatSync, openSync, readdirSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname } from "node:path";
+import { checkInRoot, inRoot } from "./root-path.ts";
 
-/** The file a write to `path` really replaces: the symlink's target, if `path` is a symlink. */
-function target(path: string): string {
-  try {
-    return realpathSync(path);
-  } catch {
-    return path; // does not exist yet (or dangling): create it under this name
-  }
+const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+export interface ReplaceOptions {
+  /** Mode of a file that does not exist yet (an existing file keeps its own). */
+  mode?: number;
+  /** false: no fsync of file and directory (a tmpfs, or a file rebuilt at every boot anyway). */
+  sync?: boolean;
 }
 
-export function replaceFileAtomic(path: string, content: string, newFileMode = 0o644): void {
-  const real = target(path);
+/**
+ * Replaces `path` (as the system under `root` sees it; root "" for this system) with `content`.
+ * A symlink at `path` is chased inside root, and its target replaced.
+ */
+export function replaceFileAtomic(root: string, path: string, content: string | Uint8Array, options: ReplaceOptions = {}): void {
+  const real = inRoot(root, path);
   const dir = dirname(real);
-  let mode = newFileMode;
+  const sync = options.sync ?? true;
+  let mode = options.mode ?? 0o644;
   let owner: { uid: number; gid: number } | undefined;
-  try {
-    const st = statSync(real);
+  const st = lstatSync(real, { throwIfNoEntry: false });
+  if (st?.isFile()) {
     mode = st.mode & 0o7777;
     owner = { uid: st.uid, gid: st.gid };
-  } catch {
-    /* a new file */
   }
-  // Hidden, so neither a .d directory scan nor a person listing the directory takes it for a list.
-  const tmp = `${dir}/.#${basename(real)}.${process.pid}.${Math.random().toString(36).slice(2, 8)}`;
-  const fd = openSync(tmp, "wx", mode);
+  // Hidden, so neither a .d directory scan nor a person listing the directory takes it for a list;
+  // the pid lets removeStaleTemporariesIn() tell a dead writer's file from a live one's.
+  const tmp = `${dir}/.#${basename(real)}.${process.pid}.${randomBytes(6).toString("hex")}`;
+  const fd = openSync(tmp, CREATE, mode);
   try {
     try {
-      const bytes = Buffer.from(content, "utf8");
+      checkInRoot(root, fd, path);
+      const bytes = typeof content === "string" ? Buffer.from(content, "utf8") : content;
       let off = 0;
       while (off < bytes.length) off += writeSync(fd, bytes, off, bytes.length - off);
       fchmodSync(fd, mode); // openSync's mode is cut by the umask
@@ -43,7 +53,7 @@ export function replaceFileAtomic(path: string, content: string, newFileMode = 0
           /* not root: the file becomes ours, as with any editor */
         }
       }
-      fsyncSync(fd);
+      if (sync) fsyncSync(fd);
     } finally {
       closeSync(fd);
     }
@@ -56,11 +66,11 @@ export function replaceFileAtomic(path: string, content: string, newFileMode = 0
     }
     throw e;
   }
-  syncDirectory(dir);
+  if (sync) syncDirectory(dir);
 }
 
 function syncDirectory(dir: string): void {
-  const fd = openSync(dir, "r");
+  const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
   try {
     fsyncSync(fd);
   } catch {
@@ -74,14 +84,15 @@ function syncDirectory(dir: string): void {
  * Removes temporary files that runs killed mid-write left beside `path` (their pid is gone).
  * Call it only while holding the file's lock, so no live writer's file can be mistaken for one.
  */
-export function removeStaleTemporaries(path: string): void {
-  const real = target(path);
+export function removeStaleTemporaries(root: string, path: string): void {
+  const real = inRoot(root, path);
   removeStaleTemporariesIn(dirname(real), `.#${basename(real)}.`);
 }
 
 /**
- * Removes the temporary files (`.#NAME.PID.RANDOM`, named by replaceFileAtomic) in `dir` whose
- * writer is gone and whose name starts with `prefix`. The same lock rule as above applies.
+ * Removes the temporary files (`.#NAME.PID.RANDOM`, named by replaceFileAtomic) in the host
+ * directory `dir` whose writer is gone and whose name starts with `prefix`. The same lock rule as
+ * above applies. Only unlink() touches them, which never follows a symlink.
  */
 export function removeStaleTemporariesIn(dir: string, prefix = ".#"): void {
   let names: string[];

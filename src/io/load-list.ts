@@ -14,7 +14,7 @@ export interface LoadedList {
 
 export function loadList(root: string): LoadedList {
   const { files, diagnostics } = readListFiles(root);
-  const parsed = files.map((f) => parseAttachList(f.text, f.path));
+  const parsed = files.map((f) => parseAttachList(f.text, f.path, f.unreadable));
   return {
     merged: mergeLists(parsed.map((p) => p.entries)),
     diagnostics: [...diagnostics, ...parsed.flatMap((p) => p.diagnostics)],

@@ -6,8 +6,10 @@
 // written to a private file first and hard-linked to the lock name, so a lock file never exists
 // without its pid (a full disk fails before the lock is taken, and leaves nothing behind).
 // Chosen over mkdir locks because the pid inside makes staleness decidable, and over spawning
-// flock(1) because it needs nothing outside Node.
-import { closeSync, linkSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+// flock(1) because it needs nothing outside Node. Whoever can write the directory (the owner of a
+// --root tree) may plant symlinks under these names: every file is created with O_EXCL|O_NOFOLLOW
+// and read with O_NOFOLLOW, so a root-owned run never writes or reads through one.
+import { closeSync, constants, fstatSync, linkSync, openSync, readdirSync, readSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname } from "node:path";
 
 export class LockError extends Error {}
@@ -20,10 +22,51 @@ function privateName(path: string, pid: number): string {
   return `${path}.${pid}.tmp`;
 }
 
+const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+
+/** Creates our private file; one already there (planted, or a dead run's with our pid) is removed first. */
+function createPrivate(mine: string): number {
+  for (let tries = 0; ; tries++) {
+    try {
+      return openSync(mine, CREATE, 0o600);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      if (tries === 2) throw new LockError(`Failed to create '${mine}': it keeps coming back`);
+    }
+    try {
+      unlinkSync(mine); // removes a symlink itself, never its target
+    } catch {
+      /* gone meanwhile */
+    }
+  }
+}
+
+/** The lock file's text if it is a small regular file; "" for anything else (not a lock of ours). */
+function readLock(path: string): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "ENOENT" ? undefined : "";
+  }
+  try {
+    if (!fstatSync(fd).isFile()) return "";
+    const buf = Buffer.alloc(32);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    return buf.subarray(0, n).toString("latin1");
+  } catch {
+    return "";
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function tryCreate(path: string): boolean {
   const mine = privateName(path, process.pid);
+  let created = false;
   try {
-    const fd = openSync(mine, "w", 0o600);
+    const fd = createPrivate(mine);
+    created = true;
     try {
       writeSync(fd, `${process.pid}\n`);
     } finally {
@@ -32,13 +75,13 @@ function tryCreate(path: string): boolean {
     linkSync(mine, path);
     return true;
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
+    if (created && (e as NodeJS.ErrnoException).code === "EEXIST") return false;
     throw e;
   } finally {
     try {
-      unlinkSync(mine);
+      if (created) unlinkSync(mine);
     } catch {
-      /* never created */
+      /* gone */
     }
   }
 }
@@ -69,12 +112,8 @@ function alive(pid: number): boolean {
 
 /** The lock's content if it is stale (its holder is gone), else undefined. */
 function staleContent(path: string): string | undefined {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch {
-    return undefined; // released meanwhile
-  }
+  const text = readLock(path);
+  if (text === undefined) return undefined; // released meanwhile
   const pid = Number.parseInt(text, 10);
   // A lock without a pid cannot come from us (it is linked complete): not a lock, break it.
   if (!Number.isInteger(pid) || pid <= 0) return text;
@@ -95,7 +134,7 @@ function breakStale(path: string): void {
   }
   try {
     const stale = staleContent(path);
-    if (stale !== undefined && stale === readFileSync(path, "utf8")) unlinkSync(path);
+    if (stale !== undefined && stale === readLock(path)) unlinkSync(path);
   } catch {
     /* gone already */
   } finally {
@@ -116,7 +155,7 @@ export function acquireLock(path: string, timeoutMs = 30_000): Lock {
       breakStale(path);
       continue;
     }
-    if (Date.now() > deadline) throw new LockError(`Failed to take lock '${path}': held by another run (${readFileSync(path, "utf8").trim() || "?"}) for too long`);
+    if (Date.now() > deadline) throw new LockError(`Failed to take lock '${path}': held by another run (pid ${Number.parseInt(readLock(path) ?? "", 10) || "?"}) for too long`);
     sleep(delay + Math.random() * delay);
     delay = Math.min(delay * 2, 50);
   }
@@ -124,7 +163,7 @@ export function acquireLock(path: string, timeoutMs = 30_000): Lock {
   return {
     release() {
       try {
-        if (readFileSync(path, "utf8") === `${process.pid}\n`) unlinkSync(path);
+        if (readLock(path) === `${process.pid}\n`) unlinkSync(path);
       } catch {
         /* already gone */
       }

@@ -3,7 +3,7 @@
 // hand-written list of golden case 01 makes it write. Also: the JSON shapes of list, inspect and
 // status, and what the CLI says when there is no systemd to talk to.
 import { spawnSync } from "node:child_process";
-import { chownSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { chownSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { contents } from "../helpers/tree.ts";
@@ -117,5 +117,56 @@ describe("--json shapes and usage", () => {
     expect(r.status).toBe(0);
     expect(r.stderr).toMatch(/^Not reloading: (system has not been booted with systemd|SYSTEMD_OFFLINE=1 is set|running in chroot)/);
     expect(readFileSync(CLI, "utf8").startsWith("#!/usr/bin/env node")).toBe(true);
+  });
+});
+
+describe("--root stays inside the tree", () => {
+  /** A tree, and a directory beside it (outside it) holding a list file with recognizable lines. */
+  function treeAndOutside(): { root: string; outside: string; secret: string } {
+    const root = makeTree();
+    roots.push(root);
+    const outside = `${root}-outside`;
+    roots.push(outside);
+    mkdirSync(outside);
+    const secret = join(outside, "secret.conf");
+    writeFileSync(secret, "SECRET-LINE-1 of a root-only file\n[stolen]\nImage=/secret\n", { mode: 0o600 });
+    return { root, outside, secret };
+  }
+
+  it("attach through a list symlinked out of the tree writes the link's target inside the tree (regression: appended outside)", () => {
+    const { root, secret } = treeAndOutside();
+    mkdirSync(join(root, "etc"), { recursive: true });
+    symlinkSync(secret, join(root, "etc/portable-attach.conf"));
+    const before = readFileSync(secret, "utf8");
+    const r = runCli(root, ["attach", "/var/lib/portables/foo_1"]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(readFileSync(secret, "utf8")).toBe(before);
+    expect(readFileSync(join(root, secret), "utf8")).toBe("[foo]\nImage=/var/lib/portables/foo_1\n");
+    expect(r.stderr).not.toContain("SECRET");
+  });
+
+  it("the generator does not follow a .d symlink out of the root, nor echo the outside lines (regression)", () => {
+    const { root, outside } = treeAndOutside();
+    mkdirSync(join(root, "etc"), { recursive: true });
+    symlinkSync(outside, join(root, "etc/portable-attach.d"));
+    const out = join(root, "run/systemd/generator");
+    mkdirSync(out, { recursive: true });
+    const g = generate(root, out);
+    expect(g.status, g.stderr).toBe(0);
+    expect(g.stderr).not.toContain("SECRET");
+    expect(g.stderr).not.toContain("stolen");
+    expect(readFileSync(join(out, ".portable-attach-status.json"), "utf8")).not.toContain("stolen");
+  });
+
+  it("the editor refuses a list with an unreadable line instead of losing it", () => {
+    const root = makeTree();
+    roots.push(root);
+    const damaged = Buffer.concat([Buffer.from("# mine\n[bar]\nImage=/var/lib/portables/bar_1\n"), Buffer.alloc(512, 0)]);
+    mkdirSync(join(root, "etc"), { recursive: true });
+    writeFileSync(join(root, "etc/portable-attach.conf"), damaged);
+    const r = runCli(root, ["attach", "/var/lib/portables/foo_1"]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("line 4 cannot be read (NUL bytes or invalid UTF-8)");
+    expect(readFileSync(join(root, "etc/portable-attach.conf")).equals(damaged)).toBe(true);
   });
 });
