@@ -3,7 +3,8 @@
 // "true"/"null" and keeps no line numbers, so we do not let it parse structure: this adapter
 // tokenizes lines itself (giving every key its line, which the CLI editor also needs to change
 // exactly one line) and uses ini's own value codec (`unsafe`/`safe`) so values mean what ini
-// users expect: `;` and `#` start an inline comment unless escaped (`\;`) or the value is quoted.
+// users expect: `;` and `#` start an inline comment unless escaped (`\;`) or the value is quoted;
+// one glued to the text before it (`app#2`) is an error for its entry, not a silent cut.
 import { safe, unsafe } from "ini";
 import type { Diagnostic } from "./diagnostic.ts";
 import { shown } from "./shown.ts";
@@ -58,7 +59,7 @@ function hasLineTerminator(s: string): boolean {
  * "; # [ =" (then neither COMMENT nor SECTION can match, and KEY's split is at the first '=').
  * Anything else, or a value holding a line terminator, goes through the patterns.
  */
-function parseLine(raw: string): "comment" | { section: string } | { key: string; value: string } | undefined {
+function parseLine(raw: string): "comment" | { section: string } | { key: string; value: string; raw: string } | undefined {
   if (raw === "") return "comment";
   const c = raw.charCodeAt(0);
   if (c === 0x5b /* [ */ && raw.indexOf("]") === raw.length - 1) return { section: raw.slice(1, -1).trim() };
@@ -66,13 +67,13 @@ function parseLine(raw: string): "comment" | { section: string } | { key: string
     const eq = raw.indexOf("=");
     if (eq < 0) return undefined;
     const value = raw.slice(eq + 1);
-    if (!hasLineTerminator(value)) return { key: raw.slice(0, eq).trim(), value: decodeIniValue(value) };
+    if (!hasLineTerminator(value)) return { key: raw.slice(0, eq).trim(), value: decodeIniValue(value), raw: value };
   }
   if (COMMENT.test(raw)) return "comment";
   const section = SECTION.exec(raw);
   if (section) return { section: (section[1] as string).trim() };
   const kv = KEY.exec(raw);
-  return kv ? { key: (kv[1] as string).trim(), value: decodeIniValue(kv[2] as string) } : undefined;
+  return kv ? { key: (kv[1] as string).trim(), value: decodeIniValue(kv[2] as string), raw: kv[2] as string } : undefined;
 }
 
 /** Warnings about unreadable lines, per file: binary junk must not flood the log. */
@@ -113,11 +114,35 @@ export function parseIni(text: string, file: string, unreadable: readonly number
     } else if (!current) {
       diagnostics.push({ severity: "error", file, line, message: `Assignment '${shown(parsed.key)}=' outside of any [NAME] section` });
     } else {
+      const cut = parsed.raw.includes(";") || parsed.raw.includes("#") ? gluedComment(parsed.raw) : undefined;
+      if (cut !== undefined) {
+        const c = cut[0] as string;
+        const message = `'${c}' right after text in ${shown(parsed.key)}= starts a comment, cutting the value to '${shown(parsed.value)}': write \\${c} to keep it in the value, or a space before a comment`;
+        diagnostics.push({ severity: "error", file, line, entry: current.name, message });
+      }
       current.keys.push({ key: parsed.key, value: parsed.value, line });
       current.endLine = line;
     }
   }
   return { sections, lines, diagnostics };
+}
+
+/**
+ * What an unescaped ';' or '#' cuts off a value when it is glued to the text before it ("app#2"
+ * gives "#2"), undefined if nothing is cut that way. The ini rule reads it as a comment; a person
+ * who wrote /var/lib/portables/app#2 meant a name. Neither reading is safe to pick silently, so
+ * the entry is refused; a comment after a space (`Image=/x ; note`) is the documented form.
+ */
+function gluedComment(raw: string): string | undefined {
+  const value = raw.trim();
+  const q = value[0];
+  if (value.length > 1 && (q === '"' || q === "'") && value.endsWith(q)) return undefined; // quoted: no comment
+  for (let i = 0; i < value.length; i++) {
+    const c = value[i];
+    if (c === "\\") i++; // an escape takes the next character, as unsafe() reads it
+    else if (c === ";" || c === "#") return i > 0 && !/\s/.test(value[i - 1] as string) ? value.slice(i) : undefined;
+  }
+  return undefined;
 }
 
 /** Decodes a value as ini does: trims, strips quotes, cuts an unescaped inline comment. */

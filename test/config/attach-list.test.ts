@@ -100,3 +100,42 @@ describe("precedence", () => {
     expect(merged.entries.find((e) => e.name === "a")?.errors).toHaveLength(1);
   });
 });
+
+describe("';' and '#' inside a value", () => {
+  it("glued to the text before it: the entry is refused with file and line, not silently cut (regression)", () => {
+    const { entries, diagnostics } = parse("[app]\nImage=/var/lib/portables/app#2\n\n[other]\nImage=/var/lib/portables/o_1\nProfile=strict;trusted\n\n[ok]\nImage=/var/lib/portables/ok_1\n");
+    expect(diagnostics.map((d) => [d.line, d.severity, d.entry, d.message])).toEqual([
+      [2, "error", "app", "'#' right after text in Image= starts a comment, cutting the value to '/var/lib/portables/app': write \\# to keep it in the value, or a space before a comment"],
+      [6, "error", "other", "';' right after text in Profile= starts a comment, cutting the value to 'strict': write \\; to keep it in the value, or a space before a comment"],
+    ]);
+    expect(entries.map((e) => [e.name, e.errors.length])).toEqual([["app", 1], ["other", 1], ["ok", 0]]);
+  });
+
+  it.each([
+    ["/var/lib/portables/app\\#2", "/var/lib/portables/app#2"],
+    ['"/var/lib/portables/app#2"', "/var/lib/portables/app#2"],
+    ["/var/lib/portables/app ; a comment", "/var/lib/portables/app"],
+    ["/var/lib/portables/app\t# a comment", "/var/lib/portables/app"],
+  ])("%j is read as %j without a word", (raw, image) => {
+    const { entries, diagnostics } = parse(`[app]\nImage=${raw}\n`);
+    expect(diagnostics).toEqual([]);
+    expect(entries[0]?.image).toBe(image);
+  });
+});
+
+describe("lines that cannot be read", () => {
+  it("are skipped with a warning; the section holding one is refused, the others are not", () => {
+    const { entries, diagnostics } = parseAttachList("[a]\nImage=/a\n\n[b]\nImage=/b\n\uFFFD\n", "/etc/l.conf", [6]);
+    expect(diagnostics.map((d) => [d.line, d.severity, d.message])).toEqual([
+      [6, "warning", "Line cannot be read (NUL bytes or invalid UTF-8), skipping it"],
+      [6, "error", "Section [b] holds a line that cannot be read, refusing the entry"],
+    ]);
+    expect(entries.map((e) => [e.name, e.errors.length])).toEqual([["a", 0], ["b", 1]]);
+  });
+
+  it("before any section: only the warning", () => {
+    const { entries, diagnostics } = parseAttachList("\0\0\n[a]\nImage=/a\n", "/etc/l.conf", [1]);
+    expect(diagnostics.map((d) => [d.line, d.severity])).toEqual([[1, "warning"]]);
+    expect(entries.map((e) => e.errors)).toEqual([[]]);
+  });
+});
