@@ -39,7 +39,7 @@ function readText(root: string, host: string, path: string): string {
   try {
     checkInRoot(root, fd, path);
     const st = fstatSync(fd);
-    if (!st.isFile()) throw new CliError(`Refusing to edit '${host}': not a regular file`);
+    if (!st.isFile()) throw new CliError(`Refusing to edit '${host}': ${st.isDirectory() ? "is a directory" : "not a regular file"}`);
     bytes = st.size > MAX_LIST_BYTES ? undefined : readAtMost(fd, st.size, MAX_LIST_BYTES);
   } catch (e) {
     throw e instanceof CliError ? e : new CliError(`Failed to read '${host}': ${(e as Error).message}`);
