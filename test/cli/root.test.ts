@@ -158,6 +158,20 @@ describe("--root stays inside the tree", () => {
     expect(readFileSync(join(out, ".portable-attach-status.json"), "utf8")).not.toContain("stolen");
   });
 
+  it.skipIf(process.getuid?.() !== 0)("root's run in a tree a user owns: symlinks planted under the lock's private names truncate nothing (regression)", () => {
+    const { root, secret } = treeAndOutside();
+    mkdirSync(join(root, "etc"), { recursive: true });
+    chownTree(root, 65534, 65534);
+    const before = readFileSync(secret, "utf8");
+    // The user cannot know the next pid; planting a few thousand names after the last one is enough.
+    const last = Number(readFileSync("/proc/sys/kernel/ns_last_pid", "utf8"));
+    for (let pid = last + 1; pid <= last + 3000; pid++) symlinkSync(secret, join(root, `etc/.portable-attach.lock.${pid}.tmp`));
+    const r = runCli(root, ["attach", "/var/lib/portables/foo_1"]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(readFileSync(secret, "utf8")).toBe(before);
+    expect(statSync(secret).mode & 0o777).toBe(0o600);
+  });
+
   it("the editor refuses a list with an unreadable line instead of losing it", () => {
     const root = makeTree();
     roots.push(root);

@@ -93,6 +93,8 @@ describe("files created in a tree someone else owns", () => {
 
   it("a symlink planted as the lock itself is broken, its target neither read into a message nor changed", () => {
     const { tree, secret } = setup();
+    // Read through the link, this would be a lock held by pid 1 for ever, its text quoted on timeout.
+    writeFileSync(secret, "1\nroot-only words\n");
     const lock = join(tree, "etc/.portable-attach.lock");
     symlinkSync(secret, lock);
     const before = readFileSync(secret, "utf8");
