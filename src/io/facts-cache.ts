@@ -15,6 +15,7 @@ import type { Entry } from "../config/attach-list.ts";
 import { CACHE_DIRS } from "../config/paths.ts";
 import { readAtMost } from "../image/read-at-most.ts";
 import type { ImageFacts } from "../plan/types.ts";
+import { hostPath, inRootOrUndefined } from "./root-path.ts";
 
 /** Where a file's content could have changed with no visible change of its time stamps (coarse clocks, 1–2 s on some file systems). */
 const RACY_MS = 2000;
@@ -149,7 +150,7 @@ export class FactsCache {
   constructor(private readonly root: string) {
     this.names = CACHE_DIRS.map((dir) => {
       try {
-        return new Set(readdirSync(root + dir));
+        return new Set(readdirSync(hostPath(root, dir)));
       } catch {
         return new Set<string>();
       }
@@ -161,7 +162,8 @@ export class FactsCache {
     const file = cacheFileName(entry.name);
     for (const [i, dir] of CACHE_DIRS.entries()) {
       if (!this.names[i]?.has(file)) continue;
-      const text = readCacheFile(`${this.root}${dir}/${file}`);
+      const host = inRootOrUndefined(this.root, `${dir}/${file}`);
+      const text = host === undefined ? undefined : readCacheFile(host);
       let record: CacheRecord;
       try {
         record = JSON.parse(text ?? "") as CacheRecord;

@@ -2,15 +2,16 @@
 import { existsSync, lstatSync, readdirSync, readlinkSync } from "node:fs";
 import { HOST_UNIT_DIRS, OWN_PROFILE_DIR, PROFILE_DIRS } from "../config/paths.ts";
 import type { HostFacts } from "../plan/types.ts";
+import { inRootOrUndefined } from "./root-path.ts";
 
 export const LATE_PASS_UNIT = "/usr/lib/systemd/system/portable-attach-late.service";
 
 const PROFILE_SEARCH = [...PROFILE_DIRS, OWN_PROFILE_DIR];
 
-function addNames(dir: string, to: Set<string>): void {
+function addNames(dir: string | undefined, to: Set<string>): void {
   // Several of these directories do not exist on most hosts: ask first rather than catch (an
   // exception costs a stack capture at every boot).
-  if (!existsSync(dir)) return;
+  if (dir === undefined || !existsSync(dir)) return;
   try {
     for (const name of readdirSync(dir)) to.add(name);
   } catch {
@@ -34,9 +35,10 @@ function libIsUsrLib(root: string): boolean {
 }
 
 /** Exists, without following a final symlink, as portabled checks it (portable-spec §2.1). */
-function exists(path: string): boolean {
+function exists(dir: string | undefined, name: string): boolean {
+  if (dir === undefined) return false;
   try {
-    return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
+    return lstatSync(`${dir}/${name}`, { throwIfNoEntry: false }) !== undefined;
   } catch {
     return false;
   }
@@ -45,7 +47,8 @@ function exists(path: string): boolean {
 export function readHostFacts(root: string, architecture: string): HostFacts {
   const unitNames = new Set<string>();
   const skipLib = libIsUsrLib(root);
-  for (const d of HOST_UNIT_DIRS) if (!(skipLib && d === "/lib/systemd/system")) addNames(root + d, unitNames);
+  // Under a root every directory is looked up inside it: a link out of the tree names no host unit.
+  for (const d of HOST_UNIT_DIRS) if (!(skipLib && d === "/lib/systemd/system")) addNames(inRootOrUndefined(root, d), unitNames);
   const profileCache = new Map<string, string | undefined>();
   return {
     unitNames,
@@ -53,14 +56,14 @@ export function readHostFacts(root: string, architecture: string): HostFacts {
       const key = `${profile}/${unitType}.conf`;
       let found = profileCache.get(key);
       if (found === undefined && !profileCache.has(key)) {
-        const dir = PROFILE_SEARCH.find((d) => exists(`${root}${d}/${key}`));
+        const dir = PROFILE_SEARCH.find((d) => exists(inRootOrUndefined(root, `${d}/${profile}`), `${unitType}.conf`));
         found = dir && `${dir}/${key}`;
         profileCache.set(key, found);
       }
       return found;
     },
     architecture,
-    osReleasePath: existsSync(root + "/etc/os-release") ? "/etc/os-release" : "/usr/lib/os-release",
+    osReleasePath: existsSync(inRootOrUndefined(root, "/etc/os-release") ?? "/nonexistent") ? "/etc/os-release" : "/usr/lib/os-release",
     latePassUnit: LATE_PASS_UNIT,
   };
 }

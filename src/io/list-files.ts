@@ -6,7 +6,7 @@ import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, read
 import type { Diagnostic } from "../config/diagnostic.ts";
 import { readAtMost } from "../image/read-at-most.ts";
 import { LIST_LEVELS } from "../config/paths.ts";
-import { checkInRoot, inRoot } from "./root-path.ts";
+import { checkInRoot, hostPath, inRoot } from "./root-path.ts";
 
 /** A list file larger than this is refused: it is not something a person wrote. */
 export const MAX_LIST_BYTES = 4 * 1024 * 1024;
@@ -87,11 +87,11 @@ function readListFile(root: string, path: string, owner: number, diagnostics: Di
   let st;
   try {
     // Under a root, symlinks are chased inside it: a link out of the tree must not be read.
-    host = inRoot(root, path, false);
+    host = hostPath(root, path, false);
     // A missing file is the common case (/run's list): no exception for it, they are costly at boot.
     st = lstatSync(host, { throwIfNoEntry: false });
   } catch (e) {
-    diagnostics.push({ severity: "error", file: path, message: `Failed to access list file: ${(e as Error).message}` });
+    if (errno(e) !== "ENOENT" && errno(e) !== "ENOTDIR") diagnostics.push({ severity: "error", file: path, message: `Failed to access list file: ${(e as Error).message}` });
     return undefined;
   }
   if (st === undefined) return undefined;
@@ -148,7 +148,7 @@ function listDropins(root: string, dir: string, diagnostics: Diagnostic[]): stri
   let host: string;
   let absent = false;
   try {
-    host = inRoot(root, dir);
+    host = hostPath(root, dir);
     absent = statSync(host, { throwIfNoEntry: false }) === undefined;
   } catch (e) {
     diagnostics.push({ severity: "error", file: dir, message: `Failed to list directory: ${(e as Error).message}` });

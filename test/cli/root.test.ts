@@ -172,6 +172,18 @@ describe("--root stays inside the tree", () => {
     expect(statSync(secret).mode & 0o777).toBe(0o600);
   });
 
+  it("attach and detach through a cache directory symlinked out of the tree neither write nor remove there (regression)", () => {
+    const { root, outside } = treeAndOutside();
+    mkdirSync(join(root, "etc/portable-attach"), { recursive: true });
+    symlinkSync(outside, join(root, "etc/portable-attach/cache"));
+    writeFileSync(join(outside, "foo.json"), "root's own file");
+    expect(runCli(root, ["attach", "/var/lib/portables/foo_1"]).status).toBe(0);
+    expect(readFileSync(join(outside, "foo.json"), "utf8")).toBe("root's own file");
+    expect(readdirSync(join(root, outside))).toEqual(["foo.json"]); // the link's target, inside the tree
+    expect(runCli(root, ["detach", "foo"]).status).toBe(0);
+    expect(readFileSync(join(outside, "foo.json"), "utf8")).toBe("root's own file");
+  });
+
   it("the editor refuses a list with an unreadable line instead of losing it", () => {
     const root = makeTree();
     roots.push(root);

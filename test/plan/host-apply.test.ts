@@ -36,10 +36,12 @@ describe("readHostFacts", () => {
     expect([...readHostFacts(root, "x86-64").unitNames]).toEqual(["b.service"]);
   });
 
-  it("under a root, still reads /lib/systemd/system when /lib is an absolute link (it points outside the root)", () => {
+  it("under a root, follows an absolute /lib link inside the root, never out of it", () => {
+    const root = tree({ "usr/lib/systemd/system/b.service": "", "opt/lib/systemd/system/c.service": "" }, { lib: "/opt/lib" });
+    expect([...readHostFacts(root, "x86-64").unitNames].sort()).toEqual(["b.service", "c.service"]);
     const elsewhere = tree({ "systemd/system/outside.service": "" });
-    const root = tree({ "usr/lib/systemd/system/b.service": "" }, { lib: elsewhere });
-    expect([...readHostFacts(root, "x86-64").unitNames].sort()).toEqual(["b.service", "outside.service"]);
+    const escaping = tree({ "usr/lib/systemd/system/b.service": "" }, { lib: elsewhere, "etc/systemd/system": `../../../../../../..${elsewhere}/systemd/system` });
+    expect([...readHostFacts(escaping, "x86-64").unitNames].sort()).toEqual(["b.service"]);
   });
 
   it("finds a profile in the first directory that has it, without following a final symlink, and remembers a miss", () => {
