@@ -2,7 +2,8 @@
 // and FUZZ_SEED. Inputs are the hostile list corpus (test/hostile/lists) and a valid list, mutated
 // by byte flips, splices of list syntax (brackets, =, comments, quotes, escapes, CR, NUL, U+2028,
 // BOM, dots, %), duplicated and deleted lines, and long runs. Properties, for every input:
-//   * parseAttachList() never throws, and gives the same answer twice;
+//   * parseAttachList() never throws, and gives the same answer twice (lines with a NUL byte are
+//     handed to it as unreadable, as the list reader finds them);
 //   * every diagnostic names the file and a line that exists, with no raw control character;
 //   * an entry without errors has a valid name, an absolute path or bare name as Image= and each
 //     extension, and a valid profile: nothing the generator would act on is malformed;
@@ -15,6 +16,7 @@ import { describe, expect, it } from "vitest";
 import { isImageName, parseAttachList, type Entry } from "../../src/config/attach-list.ts";
 import { setKeys } from "../../src/config/edit.ts";
 import { decodeIniValue, encodeIniValue } from "../../src/config/ini.ts";
+import { unreadableLines } from "../../src/io/list-files.ts";
 import { rng } from "../helpers/random.ts";
 
 const SECONDS = Number(process.env.FUZZ_SECONDS ?? 3);
@@ -84,12 +86,14 @@ function imageOk(v: string): boolean {
 /** Checks the properties; returns the first violation, or undefined. */
 function violation(text: string): string | undefined {
   let parsed: ReturnType<typeof parseAttachList>;
+  // Lines holding a NUL are unreadable, as the list reader finds them in the file's bytes.
+  const unreadable = unreadableLines(Buffer.from(text, "utf8"));
   try {
-    parsed = parseAttachList(text, FILE);
+    parsed = parseAttachList(text, FILE, unreadable);
   } catch (e) {
     return `threw ${(e as Error).stack}`;
   }
-  const again = parseAttachList(text, FILE);
+  const again = parseAttachList(text, FILE, unreadable);
   if (JSON.stringify(again) !== JSON.stringify(parsed)) return "not deterministic";
   const lineCount = text.split(/\r?\n/).length;
   for (const d of parsed.diagnostics) {
