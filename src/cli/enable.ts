@@ -18,8 +18,14 @@ export function changeEntry(ctx: Context, entry: Entry, changes: KeyChange[]): s
     return entry.file;
   }
   const file = targetFile(ctx);
-  const vendorText = readListText(ctx, entry.file);
-  const lines = sectionLines(vendorText, entry.name) ?? [`[${entry.name}]`];
+  // Damage elsewhere in a vendor file is not ours to fix; a copy of a damaged section would be.
+  const vendor = readListText(ctx, entry.file);
+  let lines: string[];
+  try {
+    lines = sectionLines(vendor.text, entry.name, vendor.unreadable) ?? [`[${entry.name}]`];
+  } catch (e) {
+    throw new CliError(`Refusing to copy [${entry.name}] from ${entry.file}: ${(e as Error).message}`);
+  }
   editListFile(ctx, file, (text) => setKeys(appendLines(text, [`# Copied from ${entry.file} by portable-attach.`, ...lines]), entry.name, changes));
   return file;
 }

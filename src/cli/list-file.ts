@@ -28,11 +28,17 @@ export function isEditable(path: string): boolean {
  * writing it back would turn those bytes into U+FFFD, losing what they were.
  */
 function readText(root: string, host: string, path: string): string {
+  const { text, unreadable } = readBytes(root, host, path);
+  if (unreadable.length > 0) throw new CliError(`Refusing to edit '${host}': line ${unreadable.join(", ")} cannot be read (NUL bytes or invalid UTF-8) and would be lost; fix or remove ${unreadable.length > 1 ? "them" : "it"} by hand first`);
+  return text;
+}
+
+function readBytes(root: string, host: string, path: string): { text: string; unreadable: number[] } {
   let fd: number;
   try {
     fd = openSync(host, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY | (root === "" ? 0 : constants.O_NOFOLLOW));
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return "";
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return { text: "", unreadable: [] };
     throw new CliError(`Failed to read '${host}': ${(e as Error).message}`);
   }
   let bytes: Uint8Array | undefined;
@@ -47,20 +53,18 @@ function readText(root: string, host: string, path: string): string {
     closeSync(fd);
   }
   if (!bytes) throw new CliError(`Refusing to edit '${host}': larger than ${MAX_LIST_BYTES} bytes`);
-  const bad = unreadableLines(bytes);
-  if (bad.length > 0) throw new CliError(`Refusing to edit '${host}': line ${bad.join(", ")} cannot be read (NUL bytes or invalid UTF-8) and would be lost; fix or remove ${bad.length > 1 ? "them" : "it"} by hand first`);
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("utf8");
+  return { text: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("utf8"), unreadable: unreadableLines(bytes) };
 }
 
-/** A list file's text, read as the editor reads it (inside the root, refused if damaged). */
-export function readListText(ctx: Context, path: string): string {
+/** A list file's text and its unreadable lines, read as the editor reads it (inside the root). */
+export function readListText(ctx: Context, path: string): { text: string; unreadable: number[] } {
   let host: string;
   try {
     host = inRoot(ctx.opts.root, path);
   } catch (e) {
     throw new CliError(`Failed to resolve '${ctx.opts.root}${path}': ${(e as Error).message}`);
   }
-  return readText(ctx.opts.root, host, path);
+  return readBytes(ctx.opts.root, host, path);
 }
 
 /** Applies `edit` to the file at `path` (booted-system path) under the lock; true if it changed. */

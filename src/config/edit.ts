@@ -75,9 +75,9 @@ function rewriteKeyLine(line: string, value: string): string {
   return head + lead + encodeIniValue(value) + tail;
 }
 
-function findSection(text: string, name: string): IniSection | undefined {
+function findSection(text: string, name: string, unreadable: readonly number[] = []): IniSection | undefined {
   // The last one wins for a section defined twice (the parser refuses both anyway).
-  return parseIni(text, "").sections.filter((s) => s.name === name).pop();
+  return parseIni(text, "", unreadable).sections.filter((s) => s.name === name).pop();
 }
 
 export function hasSection(text: string, name: string): boolean {
@@ -142,10 +142,14 @@ export function removeSection(text: string, name: string): string {
   return join(l);
 }
 
-/** Section [name] as written: header through its last key, for copying it into another file. */
-export function sectionLines(text: string, name: string): string[] | undefined {
-  const section = findSection(text, name);
+/**
+ * Section [name] as written: header through its last key, for copying it into another file.
+ * `unreadable`: the file's lines that are not text; a section holding one cannot be copied whole.
+ */
+export function sectionLines(text: string, name: string, unreadable: readonly number[] = []): string[] | undefined {
+  const section = findSection(text, name, unreadable);
   if (!section) return undefined;
+  if (section.unreadableLine !== undefined) throw new Error(`line ${section.unreadableLine} cannot be read (NUL bytes or invalid UTF-8)`);
   const lastKey = section.keys.length > 0 ? Math.max(...section.keys.map((k) => k.line)) : section.line;
   return split(text).text.slice(section.line - 1, lastKey);
 }

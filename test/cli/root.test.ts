@@ -196,3 +196,30 @@ describe("--root stays inside the tree", () => {
     expect(readFileSync(join(root, "etc/portable-attach.conf")).equals(damaged)).toBe(true);
   });
 });
+
+describe("vendor lists with damaged lines", () => {
+  const VENDOR = "usr/lib/portable-attach.d/vendor.conf";
+  function damagedVendor(): string {
+    const root = makeTree();
+    roots.push(root);
+    const text = Buffer.concat([Buffer.from("[foo]\nImage=/var/lib/portables/foo_1\n\n[bar]\nImage=/var/lib/portables/bar_1\nProfile=tru"), Buffer.from([0xff]), Buffer.from("sted\n")]);
+    mkdirSync(join(root, VENDOR, ".."), { recursive: true });
+    writeFileSync(join(root, VENDOR), text);
+    return root;
+  }
+
+  it("enabling an intact vendor entry copies it, damage elsewhere in that file notwithstanding", () => {
+    const root = damagedVendor();
+    const r = runCli(root, ["enable", "foo"]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(readList(root)).toBe("# Copied from /usr/lib/portable-attach.d/vendor.conf by portable-attach.\n[foo]\nImage=/var/lib/portables/foo_1\nEnable=yes\n");
+  });
+
+  it("a damaged vendor section is not copied half", () => {
+    const root = damagedVendor();
+    const r = runCli(root, ["enable", "bar"]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("Refusing to copy [bar] from /usr/lib/portable-attach.d/vendor.conf: line 6 cannot be read");
+    expect(statSync(join(root, "etc"), { throwIfNoEntry: false })?.isDirectory() ?? false).toBe(false);
+  });
+});
