@@ -14,8 +14,9 @@ import { checkInRoot, inRoot } from "./root-path.ts";
 const CREATE = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 export interface ReplaceOptions {
-  /** Mode of a file that does not exist yet (an existing file keeps its own). */
+  /** Mode of a file that does not exist yet (an existing file keeps its own, unless keepMode is false). */
   mode?: number;
+  keepMode?: boolean;
   /** false: no fsync of file and directory (a tmpfs, or a file rebuilt at every boot anyway). */
   sync?: boolean;
 }
@@ -25,14 +26,16 @@ export interface ReplaceOptions {
  * A symlink at `path` is chased inside root, and its target replaced.
  */
 export function replaceFileAtomic(root: string, path: string, content: string | Uint8Array, options: ReplaceOptions = {}): void {
-  const real = inRoot(root, path);
+  // With no root only a symlink at `path` itself needs chasing (the kernel follows the directories).
+  let st = root === "" ? lstatSync(path, { throwIfNoEntry: false }) : undefined;
+  const real = root === "" && st?.isSymbolicLink() !== true ? path : inRoot(root, path);
+  if (real !== path) st = lstatSync(real, { throwIfNoEntry: false });
   const dir = dirname(real);
   const sync = options.sync ?? true;
   let mode = options.mode ?? 0o644;
   let owner: { uid: number; gid: number } | undefined;
-  const st = lstatSync(real, { throwIfNoEntry: false });
   if (st?.isFile()) {
-    mode = st.mode & 0o7777;
+    if (options.keepMode ?? true) mode = st.mode & 0o7777;
     owner = { uid: st.uid, gid: st.gid };
   }
   // Hidden, so neither a .d directory scan nor a person listing the directory takes it for a list;

@@ -2,7 +2,7 @@
 // that reads it: an image builder's tree, edited by root. Symlinks in it are chased inside it, as
 // `systemctl --root` does, and the files we create there are created with O_EXCL|O_NOFOLLOW, so a
 // planted symlink never leads a read or a write out of the tree.
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -114,5 +114,19 @@ describe("files created in a tree someone else owns", () => {
     expect(readFileSync(secret, "utf8")).toBe("[stolen]\nImage=/secret/line\n");
     expect(readFileSync(join(tree, secret), "utf8")).toBe("[a]\nImage=/a\n");
     expect(lstatSync(join(tree, "etc/portable-attach.conf")).isSymbolicLink()).toBe(true);
+  });
+
+  it("with no root: a symlinked file is replaced through its link, the mode kept or set, no temporary left", () => {
+    const { outside } = setup();
+    writeFileSync(join(outside, "real.conf"), "old\n", { mode: 0o600 });
+    chmodSync(join(outside, "real.conf"), 0o600);
+    symlinkSync("real.conf", join(outside, "link.conf"));
+    replaceFileAtomic("", join(outside, "link.conf"), "new\n");
+    expect(readFileSync(join(outside, "real.conf"), "utf8")).toBe("new\n");
+    expect(statSync(join(outside, "real.conf")).mode & 0o777).toBe(0o600);
+    expect(lstatSync(join(outside, "link.conf")).isSymbolicLink()).toBe(true);
+    replaceFileAtomic("", join(outside, "real.conf"), "newer\n", { mode: 0o640, keepMode: false, sync: false });
+    expect(statSync(join(outside, "real.conf")).mode & 0o777).toBe(0o640);
+    expect(readdirSync(outside).sort()).toEqual(["link.conf", "real.conf", "secret.conf"]);
   });
 });
