@@ -36,8 +36,7 @@ export function readStatusRecord(ctx: Context): Outcome[] | undefined {
 export function computeOutcomes(ctx: Context, entries: Entry[], masked: Entry[] = [], latePass = true, fresh?: string, facts = new Map<string, EntryFacts>()): Outcome[] {
   const architecture = hostArchitecture(ctx.env);
   const root = ctx.opts.root;
-  const stamp = latePass ? undefined : inRootOrUndefined(root, LATE_PASS_STAMP);
-  const latePassDone = latePass || (stamp !== undefined && existsSync(stamp));
+  const latePassDone = latePass || existsSync(root + LATE_PASS_STAMP);
   const cache = new FactsCache(root);
   for (const entry of entries) {
     if (entry.errors.length === 0) facts.set(entry.name, readEntryFacts(entry, { root, architecture, latePassDone, version: VERSION, ...(entry.name !== fresh && { cache }) }));
