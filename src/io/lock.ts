@@ -41,13 +41,16 @@ function createPrivate(mine: string): number {
   }
 }
 
-/** The lock file's text if it is a small regular file; "" for anything else (not a lock of ours). */
+/**
+ * The lock file's text; "" for a symlink or anything but a regular file (not a lock of ours, so
+ * it is broken); undefined if it is gone or cannot be read (a lock we may not read is respected).
+ */
 function readLock(path: string): string | undefined {
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | constants.O_NOCTTY);
   } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "ENOENT" ? undefined : "";
+    return (e as NodeJS.ErrnoException).code === "ELOOP" ? "" : undefined;
   }
   try {
     if (!fstatSync(fd).isFile()) return "";
