@@ -35,10 +35,9 @@ function libIsUsrLib(root: string): boolean {
 }
 
 /** Exists, without following a final symlink, as portabled checks it (portable-spec §2.1). */
-function exists(dir: string | undefined, name: string): boolean {
-  if (dir === undefined) return false;
+function exists(path: string): boolean {
   try {
-    return lstatSync(`${dir}/${name}`, { throwIfNoEntry: false }) !== undefined;
+    return lstatSync(path, { throwIfNoEntry: false }) !== undefined;
   } catch {
     return false;
   }
@@ -56,14 +55,17 @@ export function readHostFacts(root: string, architecture: string): HostFacts {
       const key = `${profile}/${unitType}.conf`;
       let found = profileCache.get(key);
       if (found === undefined && !profileCache.has(key)) {
-        const dir = PROFILE_SEARCH.find((d) => exists(inRootOrUndefined(root, `${d}/${profile}`), `${unitType}.conf`));
+        const dir = PROFILE_SEARCH.find((d) => {
+          const host = inRootOrUndefined(root, `${d}/${profile}`); // inside the root, as everything under it
+          return host !== undefined && exists(`${host}/${unitType}.conf`);
+        });
         found = dir && `${dir}/${key}`;
         profileCache.set(key, found);
       }
       return found;
     },
     architecture,
-    osReleasePath: existsSync(inRootOrUndefined(root, "/etc/os-release") ?? "/nonexistent") ? "/etc/os-release" : "/usr/lib/os-release",
+    osReleasePath: existsSync(root + "/etc/os-release") ? "/etc/os-release" : "/usr/lib/os-release",
     latePassUnit: LATE_PASS_UNIT,
   };
 }
