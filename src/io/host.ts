@@ -1,8 +1,8 @@
 // What the generator needs to know about the host, read once per run under a root prefix.
 import { existsSync, lstatSync, readdirSync, readlinkSync } from "node:fs";
+import { inRootOrUndefined } from "./root-path.ts";
 import { HOST_UNIT_DIRS, OWN_PROFILE_DIR, PROFILE_DIRS } from "../config/paths.ts";
 import type { HostFacts } from "../plan/types.ts";
-import { inRootOrUndefined } from "./root-path.ts";
 
 export const LATE_PASS_UNIT = "/usr/lib/systemd/system/portable-attach-late.service";
 
