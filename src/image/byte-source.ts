@@ -1,6 +1,7 @@
 // Bounds-checked positional reads. Every raw-image reader sees its bytes only through a ByteSource,
 // so no offset an image claims can make us read outside the image file or the partition.
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { chargeRead } from "./budget.ts";
 import { ImageError } from "./types.ts";
 
 export interface ByteSource {
@@ -71,6 +72,7 @@ export function fileSource(path: string): FileSource {
     read(offset, length) {
       checkRange(this, offset, length);
       if (fd === undefined) throw new ImageError("IO", `Image '${path}' is already closed`);
+      chargeRead(length);
       const buf = Buffer.allocUnsafe(length);
       let n = 0;
       while (n < length) {

@@ -2,6 +2,7 @@
 // never hands us a path with a symlink in a middle component, so joining them to the root cannot
 // leave the tree; a final symlink is only ever lstat()ed or readlink()ed, never opened.
 import { closeSync, constants, fstatSync, lstatSync, opendirSync, openSync, readlinkSync, type Dir, type Dirent, type Stats } from "node:fs";
+import { chargeRead } from "./budget.ts";
 import { MAX_DIR_ENTRIES, MAX_SYMLINK_BYTES } from "./limits.ts";
 import { readAtMost } from "./read-at-most.ts";
 import { ImageError, type DirEntry, type EntryKind, type ImageTree, type Stat } from "./types.ts";
@@ -86,6 +87,7 @@ export class DirectoryImage implements ImageTree {
       const st = fstatSync(fd);
       if (!st.isFile()) throw new ImageError("CORRUPT", `'${path}' in ${this.source} is not a regular file`, "directory");
       if (st.size > maxBytes) throw new ImageError("LIMIT", `'${path}' in ${this.source} is larger than ${maxBytes} bytes`, "directory");
+      chargeRead(Number(st.size));
       const bytes = readAtMost(fd, Number(st.size), maxBytes);
       if (!bytes) throw new ImageError("LIMIT", `'${path}' in ${this.source} is larger than ${maxBytes} bytes`, "directory");
       return bytes;

@@ -11,6 +11,7 @@
 // packed inode) and interlaced plain pclusters — erofs-utils 1.5 cannot make them, so we could not
 // test them. Everything else an index claims is checked: a hostile index gives CORRUPT or LIMIT,
 // never a loop (every walk moves strictly forward or backward, and all walks share a step budget).
+import { chargeDecompressed } from "./budget.ts";
 import { u16le, u32le, u8 } from "./bytes.ts";
 import { lz4DecompressBlock } from "./decompress/lz4.ts";
 import { MAX_DECOMPRESSED_BYTES, MAX_WALK_STEPS } from "./limits.ts";
@@ -399,6 +400,7 @@ export class CompressedReader {
       throw e;
     }
     if (n !== length) throw this.fail("CORRUPT", inode, `pcluster at ${pc.offset} decoded to ${n} bytes, expected ${length}`, pc.offset);
+    chargeDecompressed(n);
     return { nid: inode.nid, start, data };
   }
 }

@@ -9,6 +9,7 @@
 // A file system with dm-verity data is read only through its verified view (verity-setup.ts): the
 // partition table and the magics used to find it are not covered by verity, the file system is.
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { chargeRead } from "./budget.ts";
 import { sliceSource, fileSource, type ByteSource } from "./byte-source.ts";
 import { openErofs } from "./erofs.ts";
 import { openExt } from "./ext4.ts";
@@ -214,6 +215,7 @@ function deviceSource(path: string): ByteSource & { close(): void } {
           throw new ImageError("TRUNCATED", `read of ${length} bytes at offset ${offset} is outside ${name} (size ${size})`, undefined, offset);
         }
         if (fd === undefined) throw new ImageError("IO", `Image '${name}' is already closed`);
+        chargeRead(length);
         const buf = Buffer.alloc(length);
         for (let n = 0; n < length; ) {
           const r = readSync(fd, buf, n, length - n, offset + n);

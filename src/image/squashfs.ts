@@ -15,6 +15,7 @@
 // linear. Every offset from the image is checked against the table it belongs to; metadata
 // cursors only move forward, so no chain can loop.
 import * as zlib from "node:zlib";
+import { chargeDecompressed } from "./budget.ts";
 import type { ByteSource } from "./byte-source.ts";
 import { u16le, u32le, u64le } from "./bytes.ts";
 import { lz4DecompressBlock } from "./decompress/lz4.ts";
@@ -311,6 +312,12 @@ class Squashfs implements FileSystem {
 
   /** Decodes one compressed block (metadata, data or fragment) of at most `max` bytes. */
   private decompress(data: Uint8Array, max: number, what: string, at: number): Uint8Array {
+    const out = this.decode(data, max, what, at);
+    chargeDecompressed(out.length);
+    return out;
+  }
+
+  private decode(data: Uint8Array, max: number, what: string, at: number): Uint8Array {
     const name = COMPRESSORS[this.compression] as string;
     try {
       switch (this.compression) {

@@ -3,6 +3,7 @@
 // symlinks with a valid portable unit name that matches the prefixes. Symlinks are resolved inside
 // the image (unlike portabled, which follows absolute ones on the host: upstream #43049).
 import { IMAGE_UNIT_DIRS } from "../config/paths.ts";
+import { BudgetError, chargeUnitBytes, chargeUnitNames } from "../image/budget.ts";
 import { MAX_FILE_BYTES } from "../image/limits.ts";
 import { readFileInImage, resolveInImage } from "../image/resolve.ts";
 import { ImageError, type ImageTree } from "../image/types.ts";
@@ -33,6 +34,8 @@ export function discoverUnits(tree: ImageTree, matches: readonly string[]): Disc
       .map((e) => e.name)
       .filter((n) => isValidUnitName(n) && isPortableUnitType(n) && matchesPrefixes(n, matches))
       .sort();
+    // Counted before any is read: 45,000 unit files are refused in one step, not read first.
+    chargeUnitNames(names.filter((n) => !seen.has(n)).length);
     for (const name of names) {
       if (seen.has(name)) continue;
       seen.add(name);
@@ -42,7 +45,7 @@ export function discoverUnits(tree: ImageTree, matches: readonly string[]): Disc
       } catch (e) {
         // A symlink loop or an oversized unit costs that unit, not the image; damage to the
         // image itself (CORRUPT, TRUNCATED, IO) still fails the whole entry.
-        if (!(e instanceof ImageError) || (e.code !== "LOOP" && e.code !== "LIMIT")) throw e;
+        if (!(e instanceof ImageError) || e instanceof BudgetError || (e.code !== "LOOP" && e.code !== "LIMIT")) throw e;
         warnings.push(`Unit file '${dir}/${name}' in ${tree.source} cannot be read: ${e.message}, ignoring`);
         continue;
       }
@@ -51,6 +54,7 @@ export function discoverUnits(tree: ImageTree, matches: readonly string[]): Disc
       } else if (content.length === 0) {
         warnings.push(`Unit file '${dir}/${name}' in ${tree.source} is empty (masked), ignoring`);
       } else {
+        chargeUnitBytes(content.length);
         units.push({ name, content });
       }
     }
