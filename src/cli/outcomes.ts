@@ -3,7 +3,8 @@
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import type { Entry } from "../config/attach-list.ts";
 import { GENERATOR_NORMAL_DIR, LATE_PASS_STAMP, STATUS_FILE_NAME } from "../config/paths.ts";
-import { readEntryFacts } from "../io/facts.ts";
+import { RunBudget } from "../image/budget.ts";
+import { readAllFacts } from "../io/facts.ts";
 import { FactsCache } from "../io/facts-cache.ts";
 import { readHostFacts } from "../io/host.ts";
 import { hostArchitecture } from "../portable/architecture.ts";
@@ -38,9 +39,8 @@ export function computeOutcomes(ctx: Context, entries: Entry[], masked: Entry[] 
   const root = ctx.opts.root;
   const latePassDone = latePass || existsSync(root + LATE_PASS_STAMP);
   const cache = new FactsCache(root);
-  for (const entry of entries) {
-    if (entry.errors.length === 0) facts.set(entry.name, readEntryFacts(entry, { root, architecture, latePassDone, version: VERSION, ...(entry.name !== fresh && { cache }) }));
-  }
+  const budget = new RunBudget();
+  for (const [name, f] of readAllFacts(entries, (entry) => ({ root, architecture, latePassDone, version: VERSION, budget, ...(entry.name !== fresh && { cache }) }))) facts.set(name, f);
   return plan({ entries, masked, facts, host: readHostFacts(root, architecture) }).outcomes;
 }
 

@@ -45,10 +45,18 @@ export function writeFileAtomic(path: string, content: Uint8Array | string, mode
   const fd = openSync(tmp, "wx", mode);
   try {
     writeAll(fd, typeof content === "string" ? Buffer.from(content) : content, sync);
-  } finally {
+  } catch (e) {
     closeSync(fd);
+    unlinkSync(tmp); // a full /run must not keep half a unit under a hidden name
+    throw e;
   }
-  renameSync(tmp, path);
+  closeSync(fd);
+  try {
+    renameSync(tmp, path);
+  } catch (e) {
+    unlinkSync(tmp);
+    throw e;
+  }
 }
 
 function writeOrder(f: OutputFile): number {
@@ -57,9 +65,45 @@ function writeOrder(f: OutputFile): number {
   return 2;
 }
 
-export function applyPlan(outputDir: string, files: readonly OutputFile[]): void {
-  const ordered = files.map((f) => ({ f, order: writeOrder(f) })).sort((a, b) => a.order - b.order);
+/**
+ * Writes the plan. Files of no entry (the late pass) go first and any failure there throws; the
+ * files of each entry are written as a group, and a failure (ENOSPC, EEXIST, anything) removes
+ * what the group wrote and costs that entry alone. Returns why each failed entry failed.
+ */
+export function applyPlan(outputDir: string, files: readonly OutputFile[]): Map<string, string> {
+  const groups = new Map<string, OutputFile[]>();
+  const shared: OutputFile[] = [];
+  for (const f of files) {
+    if (f.entry === undefined) shared.push(f);
+    else {
+      let g = groups.get(f.entry);
+      if (!g) groups.set(f.entry, (g = []));
+      g.push(f);
+    }
+  }
   const made = new Set<string>();
+  writeGroup(outputDir, shared, made, []);
+  const failures = new Map<string, string>();
+  for (const [entry, group] of groups) {
+    const written: string[] = [];
+    try {
+      writeGroup(outputDir, group, made, written);
+    } catch (e) {
+      for (const path of written.reverse()) {
+        try {
+          unlinkSync(path);
+        } catch {
+          /* gone already */
+        }
+      }
+      failures.set(entry, (e as Error)?.message ?? String(e));
+    }
+  }
+  return failures;
+}
+
+function writeGroup(outputDir: string, files: readonly OutputFile[], made: Set<string>, written: string[]): void {
+  const ordered = files.map((f) => ({ f, order: writeOrder(f) })).sort((a, b) => a.order - b.order);
   for (const { f } of ordered) {
     const path = `${outputDir}/${f.path}`;
     // Plan paths are relative and normalized: the directory is what precedes the last '/', if any.
@@ -73,10 +117,12 @@ export function applyPlan(outputDir: string, files: readonly OutputFile[]): void
     }
     if (f.kind === "symlink") {
       symlinkSync(f.target, path);
+      written.push(path);
       continue;
     }
     const bytes = typeof f.content === "string" ? Buffer.from(f.content) : f.content;
     if (bytes.length <= PAGE) createFile(path, bytes);
     else writeFileAtomic(path, bytes);
+    written.push(path);
   }
 }

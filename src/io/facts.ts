@@ -1,12 +1,15 @@
 // Reads what plan() needs to know about one entry's images. Every failure becomes data
 // ({kind: "failed"} or "unreachable"), so one bad image never stops the others.
 import type { Entry } from "../config/attach-list.ts";
+import { RunBudget, withImageBudget } from "../image/budget.ts";
 import { openImage, rememberingTree } from "../image/open.ts";
 import { verityTrust, type Trust } from "../image/verity-trust.ts";
 import { ImageError, type ImageTree } from "../image/types.ts";
 import { discoverUnits } from "../portable/discover.ts";
 import { findExtensionRelease, findOsRelease, parseEnvFile, ReleaseError } from "../portable/release.ts";
 import { lastComponent } from "../portable/unit-name.ts";
+import { parseVersionedName } from "../portable/version.ts";
+import { checkPath } from "../unit/escape.ts";
 import { matchesFor, Refusal } from "../plan/plan.ts";
 import type { EntryFacts, ImageFacts } from "../plan/types.ts";
 import { type CachedEntry, type FactsCache, identityOf, sameIdentity } from "./facts-cache.ts";
@@ -28,6 +31,8 @@ export interface FactsOptions {
   trust?: Trust;
   /** Debug-level messages (a signature nobody could check). */
   debug?: (message: string) => void;
+  /** What all images of this run may still cost (budget.ts); a fresh one per call if unset. */
+  budget?: RunBudget;
 }
 
 /** Messages name paths as the booted system sees them, not with the test/build root in front. */
@@ -37,6 +42,10 @@ function unroot(message: string, root: string): string {
 
 /** The image's facts, and whether a signature in it went unchecked (no certificates configured). */
 function readImage(options: FactsOptions, path: string, matches: readonly string[], role: "root" | "extension", relaxed: boolean): { facts: ImageFacts; unchecked: boolean } {
+  return withImageBudget(options.budget ?? new RunBudget(), path, () => readImageUnbudgeted(options, path, matches, role, relaxed));
+}
+
+function readImageUnbudgeted(options: FactsOptions, path: string, matches: readonly string[], role: "root" | "extension", relaxed: boolean): { facts: ImageFacts; unchecked: boolean } {
   let tree: ImageTree | undefined;
   try {
     tree = rememberingTree(openImage(options.root + path, { architecture: options.architecture, trust: options.trust ?? verityTrust(options.root) }));
@@ -72,6 +81,8 @@ export function readEntryFacts(entry: Entry, options: FactsOptions): EntryFacts 
       if (e instanceof ImageError) return { kind: "failed", reason: unroot(e.message, options.root) };
       throw e;
     }
+    // A symlink to / found by a fresh lookup (plan() checks the rest of the path when it writes it).
+    if ("found" in lookup && lookup.found === "/") return { kind: "failed", reason: `Image '${image}' resolves to the host's root directory, not an image` };
     located.push("found" in lookup ? lookup.found : undefined);
     if ("missing" in lookup) missing.push(lookup.missing);
   }
@@ -81,10 +92,14 @@ export function readEntryFacts(entry: Entry, options: FactsOptions): EntryFacts 
     // The record is read only where it can serve: an image not reachable yet, or a raw image (a
     // regular file, which has an identity). A reachable directory image is always read itself.
     const identities = options.cache ? located.map((path) => (path === undefined ? undefined : identityOf(options.root + path))) : [];
-    const cached = missing.length > 0 || identities.some((id) => id !== undefined) ? cacheFor(entry, options) : undefined;
+    let cached = missing.length > 0 || identities.some((id) => id !== undefined) ? cacheFor(entry, options) : undefined;
+    // A record stands in for an unreachable image only where its path passes a fresh lookup's checks.
+    const forged = cached && located.map((path, i) => (path === undefined ? cachedPathProblem(configured[i] as string, (cached as CachedEntry).image(i).facts) : undefined)).find((w) => w !== undefined);
+    if (forged) cached = undefined;
     if (missing.length > 0 && !cached) {
       const paths = configured.filter((p) => p.startsWith("/"));
-      return { kind: "unreachable", paths, reason: `${missing.join("; ")}; deferred until local file systems are mounted` };
+      const ignored = forged ? `; its cached facts are ignored: the image ${forged}` : "";
+      return { kind: "unreachable", paths, reason: `${missing.join("; ")}${ignored}; deferred until local file systems are mounted` };
     }
     const matches = matchesFor(entry);
     const unverified: string[] = [];
@@ -133,6 +148,47 @@ function policyRefusal(entry: Entry, images: readonly ImageFacts[]): string | un
     return `Image '${image.path}' is ${what}, and ImagePolicy=${policy.join("+")} (${entry.file}:${entry.line}) does not allow that`;
   }
   return undefined;
+}
+
+/** Why a recorded image path cannot be one a lookup finds (those pass these checks, here or in plan()). */
+function imagePathProblem(path: string, type: "raw" | "directory"): string | undefined {
+  const why = checkPath(path);
+  if (why) return `has an unusable path: ${why}`;
+  if (path === "/") return "resolves to the host's root directory, not an image";
+  if (type === "raw" && !path.endsWith(".raw")) return `resolves to '${path}', which is not a '.raw' file`;
+  return undefined;
+}
+
+/**
+ * Why a cached record cannot stand in for an image not reachable now: its path must pass the checks
+ * of a fresh lookup and be one the configured value can name (the same file name, or a version of
+ * it). A record that fails is ignored: the entry is deferred as if there were none.
+ */
+function cachedPathProblem(configured: string, facts: ImageFacts): string | undefined {
+  const why = imagePathProblem(facts.path, facts.type);
+  if (why) return why;
+  const file = lastComponent(facts.path).name;
+  const name = lastComponent(configured).name.replace(/(\.raw)?\.v$/, "").replace(/\.raw$/, "");
+  const suffix = facts.type === "raw" ? ".raw" : "";
+  if (file === `${name}${suffix}` || parseVersionedName(file, name, suffix) !== undefined) return undefined;
+  return `resolves to '${facts.path}', which is not an image '${configured}' names`;
+}
+
+/**
+ * Facts for every entry without errors. Each entry's reading is isolated: a bug (an internal
+ * error) fails that entry with its stack, the others are read as usual.
+ */
+export function readAllFacts(entries: readonly Entry[], options: (entry: Entry) => FactsOptions): Map<string, EntryFacts> {
+  const facts = new Map<string, EntryFacts>();
+  for (const entry of entries) {
+    if (entry.errors.length > 0) continue;
+    try {
+      facts.set(entry.name, readEntryFacts(entry, options(entry)));
+    } catch (e) {
+      facts.set(entry.name, { kind: "failed", reason: `Internal error: ${(e as Error)?.stack ?? String(e)}` });
+    }
+  }
+  return facts;
 }
 
 function cacheFor(entry: Entry, options: FactsOptions): CachedEntry | undefined {

@@ -5,7 +5,8 @@
 import type { Entry } from "../config/attach-list.ts";
 import type { UnitFile } from "../portable/discover.ts";
 import { checkExtensionCompatible } from "../portable/release.ts";
-import { matchesPrefixes, prefixFromImage, unitType } from "../portable/unit-name.ts";
+import { MAX_ENTRY_OUTPUT_BYTES, MAX_RUN_OUTPUT_BYTES } from "../image/limits.ts";
+import { matchesPrefixes, prefixFromImage, templateOf, unitType } from "../portable/unit-name.ts";
 import { checkPath, quoteWord } from "../unit/escape.ts";
 import { installSymlinks, parseInstallSection } from "../unit/install.ts";
 import { renderPortableDropIn } from "./render.ts";
@@ -73,9 +74,42 @@ function chooseUnits(entry: Entry, root: ImageFacts, extensions: ImageFacts[], h
   return [...chosen.values()].sort((a, b) => (a.unit.name < b.unit.name ? -1 : 1));
 }
 
-/** True if the host already has this unit (for an instance, the instance itself, not its template). */
-function existsOnHost(host: HostFacts, name: string): boolean {
-  return host.unitNames.has(name);
+/**
+ * Why the host's unit stands in the way of `name`, or undefined: the host has a unit of that name,
+ * or, for an instance, its template (portablectl refuses getty@tty1.service where the host has
+ * getty@.service: "exists on the host already").
+ */
+function hostConflict(host: HostFacts, name: string): string | undefined {
+  if (host.unitNames.has(name)) return `'${name}' exists on the host already`;
+  const template = templateOf(name);
+  if (template !== undefined && host.unitNames.has(template)) return `'${name}' is an instance of '${template}', which exists on the host already`;
+  return undefined;
+}
+
+/** Links Enable=yes never creates, whatever the host has: an image must not choose the boot target. */
+const NEVER_LINKED = new Set(["default.target"]);
+
+/** Warnings kept per entry: a hostile image can make thousands, a log and a status file need a few. */
+const MAX_ENTRY_WARNINGS = 100;
+
+function capWarnings(warnings: string[]): string[] {
+  if (warnings.length <= MAX_ENTRY_WARNINGS) return warnings;
+  return [...warnings.slice(0, MAX_ENTRY_WARNINGS), `${warnings.length - MAX_ENTRY_WARNINGS} more warnings not shown`];
+}
+
+function outputBytes(files: readonly OutputFile[]): number {
+  let n = 0;
+  for (const f of files) n += f.path.length + (f.kind === "file" ? f.content.length : f.target.length);
+  return n;
+}
+
+const MIB = 1024 * 1024;
+
+interface EntryPlan {
+  outcome: Outcome;
+  files: OutputFile[];
+  /** Mounts the late pass must wait for. */
+  deferred: readonly string[];
 }
 
 export function plan(input: PlanInput): Plan {
@@ -83,91 +117,116 @@ export function plan(input: PlanInput): Plan {
   const outcomes: Outcome[] = [];
   const owners = new Map<string, string>();
   const deferredPaths: string[] = [];
+  let written = 0;
 
   for (const entry of input.entries) {
     const base: Outcome = { name: entry.name, file: entry.file, line: entry.line, state: "failed", image: entry.image, units: [], enabled: entry.enable, warnings: [] };
     if (entry.extensions.length > 0) base.extensions = entry.extensions;
-    const facts: EntryFacts | undefined = input.facts.get(entry.name);
-    if (entry.errors.length > 0) {
-      // Said with its line, since the section header is where the outcome points.
-      outcomes.push({ ...base, reason: entry.errors.map((e) => (e.line !== undefined && e.line !== entry.line ? `line ${e.line}: ${e.message}` : e.message)).join("; ") });
-      continue;
-    }
-    if (!facts || facts.kind === "failed") {
-      outcomes.push({ ...base, reason: facts?.reason ?? "No image facts were collected" });
-      continue;
-    }
-    if (facts.kind === "unreachable") {
-      deferredPaths.push(...facts.paths);
-      outcomes.push({ ...base, state: "deferred", reason: facts.reason });
-      continue;
-    }
-    // Taken from the attach-time cache while not reachable: the late pass checks them once mounted.
-    if (facts.unverified) deferredPaths.push(...facts.unverified);
-    const warnings = [...facts.root.warnings, ...facts.extensions.flatMap((e) => e.warnings)];
-    let chosen: Chosen[];
+    let planned: EntryPlan;
     try {
-      chosen = chooseUnits(entry, facts.root, facts.extensions, input.host);
+      planned = planEntry(entry, base, input, owners);
     } catch (e) {
-      if (!(e instanceof Refusal)) throw e;
-      outcomes.push({ ...base, reason: e.message, warnings });
-      continue;
+      // A bug costs this entry, not the run (plan() is pure: nothing of the entry was kept).
+      planned = { outcome: { ...base, reason: `Internal error: ${(e as Error)?.stack ?? String(e)}` }, files: [], deferred: [] };
     }
-    const clash = chosen.find((c) => owners.has(c.unit.name));
-    if (clash) {
-      outcomes.push({ ...base, warnings, reason: `Unit '${clash.unit.name}' is already provided by entry [${owners.get(clash.unit.name)}], refusing to provide it twice` });
-      continue;
-    }
-    const attached: Chosen[] = [];
-    for (const c of chosen) {
-      if (!entry.force && existsOnHost(input.host, c.unit.name)) {
-        warnings.push(`Unit file '${c.unit.name}' exists on the host already, skipping it (set Force=yes to attach it anyway)`);
+    const { outcome } = planned;
+    outcome.warnings = capWarnings(outcome.warnings);
+    if (outcome.state === "attached") {
+      const bytes = outputBytes(planned.files);
+      const why =
+        bytes > MAX_ENTRY_OUTPUT_BYTES
+          ? `it would write ${bytes} bytes, more than the ${MAX_ENTRY_OUTPUT_BYTES / MIB} MiB one entry may write`
+          : written + bytes > MAX_RUN_OUTPUT_BYTES
+            ? `it would write ${bytes} bytes, past the ${MAX_RUN_OUTPUT_BYTES / MIB} MiB all entries together may write`
+            : undefined;
+      if (why) {
+        outcomes.push({ ...base, warnings: outcome.warnings, reason: `Entry is over budget: ${why}` });
         continue;
       }
-      attached.push(c);
+      written += bytes;
+      for (const u of outcome.units) owners.set(u, entry.name);
+      for (const f of planned.files) files.push({ ...f, entry: entry.name });
     }
-    if (attached.length === 0) {
-      outcomes.push({ ...base, warnings, reason: "Every matching unit exists on the host already" });
-      continue;
-    }
-    const entryFiles: OutputFile[] = [];
-    const names = new Set(attached.map((c) => c.unit.name));
-    for (const { unit, from } of attached) {
-      owners.set(unit.name, entry.name);
-      entryFiles.push({ path: unit.name, kind: "file", content: unit.content });
-      const profile = input.host.profileFile(entry.profile, unitType(unit.name) ?? "");
-      if (profile) entryFiles.push({ path: `${unit.name}.d/10-profile.conf`, kind: "symlink", target: profile });
-      const dropIn = renderPortableDropIn({ unitName: unit.name, sourcePath: entry.file, root: facts.root, extensions: facts.extensions, from, hostOsRelease: input.host.osReleasePath, relaxExtensionCheck: entry.force });
-      entryFiles.push({ path: `${unit.name}.d/20-portable.conf`, kind: "file", content: dropIn });
-      if (entry.enable) {
-        const install = installSymlinks(unit.name, parseInstallSection(decoder.decode(unit.content)));
-        for (const err of install.errors) warnings.push(`${unit.name}: ${err}`);
-        // Also= needs nothing more: every unit of an enabled entry is enabled by its own [Install].
-        for (const link of install.links) {
-          if (names.has(link.link) || owners.has(link.link)) {
-            // systemctl enable would refuse too: a link never replaces a unit file.
-            warnings.push(`${unit.name}: not linking '${link.link}', a unit file of that name is attached already`);
-            continue;
-          }
-          entryFiles.push({ path: link.link, kind: "symlink", target: link.target });
-        }
-      }
-    }
-    if (entry.profile !== "default" && !attached.some((c) => input.host.profileFile(entry.profile, unitType(c.unit.name) ?? ""))) {
-      warnings.push(`Profile '${entry.profile}' was not found, no profile drop-in written`);
-    }
-    files.push(...entryFiles);
-    outcomes.push({ ...base, state: "attached", units: [...names].sort(), warnings, ...(facts.unverified && { cached: facts.unverified }) });
+    for (const p of planned.deferred) deferredPaths.push(p);
+    outcomes.push(outcome);
   }
 
   for (const entry of input.masked) {
     outcomes.push({ name: entry.name, file: entry.file, line: entry.line, state: "masked", reason: `Masked by Attach=no in ${entry.file}:${entry.line}`, units: [], enabled: false, warnings: [] });
   }
 
-  if (deferredPaths.length > 0) files.push(...planLatePass(input.host, deferredPaths));
+  if (deferredPaths.length > 0) for (const f of planLatePass(input.host, deferredPaths)) files.push(f);
 
   outcomes.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return { files: dedupeSymlinks(files).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)), outcomes };
+}
+
+/** One entry's files and outcome; `owners` (units of the entries before) is read, not changed. */
+function planEntry(entry: Entry, base: Outcome, input: PlanInput, owners: ReadonlyMap<string, string>): EntryPlan {
+  const facts: EntryFacts | undefined = input.facts.get(entry.name);
+  const failed = (reason: string, warnings: string[] = []): EntryPlan => ({ outcome: { ...base, reason, warnings }, files: [], deferred: [] });
+  if (entry.errors.length > 0) {
+    // Said with its line, since the section header is where the outcome points.
+    return failed(entry.errors.map((e) => (e.line !== undefined && e.line !== entry.line ? `line ${e.line}: ${e.message}` : e.message)).join("; "));
+  }
+  if (!facts || facts.kind === "failed") return failed(facts?.reason ?? "No image facts were collected");
+  if (facts.kind === "unreachable") return { outcome: { ...base, state: "deferred", reason: facts.reason }, files: [], deferred: facts.paths };
+  const warnings = [...facts.root.warnings, ...facts.extensions.flatMap((e) => e.warnings)];
+  let chosen: Chosen[];
+  try {
+    chosen = chooseUnits(entry, facts.root, facts.extensions, input.host);
+  } catch (e) {
+    if (!(e instanceof Refusal)) throw e;
+    return failed(e.message, warnings);
+  }
+  const clash = chosen.find((c) => owners.has(c.unit.name));
+  if (clash) return failed(`Unit '${clash.unit.name}' is already provided by entry [${owners.get(clash.unit.name)}], refusing to provide it twice`, warnings);
+  const attached: Chosen[] = [];
+  for (const c of chosen) {
+    const conflict = hostConflict(input.host, c.unit.name);
+    if (conflict && !entry.force) {
+      warnings.push(`Unit file ${conflict}, skipping it (set Force=yes to attach it anyway)`);
+      continue;
+    }
+    attached.push(c);
+  }
+  if (attached.length === 0) return failed("Every matching unit exists on the host already", warnings);
+  const entryFiles: OutputFile[] = [];
+  const names = new Set(attached.map((c) => c.unit.name));
+  for (const { unit, from } of attached) {
+    entryFiles.push({ path: unit.name, kind: "file", content: unit.content });
+    const profile = input.host.profileFile(entry.profile, unitType(unit.name) ?? "");
+    if (profile) entryFiles.push({ path: `${unit.name}.d/10-profile.conf`, kind: "symlink", target: profile });
+    const dropIn = renderPortableDropIn({ unitName: unit.name, sourcePath: entry.file, root: facts.root, extensions: facts.extensions, from, hostOsRelease: input.host.osReleasePath, relaxExtensionCheck: entry.force });
+    entryFiles.push({ path: `${unit.name}.d/20-portable.conf`, kind: "file", content: dropIn });
+    if (entry.enable) {
+      const install = installSymlinks(unit.name, parseInstallSection(decoder.decode(unit.content)));
+      for (const err of install.errors) warnings.push(`${unit.name}: ${err}`);
+      // Also= needs nothing more: every unit of an enabled entry is enabled by its own [Install].
+      for (const link of install.links) {
+        if (names.has(link.link) || owners.has(link.link)) {
+          // systemctl enable would refuse too: a link never replaces a unit file.
+          warnings.push(`${unit.name}: not linking '${link.link}', a unit file of that name is attached already`);
+          continue;
+        }
+        // The unit a link names (an Alias=, a DefaultInstance= instance): never one the host has,
+        // even with Force=yes, which lets an image's own unit files replace the host's, not links.
+        const named = link.link.slice(link.link.lastIndexOf("/") + 1);
+        const hostHas = named === unit.name ? undefined : NEVER_LINKED.has(named) ? `'${named}' is the host's to choose` : hostConflict(input.host, named);
+        if (hostHas) {
+          warnings.push(`${unit.name}: not linking '${link.link}': ${hostHas} (Force=yes does not change this)`);
+          continue;
+        }
+        entryFiles.push({ path: link.link, kind: "symlink", target: link.target });
+      }
+    }
+  }
+  if (entry.profile !== "default" && !attached.some((c) => input.host.profileFile(entry.profile, unitType(c.unit.name) ?? ""))) {
+    warnings.push(`Profile '${entry.profile}' was not found, no profile drop-in written`);
+  }
+  const outcome: Outcome = { ...base, state: "attached", units: [...names].sort(), warnings, ...(facts.unverified && { cached: facts.unverified }) };
+  // Taken from the attach-time cache while not reachable: the late pass checks them once mounted.
+  return { outcome, files: entryFiles, deferred: facts.unverified ?? [] };
 }
 
 /** Pull in the late pass, ordered after the mounts the deferred images live on. */

@@ -36,9 +36,10 @@ export interface HostFacts {
   latePassUnit: string;
 }
 
+/** `entry`: the entry it belongs to (none for the late pass), so that writing one entry's files can fail alone. */
 export type OutputFile =
-  | { path: string; kind: "file"; content: Uint8Array | string }
-  | { path: string; kind: "symlink"; target: string };
+  | { path: string; kind: "file"; content: Uint8Array | string; entry?: string }
+  | { path: string; kind: "symlink"; target: string; entry?: string };
 
 export type EntryState = "attached" | "deferred" | "failed" | "masked";
 
