@@ -3,13 +3,15 @@
 // admin files in /etc still win over it). It never fails the boot over an entry: per-entry
 // problems are logged as "…, ignoring" and the run exits 0; only a broken environment (bad
 // arguments, an unwritable output directory) exits 1.
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, statSync } from "node:fs";
 import { formatDiagnostic } from "../src/config/diagnostic.ts";
 import { shown } from "../src/config/shown.ts";
 import { LATE_PASS_STAMP, STATUS_FILE_NAME } from "../src/config/paths.ts";
 import { loadList } from "../src/io/load-list.ts";
 import { applyPlan, writeFileAtomic } from "../src/io/apply.ts";
-import { readEntryFacts } from "../src/io/facts.ts";
+import { readAllFacts } from "../src/io/facts.ts";
+import { commandLineSwitch, readKernelCommandLine } from "../src/io/kernel-cmdline.ts";
+import { RunBudget } from "../src/image/budget.ts";
 import { verityTrust } from "../src/image/verity-trust.ts";
 import { FactsCache } from "../src/io/facts-cache.ts";
 import { readHostFacts } from "../src/io/host.ts";
@@ -17,10 +19,24 @@ import { hostTree } from "../src/io/image-lookup.ts";
 import { createLogger, type Logger } from "../src/io/log.ts";
 import { hostArchitecture } from "../src/portable/architecture.ts";
 import { plan } from "../src/plan/plan.ts";
-import type { EntryFacts, Outcome } from "../src/plan/types.ts";
+import type { Outcome } from "../src/plan/types.ts";
 import { VERSION } from "../src/version.ts";
 
 const IDENT = "portable-attach-generator";
+/** Kernel command-line switch: portable_attach=0 (any boolean) turns the generator off for a boot. */
+const SWITCH = "portable_attach";
+
+/** 0600 if any list file read is not readable by others (the record quotes its lines), else 0644. */
+function statusMode(root: string, files: readonly string[]): number {
+  for (const f of files) {
+    try {
+      if ((statSync(root + f).mode & 0o004) === 0) return 0o600;
+    } catch {
+      return 0o600;
+    }
+  }
+  return 0o644;
+}
 
 function logOutcome(log: Logger, outcome: Outcome): void {
   // The name comes from a list file: it may hold anything, even when it is refused as invalid.
@@ -56,6 +72,15 @@ export function main(argv: string[], env: NodeJS.ProcessEnv): number {
     const root = (env.PORTABLE_ATTACH_ROOT ?? "").replace(/\/+$/, "");
     const architecture = hostArchitecture(env);
 
+    const words = readKernelCommandLine(root, env);
+    const bad: string[] = [];
+    const enabled = commandLineSwitch(words, SWITCH, bad);
+    for (const w of bad) log.log("warning", `Failed to parse '${w}' on the kernel command line as a boolean, ignoring`);
+    if (enabled === false) {
+      log.log("notice", `Disabled by ${SWITCH}=0 on the kernel command line: no entry is attached, nothing written`);
+      return 0;
+    }
+
     const list = loadList(root);
     // An entry's own errors are said once, with its outcome below.
     for (const d of list.diagnostics) {
@@ -65,30 +90,34 @@ export function main(argv: string[], env: NodeJS.ProcessEnv): number {
     for (const s of list.merged.shadowed) log.log("debug", `[${s.entry.name}] ${s.entry.file}:${s.entry.line} is replaced by ${s.by.file}:${s.by.line}`);
 
     const latePassDone = existsSync(root + LATE_PASS_STAMP);
-    const facts = new Map<string, EntryFacts>();
     // Image lookups share one view of the host: the portables directories are read once, not once per entry.
     const shared = hostTree(root);
     const cache = new FactsCache(root);
     const trust = verityTrust(root);
     const debug = (m: string): void => log.log("debug", m);
-    for (const entry of list.merged.entries) {
-      if (entry.errors.length > 0) continue;
-      try {
-        facts.set(entry.name, readEntryFacts(entry, { root, architecture, latePassDone, hostTree: shared, cache, version: VERSION, trust, debug: (m) => debug(`[${entry.name}] ${m}`) }));
-      } catch (e) {
-        // A bug must cost one entry, not the boot.
-        facts.set(entry.name, { kind: "failed", reason: `Internal error: ${(e as Error).stack ?? String(e)}` });
-      }
-    }
+    const budget = new RunBudget();
+    const facts = readAllFacts(list.merged.entries, (entry) => ({ root, architecture, latePassDone, hostTree: shared, cache, version: VERSION, trust, budget, debug: (m) => debug(`[${entry.name}] ${m}`) }));
     log.log("debug", `${cache.unchangedImages} image(s) not read: unchanged since attach time, their cached facts were used`);
     const result = plan({ entries: list.merged.entries, masked: list.merged.masked, facts, host: readHostFacts(root, architecture) });
-    for (const o of result.outcomes) logOutcome(log, o);
 
+    let failures: Map<string, string>;
     try {
       // systemd creates the directories; a manual or test run may not have.
       mkdirSync(outputDir, { recursive: true, mode: 0o755 });
-      applyPlan(outputDir, result.files);
-      writeFileAtomic(`${outputDir}/${STATUS_FILE_NAME}`, JSON.stringify({ version: 1, entries: result.outcomes }, null, 1) + "\n");
+      failures = applyPlan(outputDir, result.files);
+    } catch (e) {
+      for (const o of result.outcomes) logOutcome(log, o);
+      log.log("err", `Failed to write to '${outputDir}': ${(e as Error).message}`);
+      return 1;
+    }
+    const outcomes = result.outcomes.map((o): Outcome => {
+      const why = failures.get(o.name);
+      return why === undefined ? o : { ...o, state: "failed", units: [], reason: `Failed to write its files to '${outputDir}': ${why}` };
+    });
+    for (const o of outcomes) logOutcome(log, o);
+    try {
+      // The record quotes list lines: as private as the most private list file it comes from.
+      writeFileAtomic(`${outputDir}/${STATUS_FILE_NAME}`, JSON.stringify({ version: 1, entries: outcomes }, null, 1) + "\n", statusMode(root, list.files));
     } catch (e) {
       log.log("err", `Failed to write to '${outputDir}': ${(e as Error).message}`);
       return 1;
