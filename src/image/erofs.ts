@@ -10,18 +10,21 @@
 // Xattrs are skipped, never read.
 // Refused as UNSUPPORTED: unknown feature_incompat bits (48-bit layout, metabox, ... from newer
 // kernels), extra devices (mkfs.erofs --blobdev), LZMA/DEFLATE/Zstandard, fragments, interlaced
-// pclusters. Checksums are not verified (the superblock crc32c is optional in the kernel too).
+// pclusters. The superblock crc32c is checked where the superblock declares one; no other checksum is.
 //
 // Cost: opening reads the superblock; a lookup reads the inodes on the path and about log2(n)
 // directory blocks per component, through a small block cache. Nothing depends on image size.
 import type { ByteSource } from "./byte-source.ts";
 import { bytesAt, text, u16le, u32le, u64le, u8 } from "./bytes.ts";
+import { crc32c } from "./crc32.ts";
 import { ALGORITHM_NAMES, CompressedReader, LAYOUT_COMPRESSED_COMPACT, LAYOUT_COMPRESSED_FULL, type ZContext } from "./erofs-compressed.ts";
 import { MAX_DIR_ENTRIES, MAX_PATH_DEPTH, MAX_SYMLINK_BYTES } from "./limits.ts";
 import { ImageError, type DirEntry, type EntryKind, type FileSystem, type Stat } from "./types.ts";
 
 export const EROFS_MAGIC = 0xe0f5e1e2;
 export const EROFS_SUPER_OFFSET = 1024;
+/** feature_compat: the superblock carries a crc32c. */
+const COMPAT_SB_CHKSUM = 0x01;
 
 // feature_incompat. Some bits have two names: the kernel reused them for related features.
 const INCOMPAT_ZERO_PADDING = 0x01;
@@ -145,6 +148,20 @@ class Erofs implements FileSystem {
   /** Parsed dirent blocks: listing a directory and then stat()ing each entry parses each block once. */
   private readonly dirBlocks = new Map<string, Dirent[]>();
 
+  /**
+   * The superblock checksum, where feature_compat says there is one (mkfs.erofs sets it by
+   * default), as the kernel and fsck.erofs check it: crc32c(~0) over the superblock's block from
+   * offset 1024 on (the whole block if it is not larger than 1024), the checksum field as zero.
+   */
+  private checkSuperblock(): void {
+    const length = this.blockSize > EROFS_SUPER_OFFSET ? this.blockSize - EROFS_SUPER_OFFSET : this.blockSize;
+    const block = Uint8Array.from(this.source.read(EROFS_SUPER_OFFSET, length));
+    const expected = u32le(block, 4, "erofs checksum");
+    block.fill(0, 4, 8);
+    const found = crc32c(block);
+    if (found !== expected) throw this.error("CORRUPT", `superblock checksum 0x${found.toString(16)} does not match 0x${expected.toString(16)}`, EROFS_SUPER_OFFSET + 4);
+  }
+
   constructor(private readonly source: ByteSource) {
     const sb = source.read(EROFS_SUPER_OFFSET, 128);
     const magic = u32le(sb, 0, "erofs magic");
@@ -153,6 +170,7 @@ class Erofs implements FileSystem {
     // The kernel takes 512 B up to the page size; 64 KiB pages exist (arm64, ppc64).
     if (this.blkszbits < 9 || this.blkszbits > 16) throw this.error("UNSUPPORTED", `block size 2^${this.blkszbits}`, EROFS_SUPER_OFFSET + 12);
     this.blockSize = 2 ** this.blkszbits;
+    if (u32le(sb, 8, "erofs feature_compat") & COMPAT_SB_CHKSUM) this.checkSuperblock();
     this.rootNid = u16le(sb, 14, "erofs root_nid");
     this.metaBase = u32le(sb, 40, "erofs meta_blkaddr") * this.blockSize;
     const incompat = u32le(sb, 80, "erofs feature_incompat");

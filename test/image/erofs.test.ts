@@ -1,6 +1,7 @@
 // erofs reader against images made here by the real mkfs.erofs (erofs-utils 1.5), one per layout
 // it can write, compared file by file with the tree they were made from; dump.erofs confirms each
 // image really uses the layout a test is named after. Hostile cases patch a real image.
+import { resignErofs } from "../helpers/erofs.ts";
 import { execFileSync } from "node:child_process";
 import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -286,6 +287,7 @@ function expectCode(fn: () => unknown, code: string, message?: RegExp): void {
 function patched(name: string, patch: (b: Buffer, dv: DataView) => void): FileSystem {
   const b = Buffer.from(readFileSync(image(name)));
   patch(b, new DataView(b.buffer, b.byteOffset, b.byteLength));
+  resignErofs(b);
   return openErofs(bytesSource(new Uint8Array(b), `${name} (patched)`));
 }
 
@@ -337,6 +339,19 @@ describe("erofs hostile images", () => {
   });
 
   it("a 1 MiB block size is UNSUPPORTED, not trusted", () => expectCode(() => patched("plain", (b) => b.writeUInt8(20, 1024 + 12)), "UNSUPPORTED"));
+
+  it("a superblock whose crc32c does not match is CORRUPT, as fsck.erofs and the kernel say; without the feature flag it is not checked", () => {
+    const flip = (b: Buffer) => void (b[1024 + 48] = (b[1024 + 48] as number) ^ 0xff); // a byte of the volume UUID
+    const b = Buffer.from(readFileSync(image("plain")));
+    expect(b.readUInt32LE(1024 + 8) & 1).toBe(1); // mkfs.erofs writes the checksum by default
+    flip(b);
+    expectCode(() => openErofs(bytesSource(new Uint8Array(b), "flipped")), "CORRUPT", /superblock checksum 0x[0-9a-f]+ does not match 0x[0-9a-f]+/);
+    b.writeUInt32LE(b.readUInt32LE(1024 + 8) & ~1, 1024 + 8);
+    expect(openErofs(bytesSource(new Uint8Array(b), "unflagged")).lstat("/data")?.kind).toBe("dir");
+    const resigned = Buffer.from(readFileSync(image("plain")));
+    flip(resigned);
+    expect(openErofs(bytesSource(new Uint8Array(resignErofs(resigned)), "resigned")).lstat("/data")?.kind).toBe("dir");
+  });
 
   it("a root nid that is a regular file is CORRUPT", () =>
     expectCode(() => patched("plain", (b) => b.writeUInt16LE(dumpField(image("plain"), "/data/small", /NID: (\d+)/), 1024 + 14)), "CORRUPT", /root/));
