@@ -7,6 +7,9 @@ import { linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symli
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseAttachList } from "../../src/config/attach-list.ts";
+import { LIMITS, RunBudget } from "../../src/image/budget.ts";
+import { readEntryFacts } from "../../src/io/facts.ts";
 import { walk } from "../helpers/tree.ts";
 import { build, have, osRelease, unit } from "./spec.ts";
 
@@ -72,7 +75,7 @@ beforeAll(() => {
   writeFileSync(join(ROOT, "etc/portable-attach.conf"), list.join("\n"));
 }, 300_000);
 
-afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }), 120_000);
 
 describe.skipIf(!have("mksquashfs"))("three hostile images beside a good one", () => {
   it("the generator exits 0 within seconds, attaches the good entry, writes little and names each bad image's budget", () => {
@@ -98,4 +101,34 @@ describe.skipIf(!have("mksquashfs"))("three hostile images beside a good one", (
       expect(r.stderr).toMatch(new RegExp(`\\[${name}\\] /etc/portable-attach.conf:\\d+: Image '${PORTABLES}/${name}_1\\.raw' is over budget`));
     }
   }, 180_000);
+});
+
+describe.skipIf(!have("mksquashfs"))("budgets past the unit count, read in-process", () => {
+  const entry = (name: string) => parseAttachList(`[${name}]\nImage=${PORTABLES}/${name}_1.raw\n`, "/etc/portable-attach.conf").entries[0] as Parameters<typeof readEntryFacts>[0];
+  const read = (name: string, budget: RunBudget) => readEntryFacts(entry(name), { root: ROOT, architecture: "x86-64", latePassDone: true, budget });
+
+  it("8,000 symlinks through a 45-link chain of 200-deep paths: refused by the path-step budget well under a second", () => {
+    // With the unit count let through, the resolver itself must stop: each unit is 45 hops of 200 steps.
+    const t0 = performance.now();
+    const f = read("chain", new RunBudget({ ...LIMITS, imageUnits: 100_000 }));
+    const ms = performance.now() - t0;
+    console.log(`8,000-symlink chain image: refused in ${ms.toFixed(0)} ms`);
+    expect(f).toMatchObject({ kind: "failed", reason: `Image '${PORTABLES}/chain_1.raw' is over budget: more than 200000 path components walked resolving paths in it` });
+    expect(ms).toBeLessThan(1000);
+  });
+
+  it("time: an image that takes longer than its share is refused, and so is every image after the run's", () => {
+    let now = 0;
+    const tick = () => (now += 1000); // every look at the clock: one more second
+    const f = read("dup", new RunBudget(LIMITS, tick));
+    expect(f).toMatchObject({ kind: "failed", reason: expect.stringMatching(/^Image '\/var\/lib\/portables\/dup_1\.raw' is over budget: reading it took more than 10 s$/) });
+    const run = new RunBudget(LIMITS, () => now);
+    now += 46_000;
+    expect(read("dup", run)).toMatchObject({ kind: "failed", reason: expect.stringMatching(/over budget: reading images took more than the 45 s one run may spend on them$/) });
+  });
+
+  it("bytes decompressed: 150 identical 4 MiB units with the unit-bytes budget let through stop at 64 MiB", () => {
+    const f = read("dup", new RunBudget({ ...LIMITS, imageUnitBytes: 1 << 30 }));
+    expect(f).toMatchObject({ kind: "failed", reason: `Image '${PORTABLES}/dup_1.raw' is over budget: more than 64 MiB decompressed` });
+  });
 });
