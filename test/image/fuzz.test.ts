@@ -41,6 +41,7 @@ import { bytesSource } from "./src/image/byte-source.ts";
 import { openRawSource } from "./src/image/raw.ts";
 import { readFileInImage } from "./src/image/resolve.ts";
 import { ImageError } from "./src/image/types.ts";
+import { LIMITS, RunBudget, withImageBudget } from "./src/image/budget.ts";
 
 const MAX_FILE = 4 * 1024 * 1024;
 // Bounds of this walker, not of the readers: a mutated directory may contain itself.
@@ -73,14 +74,21 @@ function walk(tree) {
   return { entries, bytes };
 }
 
+// Every image is read within the generator's per-image budgets (units aside: this walker reads
+// every file), so a mutation that makes a reader spin is stopped by its budget, not by the timeout.
+const BUDGET = { ...LIMITS, imageMs: 5000 };
+
 parentPort.on("message", ({ bytes, name }) => {
   try {
-    const tree = openRawSource(bytesSource(bytes, name), { architecture: "x86-64" });
-    try {
-      parentPort.postMessage({ outcome: "ok", ...walk(tree) });
-    } finally {
-      tree.close();
-    }
+    const result = withImageBudget(new RunBudget(BUDGET), name, () => {
+      const tree = openRawSource(bytesSource(bytes, name), { architecture: "x86-64" });
+      try {
+        return { outcome: "ok", ...walk(tree) };
+      } finally {
+        tree.close();
+      }
+    });
+    parentPort.postMessage(result);
   } catch (e) {
     const imageError = e instanceof ImageError;
     // Only messages that come from the readers' own checks: not some runtime error caught and rewrapped.
