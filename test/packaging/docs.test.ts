@@ -44,7 +44,7 @@ describe("man pages", () => {
       const sections = [...page(p).matchAll(/^\.SH (.+)$/gm)].map((m) => m[1]?.replace(/"/g, ""));
       const want = p.endsWith(".5")
         ? ["NAME", "SYNOPSIS", "DESCRIPTION", "KEYS", "FILES AND PRECEDENCE", "EXAMPLES", "SEE ALSO"]
-        : ["NAME", "SYNOPSIS", "DESCRIPTION", p === "portable-attach.8" ? "COMMANDS" : undefined, "OPTIONS", "FILES", "ENVIRONMENT", "EXIT STATUS", "EXAMPLES", "SEE ALSO"].filter(Boolean);
+        : ["NAME", "SYNOPSIS", "DESCRIPTION", p === "portable-attach.8" ? "COMMANDS" : "KERNEL COMMAND LINE", "OPTIONS", "FILES", "ENVIRONMENT", "EXIT STATUS", "EXAMPLES", "SEE ALSO"].filter(Boolean);
       expect(sections).toEqual(want);
     });
   }
