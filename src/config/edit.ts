@@ -107,7 +107,7 @@ export function setKeys(text: string, name: string, changes: readonly KeyChange[
     if (last === undefined) inserts.push(`${key}=${encodeIniValue(value)}`);
     else l.text[last] = rewriteKeyLine(l.text[last] as string, value);
   }
-  const lastKey = section.keys.length > 0 ? Math.max(...section.keys.map((k) => k.line)) : section.line;
+  const lastKey = section.keys.reduce((m, k) => Math.max(m, k.line), section.line);
   insert(l, lastKey, inserts);
   for (const i of [...deletions].sort((a, b) => b - a)) remove(l, i, 1);
   return join(l);
@@ -134,7 +134,7 @@ export function removeSection(text: string, name: string): string {
   if (!section) return text;
   const l = split(text);
   const from = section.line - 1;
-  const lastKey = section.keys.length > 0 ? Math.max(...section.keys.map((k) => k.line)) : section.line;
+  const lastKey = section.keys.reduce((m, k) => Math.max(m, k.line), section.line);
   remove(l, from, lastKey - from);
   const blank = (i: number): boolean => l.text[i] !== undefined && (l.text[i] as string).trim() === "";
   if (blank(from) && (from === 0 || blank(from - 1) || from === l.text.length - 1)) remove(l, from, 1);
@@ -150,7 +150,7 @@ export function sectionLines(text: string, name: string, unreadable: readonly nu
   const section = findSection(text, name, unreadable);
   if (!section) return undefined;
   if (section.unreadableLine !== undefined) throw new Error(`line ${section.unreadableLine} cannot be read (NUL bytes or invalid UTF-8)`);
-  const lastKey = section.keys.length > 0 ? Math.max(...section.keys.map((k) => k.line)) : section.line;
+  const lastKey = section.keys.reduce((m, k) => Math.max(m, k.line), section.line);
   return split(text).text.slice(section.line - 1, lastKey);
 }
 

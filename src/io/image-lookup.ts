@@ -64,10 +64,11 @@ export function lookupImage(root: string, image: string, shared?: ImageTree): Lo
     }
     return kindAt(rootTree, image) ? { found: canonical(rootTree, image) } : { missing: `Image '${image}' does not exist` };
   }
-  const versioned: Candidate[] = [];
+  let versioned: Candidate[] = [];
   let exact: string | undefined;
   PORTABLE_DIRS.forEach((dir, order) => {
-    versioned.push(...newestIn(rootTree, dir, image, order), ...newestIn(rootTree, `${dir}/${image}.v`, image, order));
+    // Concatenated, not push(...): a directory may hold 100,000 candidates, more than a call takes arguments.
+    versioned = versioned.concat(newestIn(rootTree, dir, image, order), newestIn(rootTree, `${dir}/${image}.v`, image, order));
     if (exact === undefined) {
       if (kindAt(rootTree, `${dir}/${image}.raw`) === "file") exact = `${dir}/${image}.raw`;
       else if (kindAt(rootTree, `${dir}/${image}`) === "dir") exact = `${dir}/${image}`;

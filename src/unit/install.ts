@@ -112,7 +112,8 @@ export function parseInstallSection(unitText: string): InstallInfo {
       const list = lists[key as keyof typeof lists];
       if (value === "") list.length = 0;
       // Also= is split without unquoting in systemd (config_parse_also).
-      else list.push(...splitWords(value, key !== "Also"));
+      // A loop, not push(...words): a 4 MiB line holds more words than a call takes arguments.
+      else for (const w of splitWords(value, key !== "Also")) list.push(w);
     }
   }
   return info;

@@ -14,6 +14,7 @@ import { FactsCache } from "../../src/io/facts-cache.ts";
 import { readAllFacts, readEntryFacts } from "../../src/io/facts.ts";
 import { hostTree } from "../../src/io/image-lookup.ts";
 import { plan } from "../../src/plan/plan.ts";
+import { parseInstallSection } from "../../src/unit/install.ts";
 import type { EntryFacts, HostFacts, ImageFacts, Outcome } from "../../src/plan/types.ts";
 import { VERSION } from "../../src/version.ts";
 import { build, osRelease, unit } from "./spec.ts";
@@ -62,6 +63,11 @@ describe("one entry's failure costs that entry alone", () => {
     expect(byName(r.outcomes, "good").state).toBe("attached");
     // Refused by the output budget (its drop-ins alone are 22 MB), not by an exception.
     expect(byName(r.outcomes, "many").reason).toMatch(/^Entry is over budget: it would write \d+ bytes, more than the 16 MiB one entry may write$/);
+  });
+
+  it("[Install] with 300,000 words in one WantedBy= line is parsed, not a RangeError", () => {
+    const words = Array.from({ length: 300_000 }, (_, i) => `t${i}.target`).join(" ");
+    expect(parseInstallSection(`[Install]\nWantedBy=${words}\n`).wantedBy).toHaveLength(300_000);
   });
 
   it("plan(): an entry over the output budget fails, naming it; 150 identical 4 MiB units are not written", () => {
