@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseAttachList } from "../../src/config/attach-list.ts";
+import { LIMITS, RunBudget } from "../../src/image/budget.ts";
 import { commandLineSwitch } from "../../src/io/kernel-cmdline.ts";
 import { applyPlan } from "../../src/io/apply.ts";
 import { cacheRecord } from "../../src/io/facts-cache.ts";
@@ -94,6 +95,16 @@ describe("one entry's failure costs that entry alone", () => {
     const facts = readAllFacts(entries, (e) => ({ root, architecture: "x86-64", latePassDone: true, hostTree: e.name === "bad" ? throwing : tree }));
     expect(facts.get("good")?.kind).toBe("read");
     expect(facts.get("bad")).toMatchObject({ kind: "failed", reason: expect.stringMatching(/^Internal error: RangeError/) });
+  });
+
+  it("readAllFacts(): the run's byte budget is shared: once spent, the next image is refused, naming it and the budget", () => {
+    const root = join(scratch, "runbytes");
+    for (const n of ["a", "b"]) build(join(root, `var/lib/portables/${n}_1`), { "etc/os-release": osRelease(), [`usr/lib/systemd/system/${n}.service`]: unit("x".repeat(200)) });
+    const { entries } = parseAttachList("[a]\nImage=/var/lib/portables/a_1\n[b]\nImage=/var/lib/portables/b_1\n", "/etc/portable-attach.conf");
+    const budget = new RunBudget({ ...LIMITS, runReadBytes: 400 });
+    const facts = readAllFacts(entries, () => ({ root, architecture: "x86-64", latePassDone: true, budget }));
+    expect(facts.get("a")?.kind).toBe("read");
+    expect(facts.get("b")).toEqual({ kind: "failed", reason: "Image '/var/lib/portables/b_1' is over budget: more than 400 bytes read from all images of this run" });
   });
 
   it("applyPlan(): a file that cannot be written fails its entry, removes what it wrote, and the next entry is written", () => {
