@@ -35,8 +35,8 @@ export const MAX_IMAGE_UNIT_BYTES = 16 * 1024 * 1024;
 export const MAX_IMAGE_READ_BYTES = 128 * 1024 * 1024;
 /** Bytes decompressed for one image: units and metadata of a real image are a few MiB at most; 8 KiB of xz can claim 600 MB. */
 export const MAX_IMAGE_DECOMPRESSED_BYTES = 64 * 1024 * 1024;
-/** Path components walked while resolving paths in one image (a real image needs about ten per unit). */
-export const MAX_IMAGE_RESOLVE_STEPS = 200_000;
+/** Path components walked while resolving paths in one image: a real one needs about ten per unit, 10,000 for the most units it may have. */
+export const MAX_IMAGE_RESOLVE_STEPS = 100_000;
 /** Symlinks followed in one image, all paths together (MAX_SYMLINK_HOPS for each of 250 units). */
 export const MAX_IMAGE_SYMLINK_HOPS = 10_000;
 /** Wall-clock time for reading one image: a real one takes milliseconds, 100 ms from a cold disk. */
