@@ -145,6 +145,8 @@ class Erofs implements FileSystem {
   private readonly compressed: CompressedReader;
   private readonly inodes = new Map<number, Inode>();
   private readonly lookups = new Map<string, number | null>();
+  /** Physical paths walked (null: absent), so a path whose parent was just walked costs one lookup. */
+  private readonly paths = new Map<string, Inode | null>();
   /** Parsed dirent blocks: listing a directory and then stat()ing each entry parses each block once. */
   private readonly dirBlocks = new Map<string, Dirent[]>();
 
@@ -381,15 +383,25 @@ class Erofs implements FileSystem {
 
   /** The inode at a physical path, or undefined if a component is missing or not a directory. */
   private walk(path: string): Inode | undefined {
+    const known = this.paths.get(path);
+    if (known !== undefined) return known ?? undefined;
     const parts = path.split("/").filter((c) => c !== "");
     if (parts.length > MAX_PATH_DEPTH) throw this.error("LIMIT", `path '${path}' is too deep`);
-    let node = this.inode(this.rootNid);
-    for (const part of parts) {
-      if (node.kind !== "dir" || part === "." || part === "..") return undefined;
+    // The resolver lstat()s every prefix of a path in turn: with the parent known, one step, so a
+    // path of depth d costs d lookups, not d²/2.
+    const cut = path.lastIndexOf("/");
+    const parent = cut > 0 ? this.paths.get(path.slice(0, cut)) : undefined;
+    let node: Inode | undefined = parent === undefined ? this.inode(this.rootNid) : (parent ?? undefined);
+    for (const part of parent === undefined ? parts : parts.slice(-1)) {
+      if (!node || node.kind !== "dir" || part === "." || part === "..") {
+        node = undefined;
+        break;
+      }
       const nid = this.lookup(node, part);
-      if (nid === undefined) return undefined;
-      node = this.inode(nid);
+      node = nid === undefined ? undefined : this.inode(nid);
     }
+    if (this.paths.size >= 4096) this.paths.clear();
+    this.paths.set(path, node ?? null);
     return node;
   }
 

@@ -63,6 +63,8 @@ const EXTENT_MAGIC = 0xf30a;
 const MAX_EXTENT_DEPTH = 5;
 /** Directories whose entries are kept parsed (each lookup walks every component's directory). */
 const DIR_CACHE_SIZE = 64;
+/** Physical paths remembered (found or not): every lstat() of a path follows the lstat() of its parent. */
+const PATH_CACHE_SIZE = 4096;
 
 interface Inode {
   ino: number;
@@ -117,6 +119,7 @@ class ExtFileSystem implements FileSystem {
   private readonly sparseSuper: boolean;
   private readonly sparseSuper2Groups: number[] | undefined;
   private readonly dirCache = new Map<number, Map<string, DirRecord>>();
+  private readonly paths = new Map<string, Inode | null>();
 
   constructor(private readonly source: ByteSource) {
     if (source.size < 2048) throw new ImageError("TRUNCATED", `${source.name}: too small for an ext2/3/4 superblock`, FORMAT);
@@ -418,14 +421,24 @@ class ExtFileSystem implements FileSystem {
 
   /** The inode at a physical path (no symlinks except possibly the last component), or undefined. */
   private lookup(path: string): Inode | undefined {
-    let inode = this.inode(ROOT_INO);
-    for (const name of path.split("/")) {
+    const known = this.paths.get(path);
+    if (known !== undefined) return known ?? undefined;
+    // The resolver lstat()s every prefix of a path in turn: with the parent known, one step, so a
+    // path of depth d costs d lookups, not d²/2.
+    const cut = path.lastIndexOf("/");
+    const parent = cut > 0 ? this.paths.get(path.slice(0, cut)) : undefined;
+    let inode: Inode | undefined = parent === undefined ? this.inode(ROOT_INO) : (parent ?? undefined);
+    for (const name of parent === undefined ? path.split("/") : [path.slice(cut + 1)]) {
+      if (!inode) break;
       if (name === "" || name === ".") continue;
-      if (kindOfMode(inode.mode) !== "dir") return undefined;
-      const rec = this.entries(inode).get(name);
-      if (!rec) return undefined;
-      inode = this.inode(rec.ino);
+      if (kindOfMode(inode.mode) !== "dir") inode = undefined;
+      else {
+        const rec = this.entries(inode).get(name);
+        inode = rec ? this.inode(rec.ino) : undefined;
+      }
     }
+    if (this.paths.size >= PATH_CACHE_SIZE) this.paths.clear();
+    this.paths.set(path, inode ?? null);
     return inode;
   }
 
