@@ -55,7 +55,7 @@ async function bootWith(name, spec, timeoutMs = 60_000) {
   const payload = mkdtempSync("/tmp/pa-e2e-payload-");
   try {
     makePayload(payload, spec);
-    const res = await boot({ rootfs, payload, timeoutMs, name });
+    const res = await boot({ rootfs, payload, timeoutMs, name, initArgs: spec.initArgs ?? [] });
     const read = (f) => (existsSync(join(res.out, f)) ? readFileSync(join(res.out, f), "utf8") : "");
     const results = read("results");
     const lines = results.split("\n").filter(Boolean);

@@ -17,7 +17,7 @@ const LOOP_NODES = 16;
  * Boot once. Returns { ok, timedOut, code, out (dir with results, valid until cleanup()), console, ms }.
  * The caller must call result.cleanup() once it has read what it needs from `out`.
  */
-export async function boot({ rootfs, payload, timeoutMs = 60_000, name = "boot", network = "veth" }) {
+export async function boot({ rootfs, payload, timeoutMs = 60_000, name = "boot", network = "veth", initArgs = [] }) {
   const tmp = mkdtempSync("/tmp/pa-e2e-");
   const merged = join(tmp, "root"), upper = join(tmp, "upper"), work = join(tmp, "work"), out = join(tmp, "out"), dev = join(tmp, "dev");
   for (const d of [merged, upper, work, out, dev]) mkdirSync(d);
@@ -48,6 +48,8 @@ export async function boot({ rootfs, payload, timeoutMs = 60_000, name = "boot",
       // /dev/loopNpM to it (there is no udev and no devtmpfs in the container).
       "--bind-ro=/dev:/run/e2e-hostdev",
       ...(network === "veth" ? ["--network-veth"] : network === "private" ? ["--private-network"] : []),
+      // Arguments for the container's PID 1: its kernel command line (systemd reads /proc/1/cmdline in a container).
+      ...initArgs,
     ];
     const t0 = Date.now();
     const res = await runNspawn(args, timeoutMs, merged);
