@@ -15,6 +15,7 @@ import { RunBudget } from "../src/image/budget.ts";
 import { verityTrust } from "../src/image/verity-trust.ts";
 import { FactsCache } from "../src/io/facts-cache.ts";
 import { readHostFacts } from "../src/io/host.ts";
+import { hostPath } from "../src/io/root-path.ts";
 import { hostTree } from "../src/io/image-lookup.ts";
 import { createLogger, type Logger } from "../src/io/log.ts";
 import { hostArchitecture } from "../src/portable/architecture.ts";
@@ -30,7 +31,7 @@ const SWITCH = "portable_attach";
 function statusMode(root: string, files: readonly string[]): number {
   for (const f of files) {
     try {
-      if ((statSync(root + f).mode & 0o004) === 0) return 0o600;
+      if ((statSync(hostPath(root, f)).mode & 0o004) === 0) return 0o600;
     } catch {
       return 0o600;
     }

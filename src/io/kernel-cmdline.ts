@@ -3,13 +3,14 @@
 // Under a root prefix only the root's own proc/cmdline counts, so a test or image build never sees
 // the build host's switches.
 import { existsSync, readFileSync } from "node:fs";
+import { hostPath } from "./root-path.ts";
 
 export function readKernelCommandLine(root: string, env: NodeJS.ProcessEnv): string[] {
   const given = env.SYSTEMD_PROC_CMDLINE;
   if (given !== undefined) return splitWords(given);
   try {
     if (root === "" && existsSync("/run/systemd/container")) return readFileSync("/proc/1/cmdline", "utf8").split("\0").filter((w) => w !== "");
-    return splitWords(readFileSync(`${root}/proc/cmdline`, "utf8"));
+    return splitWords(readFileSync(hostPath(root, "/proc/cmdline"), "utf8"));
   } catch {
     return [];
   }
