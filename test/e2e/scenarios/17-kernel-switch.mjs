@@ -1,9 +1,9 @@
-// 14. portable_attach=0 on the kernel command line (in a container: PID 1's arguments) turns the
+// 17. portable_attach=0 on the kernel command line (in a container: PID 1's arguments) turns the
 //     generator off for that boot: nothing attached, no outcome record, and the journal says why.
 import { portables, GEN_LOG } from "../lib/scenario.mjs";
 
 export default {
-  name: "14-kernel-switch",
+  name: "17-kernel-switch",
   needs: ["generator"],
   spec: (ctx) => ({
     initArgs: ["portable-attach=off"],

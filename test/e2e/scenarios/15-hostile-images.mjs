@@ -1,4 +1,4 @@
-// 12. Three small hostile images beside a good entry (test/hostile/README.md): 45,000 unit files,
+// 15. Three small hostile images beside a good entry (test/hostile/README.md): 45,000 unit files,
 //     8,000 unit symlinks through a 45-link chain of 200-deep paths, 150 identical 4 MiB units, each
 //     an xz squashfs. Before the budgets one of them made the boot wait 90 s for the generator and
 //     attached nothing; now the generator is done in seconds, the good entry runs, and the status
@@ -49,7 +49,7 @@ function images() {
 }
 
 export default {
-  name: "12-hostile-images",
+  name: "15-hostile-images",
   needs: ["generator"],
   spec: (ctx) => {
     const raws = images();

@@ -1,4 +1,4 @@
-// 13. An image whose [Install] section reaches for the host (test/hostile/README.md): Alias= of a
+// 16. An image whose [Install] section reaches for the host (test/hostile/README.md): Alias= of a
 //     host unit (systemd-hostnamed.service) and of default.target, and an instance of a host
 //     template (getty@tty1.service), with Enable=yes and Force=yes. Before, the alias replaced the
 //     host's hostnamed and the boot target became the image's; now no link takes a host unit's
@@ -9,7 +9,7 @@ const OS = "ID=debian\nVERSION_ID=12\n";
 const SYSTEM = "var/lib/portables/reach_1/usr/lib/systemd/system";
 
 export default {
-  name: "13-host-conflicts",
+  name: "16-host-conflicts",
   needs: ["generator"],
   spec: (ctx) => ({
     files: {
