@@ -86,8 +86,8 @@ function hostConflict(host: HostFacts, name: string): string | undefined {
   return undefined;
 }
 
-/** Links Enable=yes never creates, whatever the host has: an image must not choose the boot target. */
-const NEVER_LINKED = new Set(["default.target"]);
+/** Names an image never provides, as a unit file or a link, whatever Force= says: it must not choose the boot target. */
+const HOSTS_ONLY = new Set(["default.target"]);
 
 /** Warnings kept per entry: a hostile image can make thousands, a log and a status file need a few. */
 const MAX_ENTRY_WARNINGS = 100;
@@ -183,6 +183,10 @@ function planEntry(entry: Entry, base: Outcome, input: PlanInput, owners: Readon
   if (clash) return failed(`Unit '${clash.unit.name}' is already provided by entry [${owners.get(clash.unit.name)}], refusing to provide it twice`, warnings);
   const attached: Chosen[] = [];
   for (const c of chosen) {
+    if (HOSTS_ONLY.has(c.unit.name)) {
+      warnings.push(`Unit file '${c.unit.name}' is the host's to choose, skipping it (Force=yes does not change this)`);
+      continue;
+    }
     const conflict = hostConflict(input.host, c.unit.name);
     if (conflict && !entry.force) {
       warnings.push(`Unit file ${conflict}, skipping it (set Force=yes to attach it anyway)`);
@@ -212,7 +216,7 @@ function planEntry(entry: Entry, base: Outcome, input: PlanInput, owners: Readon
         // The unit a link names (an Alias=, a DefaultInstance= instance): never one the host has,
         // even with Force=yes, which lets an image's own unit files replace the host's, not links.
         const named = link.link.slice(link.link.lastIndexOf("/") + 1);
-        const hostHas = named === unit.name ? undefined : NEVER_LINKED.has(named) ? `'${named}' is the host's to choose` : hostConflict(input.host, named);
+        const hostHas = named === unit.name ? undefined : HOSTS_ONLY.has(named) ? `'${named}' is the host's to choose` : hostConflict(input.host, named);
         if (hostHas) {
           warnings.push(`${unit.name}: not linking '${link.link}': ${hostHas} (Force=yes does not change this)`);
           continue;

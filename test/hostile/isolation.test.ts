@@ -137,6 +137,12 @@ describe("host conflicts: Alias=, DefaultInstance= and template instances", () =
     }
   });
 
+  it("a unit file named default.target is never attached, Force=yes or not", () => {
+    const r = run("[boot]\nImage=/i/boot_1\nPrefixes=default boot\nForce=yes\n", { boot: read(image("/i/boot_1", { "default.target": "[Unit]\n", "boot.service": unit() })) }, HOST);
+    expect(r.files.map((f) => f.path)).not.toContain("default.target");
+    expect(byName(r.outcomes, "boot").warnings).toContain("Unit file 'default.target' is the host's to choose, skipping it (Force=yes does not change this)");
+  });
+
   it("an instance of a host template is a host unit: skipped without Force=yes (as portablectl), attached with it", () => {
     const getty = read(image("/i/getty_1", { "getty@tty1.service": unit() }));
     const no = run("[getty]\nImage=/i/getty_1\n", { getty }, HOST);
