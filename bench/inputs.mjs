@@ -233,3 +233,35 @@ export async function verityRoots(log) {
   }
   return { unsigned: big.root, signed: root };
 }
+
+/**
+ * The issue's case: 10 raw images of ~1–2 MiB (the service plus random data), 5 squashfs (gzip) and
+ * 5 erofs (lz4), svcm0000…svcm0009, with a list of all ten. Returns { root, entries: [[name, image]] }.
+ */
+export async function mixedRoot(log) {
+  const root = join(CACHE, VERSION, "mixed10");
+  const entries = Array.from({ length: 10 }, (_, i) => [`svcm${pad(i)}`, `/var/lib/portables/svcm${pad(i)}.raw`]);
+  if (!existsSync(join(root, ".done"))) {
+    log(`building 5 squashfs (gzip) and 5 erofs images in ${root} …`);
+    rmSync(root, { recursive: true, force: true });
+    mkdirSync(join(root, "var/lib/portables"), { recursive: true });
+    mkdirSync(join(root, "etc"), { recursive: true });
+    cpSync(new URL("../profiles", import.meta.url).pathname, join(root, "usr/lib/portable-attach/profile"), { recursive: true });
+    let list = "";
+    for (const [i, [name, image]] of entries.entries()) {
+      const src = join(CACHE, VERSION, `trees/mixed-${name}`);
+      makeTree(src, name);
+      file(join(src, `usr/share/${name}/blob`), randomFillSync(Buffer.alloc((1 + (i % 5) / 5) * 1024 * 1024)));
+      const out = join(root, image);
+      const [cmd, args] = i < 5
+        ? ["mksquashfs", [src, out, "-noappend", "-quiet", "-no-progress", "-all-root", "-comp", "gzip", "-mkfs-time", EPOCH, "-all-time", EPOCH]]
+        : mkfsArgs("erofs", src, out, 0);
+      await runAsync(cmd, args);
+      rmSync(src, { recursive: true, force: true });
+      list += `[${name}]\nImage=${image}\nEnable=yes\n\n`;
+    }
+    writeFileSync(join(root, "etc/portable-attach.conf"), list);
+    writeFileSync(join(root, ".done"), "");
+  }
+  return { root, entries };
+}
