@@ -1,7 +1,7 @@
 // squashfs 4.0 reader: https://dr-emann.github.io/squashfs/squashfs.html (the community spec of
 // the on-disk format), checked against the Linux driver (fs/squashfs/) and squashfs-tools 4.5.1.
 //
-// Supported: every compressor the Linux driver reads — gzip (a zlib stream, via node:zlib), xz,
+// Supported: every compressor the Linux driver reads — gzip (a zlib stream, decompress/inflate.ts), xz,
 // lzo, lz4, zstd — and uncompressed metadata/data/fragments (-noI -noD -noF); basic and extended
 // inodes of every type (devices, fifos and sockets are reported as "other"); directory indexes (to
 // jump into large directories); fragments and tail ends; sparse blocks. Ignored: xattrs, uid/gid
@@ -14,11 +14,11 @@
 // directories just read are cached too, so readdir() followed by lstat() of every entry stays
 // linear. Every offset from the image is checked against the table it belongs to; metadata
 // cursors only move forward, so no chain can loop.
-import * as zlib from "node:zlib";
 import { chargeDecompressed } from "./budget.ts";
 import type { ByteSource } from "./byte-source.ts";
 import { u16le, u32le, u64le } from "./bytes.ts";
 import { lz4DecompressBlock } from "./decompress/lz4.ts";
+import { zlibInflate } from "./decompress/inflate.ts";
 import { lzo1xDecompress } from "./decompress/lzo.ts";
 import { xzDecompress } from "./decompress/xz.ts";
 import { zstdDecompress } from "./decompress/zstd.ts";
@@ -321,10 +321,8 @@ class Squashfs implements FileSystem {
     const name = COMPRESSORS[this.compression] as string;
     try {
       switch (this.compression) {
-        case 1: {
-          const out = zlib.inflateSync(data, { maxOutputLength: max });
-          return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
-        }
+        case 1:
+          return zlibInflate(data, max);
         case 3: {
           const dst = new Uint8Array(max);
           return dst.subarray(0, lzo1xDecompress(data, dst));
