@@ -88,7 +88,15 @@ export function zlibInflate(src: Uint8Array, max: number): Uint8Array {
     let first = 0;
     let index = 0;
     for (let len = 1; len < 16; len++) {
-      code |= bits(1);
+      // bits(1), inlined: this loop is most of the decoder's time.
+      if (bitCnt === 0) {
+        if (ip >= end) throw corrupt("data ends in the middle of a block", ip);
+        bitBuf = src[ip++] as number;
+        bitCnt = 8;
+      }
+      code |= bitBuf & 1;
+      bitBuf >>>= 1;
+      bitCnt--;
       const count = h.count[len] as number;
       if (code - first < count) return h.symbol[index + code - first] as number;
       index += count;
