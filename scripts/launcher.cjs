@@ -55,7 +55,7 @@ function readCodeCache(fs, path, id) {
     if (sum.hash(HEADER, size) !== (b[44] | (b[45] << 8) | (b[46] << 16) | (b[47] << 24))) return "unusable (checksum mismatch)";
     return b.subarray(HEADER, size);
   } catch (e) {
-    return `unusable (${e.code ?? e.message})`; // EISDIR, EIO…
+    return `unusable (${e.code ?? e.message})`; // EISDIR, EIO...
   } finally {
     try {
       fs.closeSync(fd);
@@ -76,7 +76,7 @@ function checksum() {
   //     (block (loop
   //       (br_if 1 (i32.ge_u (local.get $at) (local.get $end)))
   //       (local.set $a (i64.mul (i64.xor (local.get $a) (i64.load offset=0 (local.get $at))) (i64.const 0x100000001b3)))
-  //       (local.set $b …offset=8…) (local.set $c …offset=16…) (local.set $d …offset=24…)
+  //       (local.set $b ...offset=8...) (local.set $c ...offset=16...) (local.set $d ...offset=24...)
   //       (local.set $at (i32.add (local.get $at) (i32.const 32)))
   //       (br 0)))
   //     (local.set $a (i64.xor (i64.xor (i64.xor (local.get $a) (i64.rotl (local.get $b) (i64.const 16)))
@@ -117,7 +117,7 @@ function start(source, filename, cache) {
   // kilobytes (the five metadata blocks of a 1 GiB squashfs image) started jobs that held its exit
   // for ~20 ms, for code it never used. Interpreted and baseline (Sparkplug) code still run. Long
   // runs gain little from it: 1,000 directory entries are faster without, 300 squashfs images too,
-  // 1,000 squashfs images 10–25% slower (BENCHMARKS.md, "What was changed for speed" 8). So
+  // 1,000 squashfs images 10-25% slower (BENCHMARKS.md, "What was changed for speed" 8). So
   // nothing turns it back on, and what V8 does never depends on how long a run has lasted, i.e. on
   // the machine's load.
   // Installed programs get the flag from their #! line (scripts/install.mjs); run any other way,

@@ -42,6 +42,10 @@ describe.each([GENERATOR, CLI])("%s", (exe) => {
     expect(text).toMatch(/^const CODE_CACHE = __filename \+ "\.v8cache";$/m);
   });
 
+  it("is ASCII: one other character makes every start decode the whole file to UTF-16", () => {
+    expect(text.split("\n").findIndex((line) => /[^\x00-\x7f]/.test(line))).toBe(-1);
+  });
+
   it("requires nothing but node: built-ins (the launcher: fs, vm, path only for its debug line, v8 only without --no-opt)", () => {
     const { source, launcher } = parts(text);
     const requires = (code: string) => [...code.matchAll(/require\(\s*["'`]([^"'`]+)["'`]\s*\)/g)].map((m) => m[1]);
