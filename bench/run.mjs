@@ -291,23 +291,31 @@ if (results.cli?.note) console.log(`cli: ${results.cli.note}`);
 
 // The targets of the speed issue, each with its measured value: met or not met.
 const targets = [];
-const target = (name, value, met) => targets.push({ target: name, value, met });
+// `cpuMet`: the same target judged on CPU time (perf), which a loaded machine disturbs far less.
+const target = (name, value, met, cpuMet) => targets.push({ target: name, value, met, cpuMet });
 const x = (v) => `${v.toFixed(2)}×`;
 if (results.mixed) {
   const { floor, generator: g, cached: c } = results.mixed;
   const cpu = (r) => (r.cpuMs && floor.cpuMs ? `; CPU time ${x(r.cpuMs / floor.cpuMs)} (${f(r.cpuMs)} vs ${f(floor.cpuMs)} ms)` : "");
-  target("10 raw entries read from their images ≤ 1.5 × node -e 0", `${x(g.median / floor.median)} (${f(g.median)} vs ${f(floor.median)} ms)${cpu(g)}`, g.median / floor.median <= 1.5);
-  target("10 raw entries attached by the CLI ≤ 1.35 × node -e 0", `${x(c.median / floor.median)} (${f(c.median)} ms)${cpu(c)}`, c.median / floor.median <= 1.35);
+  const cpuRatio = (r) => (r.cpuMs && floor.cpuMs ? r.cpuMs / floor.cpuMs : undefined);
+  const under = (v, limit) => (v === undefined ? undefined : v <= limit);
+  target("10 raw entries read from their images ≤ 1.5 × node -e 0", `${x(g.median / floor.median)} (${f(g.median)} vs ${f(floor.median)} ms)${cpu(g)}`, g.median / floor.median <= 1.5, under(cpuRatio(g), 1.5));
+  target("10 raw entries attached by the CLI ≤ 1.35 × node -e 0", `${x(c.median / floor.median)} (${f(c.median)} ms)${cpu(c)}`, c.median / floor.median <= 1.35, under(cpuRatio(c), 1.35));
 }
 if (results.entries) {
   for (const [fmt, v] of Object.entries(results.entries)) {
     if (!v[1000]) continue;
-    target(`1,000 entries (${fmt}) < 0.5 s`, `${f(v[1000].generator.median)} ms; attached by the CLI ${f(v[1000].cached.median)} ms`, Math.max(v[1000].generator.median, v[1000].cached.median) < 500);
+    const [g, c] = [v[1000].generator, v[1000].cached];
+    const cpu = g.cpuMs && c.cpuMs ? `; CPU time ${f(g.cpuMs)} and ${f(c.cpuMs)} ms` : "";
+    target(`1,000 entries (${fmt}) < 0.5 s`, `${f(g.median)} ms; attached by the CLI ${f(c.median)} ms${cpu}`, Math.max(g.median, c.median) < 500, cpu ? Math.max(g.cpuMs, c.cpuMs) < 500 : undefined);
   }
 }
 if (results.size) {
   for (const [fmt, v] of Object.entries(results.size)) {
-    target(`1 GiB vs 1 MiB image (${fmt}) ≤ 1.1×`, `${x(v.bigOverSmall)}; attached by the CLI ${x(v.bigOverSmallCached)}`, Math.max(v.bigOverSmall, v.bigOverSmallCached) <= 1.1);
+    const q = (a, b) => (a.cpuMs && b.cpuMs ? a.cpuMs / b.cpuMs : undefined);
+    const [cq, cqc] = [q(v.big, v.small), q(v.bigCached, v.smallCached)];
+    const cpu = cq && cqc ? `; CPU time ${x(cq)} and ${x(cqc)}` : "";
+    target(`1 GiB vs 1 MiB image (${fmt}) ≤ 1.1×`, `${x(v.bigOverSmall)}; attached by the CLI ${x(v.bigOverSmallCached)}${cpu}`, Math.max(v.bigOverSmall, v.bigOverSmallCached) <= 1.1, cpu ? Math.max(cq, cqc) <= 1.1 : undefined);
   }
 }
 if (results.cli?.node0) {
@@ -325,8 +333,9 @@ if (results.boot?.[0]) {
   target("boot cost (no target: measured)", `userspace +${d(10, "boot")} ms (10 entries), +${d(100, "boot")} ms (100); daemon-reload +${d(10, "reload")} / +${d(100, "reload")} ms`, undefined);
 }
 results.targets = targets;
-console.log("\ntargets:");
-for (const t of targets) console.log(`${t.met === undefined ? "info   " : t.met ? "met    " : "NOT MET"} | ${t.target} | ${t.value}`);
+console.log("\ntargets (verdict on wall time, as the targets say; then on CPU time, where measured):");
+const verdict = (m) => (m === undefined ? "-      " : m ? "met    " : "NOT MET");
+for (const t of targets) console.log(`${t.met === undefined ? "info   " : verdict(t.met)} | CPU: ${verdict(t.cpuMet)} | ${t.target} | ${t.value}`);
 if (results.boot?.analyze) console.log(`boot: systemd-analyze time, first boot of each:\n${results.boot.analyze.trimEnd()}`);
 if (results.boot?.note) console.log(`boot: ${results.boot.note}`);
 const jsonPath = process.env.BENCH_JSON ?? join(CACHE, "results.json");
