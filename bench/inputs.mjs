@@ -235,7 +235,7 @@ export async function verityRoots(log) {
 }
 
 /**
- * The issue's case: 10 raw images of ~1–2 MiB (the service plus random data), 5 squashfs (gzip) and
+ * The reference case: 10 raw images of ~1–2 MiB (the service plus random data), 5 squashfs (gzip) and
  * 5 erofs (lz4), svcm0000…svcm0009, with a list of all ten. Returns { root, entries: [[name, image]] }.
  */
 export async function mixedRoot(log) {

@@ -149,7 +149,7 @@ function machine() {
   return `${c.length} × ${c[0]?.model ?? "?"}, Linux ${kernel}`;
 }
 
-// ---------------------------------------------------------------- 0. the issue's case
+// ---------------------------------------------------------------- 0. the reference case
 // 10 raw images of 1–2 MiB, 5 squashfs (gzip) and 5 erofs (lz4): read from the images, and attached
 // by the CLI (facts cache: not read).
 if (ONLY.includes("mixed")) {
@@ -289,7 +289,7 @@ if (results.verity) console.log(`signed / unsigned (erofs 1 GiB): ${results.veri
 if (results.cli?.codeCache) console.log(`cli: code cache of the installed CLI in the guest: ${results.cli.codeCache}`);
 if (results.cli?.note) console.log(`cli: ${results.cli.note}`);
 
-// The targets of the speed issue, each with its measured value: met or not met.
+// The speed targets, each with its measured value: met or not met.
 const targets = [];
 // `cpuMet`: the same target judged on CPU time (perf), which a loaded machine disturbs far less.
 const target = (name, value, met, cpuMet) => targets.push({ target: name, value, met, cpuMet });
