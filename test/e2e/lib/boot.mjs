@@ -1,4 +1,4 @@
-// One boot of systemd 252 as PID 1 in systemd-nspawn, over an overlay of the cached rootfs.
+// One boot of a guest's systemd as PID 1 in systemd-nspawn, over an overlay of the cached rootfs.
 //
 //   lowerdir = PAYLOAD (the scenario's files) : ROOTFS (cached, never written)
 //   upperdir/workdir in a private temp dir, removed afterwards.
@@ -17,7 +17,7 @@ const LOOP_NODES = 16;
  * Boot once. Returns { ok, timedOut, code, out (dir with results, valid until cleanup()), console, ms }.
  * The caller must call result.cleanup() once it has read what it needs from `out`.
  */
-export async function boot({ rootfs, payload, timeoutMs = 60_000, name = "boot", network = "veth", initArgs = [] }) {
+export async function boot({ rootfs, payload, timeoutMs = 60_000, name = "boot", network = "veth", initArgs = [], unifiedCgroup = false }) {
   const tmp = mkdtempSync("/tmp/pa-e2e-");
   const merged = join(tmp, "root"), upper = join(tmp, "upper"), work = join(tmp, "work"), out = join(tmp, "out"), dev = join(tmp, "dev");
   for (const d of [merged, upper, work, out, dev]) mkdirSync(d);
@@ -52,7 +52,12 @@ export async function boot({ rootfs, payload, timeoutMs = 60_000, name = "boot",
       ...initArgs,
     ];
     const t0 = Date.now();
-    const res = await runNspawn(args, timeoutMs, merged);
+    // systemd >= 258 refuses the legacy hierarchy that nspawn gives on this cgroup-v1-hybrid host unless
+    // told; otherwise nspawn decides as it always did (unset, not "0", which would force pure v1).
+    const env = { ...process.env };
+    delete env.SYSTEMD_NSPAWN_UNIFIED_HIERARCHY;
+    if (unifiedCgroup) env.SYSTEMD_NSPAWN_UNIFIED_HIERARCHY = "1";
+    const res = await runNspawn(args, timeoutMs, merged, env);
     const ms = Date.now() - t0;
     writeFileSync(join(out, "console.log"), res.stdout + res.stderr);
     // When the check did not get to dump the journal itself (timeout, crash), read the persistent one.
@@ -70,12 +75,12 @@ export async function boot({ rootfs, payload, timeoutMs = 60_000, name = "boot",
   }
 }
 
-async function runNspawn(args, timeoutMs, merged) {
+async function runNspawn(args, timeoutMs, merged, env) {
   // SIGTERM to nspawn asks the container to power off; if that does not work either, kill whatever
   // still runs inside the container (found by its root directory) and nspawn itself.
   const { spawn } = await import("node:child_process");
   return new Promise((resolve, reject) => {
-    const child = spawn("systemd-nspawn", args, { stdio: ["ignore", "pipe", "pipe"], detached: true });
+    const child = spawn("systemd-nspawn", args, { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
     let stdout = "", stderr = "", timedOut = false;
     child.stdout.on("data", (d) => (stdout += d));
     child.stderr.on("data", (d) => (stderr += d));

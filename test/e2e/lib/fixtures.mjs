@@ -75,9 +75,12 @@ const DEFS = {
   "bar-ext.raw": { kind: "ext-squashfs", units: { "bar-ext.service": service("bar-ext") }, files: { "usr/share/bar-ext/marker": "from-bar-ext\n" } },
 };
 
-/** Build (or reuse) all images; returns { name: absolute path on the host }. */
-export async function ensureImages(rootfs) {
-  const dir = join(WORK, "images");
+/**
+ * Build (or reuse) all images, with the busybox of the given rootfs, into .work/images (bookworm) or
+ * .work/images-GUEST; returns { name: absolute path on the host }.
+ */
+export async function ensureImages(rootfs, guest = "bookworm") {
+  const dir = join(WORK, guest === "bookworm" ? "images" : `images-${guest}`);
   const src = ["images.mjs", "fixtures.mjs"].map((f) => readFileSync(new URL(f, import.meta.url), "utf8")).join("\0");
   const key = createHash("sha256").update(src).update(rootfs).digest("hex").slice(0, 16);
   const paths = Object.fromEntries(Object.keys(DEFS).concat(["corrupt_1.raw"]).map((n) => [n, join(dir, n)]));
