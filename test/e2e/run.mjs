@@ -1,11 +1,14 @@
 #!/usr/bin/env node
-// End-to-end suite: systemd 252 as PID 1 (Debian bookworm in systemd-nspawn) boots with our generator
-// installed and judges what it wrote. See test/e2e/README.md.
+// End-to-end suite: each guest's systemd as PID 1 (Debian bookworm 252, trixie 257, sid newest, in
+// systemd-nspawn) boots with our generator installed and judges what it wrote. See test/e2e/README.md.
 //
 //   node test/e2e/run.mjs [SCENARIO...]      (npm run test:e2e builds dist/ first)
 //
-// Environment: E2E_JOBS (parallel boots, default 1), E2E_REQUIRE_ALL=1 (a scenario that would be
-// skipped for a missing capability fails instead), PORTABLE_ATTACH_E2E_CACHE (rootfs cache dir).
+// Every scenario runs on every guest unless it exports `guests: [...]`; results are named
+// SCENARIO@GUEST. Scenarios get ctx.guest = { suite, systemd (major number) }.
+// Environment: E2E_GUESTS (e.g. bookworm,trixie; default all), E2E_JOBS (parallel boots, default 1),
+// E2E_REQUIRE_ALL=1 (a scenario that would be skipped for a missing capability fails instead),
+// PORTABLE_ATTACH_E2E_CACHE (rootfs cache dir).
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { ensureRootfs, CACHE_DIR } from "./lib/rootfs.mjs";
@@ -14,6 +17,7 @@ import { makePayload, REPO } from "./lib/guest.mjs";
 import { boot, keepForInspection } from "./lib/boot.mjs";
 import { capabilities } from "./lib/capabilities.mjs";
 import { pool, which } from "./lib/util.mjs";
+import { GUESTS, selectedGuests, systemdOf } from "./lib/guests.mjs";
 
 const t0 = Date.now();
 const log = (...a) => console.log(`[e2e ${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s]`, ...a);
@@ -39,23 +43,28 @@ for (const f of readdirSync(new URL("./scenarios/", import.meta.url)).filter((f)
   const mod = await import(new URL(`./scenarios/${f}`, import.meta.url));
   for (const s of [].concat(mod.default)) all.push(s);
 }
+let guests;
+try { guests = selectedGuests(); } catch (e) { console.error(e.message); process.exit(2); }
+for (const s of all) {
+  for (const g of s.guests ?? []) if (!GUESTS[g]) { console.error(`${s.name}: guests: no guest '${g}'`); process.exit(2); }
+}
+// A prefix selects by scenario name or by SCENARIO@GUEST ("07", "07-cli-attach-reattach-detach@sid").
 const wanted = process.argv.slice(2);
-const scenarios = wanted.length ? all.filter((s) => wanted.some((w) => s.name === w || s.name.startsWith(w))) : all;
-if (wanted.length && scenarios.length === 0) { console.error(`no scenario matches ${wanted.join(" ")}; have: ${all.map((s) => s.name).join(" ")}`); process.exit(2); }
+const matches = (s, guest) => !wanted.length || wanted.some((w) => s.name === w || `${s.name}@${guest}`.startsWith(w));
+const plan = guests.map((guest) => ({ guest, scenarios: all.filter((s) => (!s.guests || s.guests.includes(guest)) && matches(s, guest)) }))
+  .filter((p) => p.scenarios.length);
+if (plan.length === 0) { console.error(`no scenario matches ${wanted.join(" ")} on ${guests.join(", ")}; have: ${all.map((s) => s.name).join(" ")}`); process.exit(2); }
 
-const { dir: rootfs, built } = await ensureRootfs(log);
-log(built ? `rootfs built: ${rootfs}` : `rootfs cached: ${rootfs}`);
-const images = await ensureImages(rootfs);
 const caps = capabilities();
 log(`capabilities: ${Object.entries(caps).map(([k, v]) => `${k}=${v ? "yes" : "no"}`).join(" ")}`);
 mkdirSync(WORK, { recursive: true });
 
 /** Boot once with a payload built from spec = { check, files, ours }; returns { results, pass, fail, res }. */
-async function bootWith(name, spec, timeoutMs = 60_000) {
+async function bootWith(env, name, spec, timeoutMs = 60_000) {
   const payload = mkdtempSync("/tmp/pa-e2e-payload-");
   try {
     makePayload(payload, spec);
-    const res = await boot({ rootfs, payload, timeoutMs, name, initArgs: spec.initArgs ?? [] });
+    const res = await boot({ rootfs: env.rootfs, payload, timeoutMs, name, initArgs: spec.initArgs ?? [], unifiedCgroup: env.guest.unifiedCgroup });
     const read = (f) => (existsSync(join(res.out, f)) ? readFileSync(join(res.out, f), "utf8") : "");
     const results = read("results");
     const lines = results.split("\n").filter(Boolean);
@@ -69,19 +78,20 @@ async function bootWith(name, spec, timeoutMs = 60_000) {
   }
 }
 
-async function runScenario(s) {
+async function runScenario(s, env) {
+  const name = `${s.name}@${env.guest.suite}`;
   const missing = (s.needs ?? []).filter((n) => !caps[n]);
   if (missing.length) {
     const why = `waits for: ${missing.map((m) => capabilities.describe[m] ?? m).join("; ")}`;
-    if (process.env.E2E_REQUIRE_ALL === "1") return { name: s.name, status: "fail", ms: 0, problems: [`FAIL ${why}`] };
-    return { name: s.name, status: "skip", ms: 0, why };
+    if (process.env.E2E_REQUIRE_ALL === "1") return { name, status: "fail", ms: 0, problems: [`FAIL ${why}`] };
+    return { name, status: "skip", ms: 0, why };
   }
   const start = Date.now();
   const boots = [];
   const ctx = {
-    images, rootfs, caps, repo: REPO,
+    images: env.images, rootfs: env.rootfs, caps, repo: REPO, guest: env.guest, name,
     boot: async (suffix, spec, timeoutMs) => {
-      const b = await bootWith(suffix ? `${s.name}.${suffix}` : s.name, spec, timeoutMs ?? s.timeoutMs ?? 60_000);
+      const b = await bootWith(env, suffix ? `${name}.${suffix}` : name, spec, timeoutMs ?? s.timeoutMs ?? 60_000);
       boots.push(b);
       return b;
     },
@@ -113,7 +123,7 @@ async function runScenario(s) {
     }
     s._kept = boots.filter((b) => b.kept).map((b) => b.kept);
   }
-  return { name: s.name, status: problems.length ? "fail" : "pass", ms: Date.now() - start, problems, passes, kept: s._kept };
+  return { name, status: problems.length ? "fail" : "pass", ms: Date.now() - start, problems, passes, kept: s._kept };
 }
 
 // One boot at a time unless asked: the boots run with --keep-unit --register=no, so two of them share
@@ -121,9 +131,18 @@ async function runScenario(s) {
 // /system.slice/… groups as the other's ("Failed to attach to cgroup … No such file or directory",
 // a degraded guest). Seen once in CI with 2 at a time.
 const jobs = Number(process.env.E2E_JOBS ?? 1);
-log(`running ${scenarios.length} scenario(s), ${jobs} at a time`);
-const results = await pool(scenarios, jobs, async (s) => {
-  const r = await runScenario(s);
+const results = [];
+for (const { guest, scenarios } of plan) {
+  const { dir: rootfs, built } = await ensureRootfs(log, guest);
+  const systemd = systemdOf(rootfs);
+  log(`${guest}: ${built ? "rootfs built" : "rootfs cached"}: ${rootfs} (systemd ${systemd.version})`);
+  const env = { rootfs, images: await ensureImages(rootfs, guest), guest: { suite: guest, systemd: systemd.major, unifiedCgroup: GUESTS[guest].unifiedCgroup } };
+  log(`${guest}: running ${scenarios.length} scenario(s), ${jobs} at a time`);
+  results.push(...await pool(scenarios, jobs, (s) => runAndReport(s, env)));
+}
+
+async function runAndReport(s, env) {
+  const r = await runScenario(s, env);
   if (r.status === "pass") log(`PASS ${r.name} (${r.passes} checks, ${(r.ms / 1000).toFixed(1)} s)`);
   else if (r.status === "skip") log(`SKIP ${r.name}: ${r.why}`);
   else {
@@ -132,7 +151,7 @@ const results = await pool(scenarios, jobs, async (s) => {
     for (const k of r.kept ?? []) console.log(`    journal and results kept in ${k}`);
   }
   return r;
-});
+}
 
 const n = (st) => results.filter((r) => r.status === st).length;
 console.log("");

@@ -1,5 +1,12 @@
 // Helpers for writing scenarios.
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
+
+/** The guest's VERSION_CODENAME (what a service reads from /run/host/os-release): bookworm, trixie, forky… */
+export function codename(ctx) {
+  const m = /^VERSION_CODENAME=(.*)$/m.exec(readFileSync(join(ctx.rootfs, "usr/lib/os-release"), "utf8"));
+  return m ? m[1].replace(/"/g, "") : "";
+}
 
 /** Payload files that put the named test images into /var/lib/portables (or `dir`). */
 export function portables(ctx, names, dir = "var/lib/portables") {
@@ -48,4 +55,27 @@ check "${unit} is active" wait_state ${unit} active 15
 expect "${unit}: ${rootProp}" "$(prop ${unit} ${rootProp})" "${rootValue}"
 check "${unit}: the service ran its image's program (probe output)" wait_log ${unit} "^E2E-PROBE name=${name} " 10
 `;
+}
+
+/**
+ * Payload files that make the guest's /run/host look like a real machine's: nspawn mounts it read-only
+ * with its own os-release in it. A service whose profile binds all of /run (trusted: BindPaths=/run)
+ * then sees that directory, and systemd >= 255, which links /run/host/os-release there for the
+ * service, fails with 226/NAMESPACE — under the guest's own portablectl as well (measured on 257 and
+ * 262). Before any service starts, a writable copy without os-release is bound over it.
+ */
+export function writableRunHost() {
+  return {
+    "etc/systemd/system/e2e-run-host.service": `[Unit]
+Description=e2e: a writable /run/host without nspawn's os-release, as on a machine
+DefaultDependencies=no
+Before=sysinit.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/bin/sh -c 'mkdir -p /run/e2e-host && cp -a /run/host/. /run/e2e-host/ && rm -f /run/e2e-host/os-release && mount --bind /run/e2e-host /run/host'
+`,
+    "etc/systemd/system/sysinit.target.wants/e2e-run-host.service": { symlink: "../e2e-run-host.service" },
+  };
 }

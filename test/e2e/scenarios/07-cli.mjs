@@ -1,6 +1,8 @@
 // 7. The CLI, as an administrator types it: attach --now, reattach --now from version 1 to version 2
 //    of an image (units that stay are restarted, vanished ones stopped, new ones started), detach --now.
 //    Command syntax follows portablectl's (IMAGE as a path; the entry is named after the image).
+//    Each --now must leave the units active: a unit that fails right after its start job (226 on a
+//    newer systemd) fails the scenario here, whatever the command printed.
 import { portables } from "../lib/scenario.mjs";
 
 export default {
@@ -17,7 +19,13 @@ check "after attach --now: foo-old.service is active" wait_state foo-old.service
 expect "foo.service runs version 1" "$(prop foo.service RootDirectory)" /var/lib/portables/foo_1
 inv1=$(prop foo.service InvocationID)
 
+# PID 1 at debug level names every job it installs: a restart must be one restart job, not stop+start.
+systemd-analyze log-level debug
+cur=$(journalctl -b -n 0 --show-cursor -q | sed -n 's/^-- cursor: //p')
 check "reattach --now to foo_2" pa reattach --now /var/lib/portables/foo_2
+jobs=$(journalctl -b -q -o cat --no-pager --after-cursor="$cur" _PID=1 | grep -oE "Installed new job foo\.service/[a-z-]+" | sed 's/.*\///' | sort -u | tr '\n' ' ')
+systemd-analyze log-level info
+expect "reattach: foo.service got one kind of job, a restart (not stop+start)" "$jobs" "restart "
 check "after reattach: foo.service is active" wait_state foo.service active 10
 expect "after reattach: foo.service runs version 2" "$(prop foo.service RootDirectory)" /var/lib/portables/foo_2
 inv2=$(prop foo.service InvocationID)

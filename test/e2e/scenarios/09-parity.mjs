@@ -1,5 +1,5 @@
-// Parity: the same images attached with bookworm's real `portablectl attach` in one boot and by our
-// generator in another; for every unit, the effective settings match (systemctl show), the unit set and
+// Parity: the same images attached with the guest's own real `portablectl attach` in one boot and by
+// our generator in another (on every guest: 252, 257, 262 each against itself); for every unit, the effective settings match (systemctl show), the unit set and
 // enablement links are the same, and the drop-ins say the same. Kept differences: lib/parity.mjs KEPT.
 import { writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -21,7 +21,7 @@ function parity(name, cases, needs) {
       const theirs = await ctx.boot("portablectl", { ours: false, files, check: dumpLib + cases.map(portablectlScript).join("\n") });
       const ours = await ctx.boot("ours", { files: { ...files, "etc/portable-attach.conf": "" }, check: dumpLib + cases.map(oursScript).join("\n") });
       const problems = [];
-      const dest = join(WORK, name);
+      const dest = join(WORK, ctx.name);
       for (const c of cases) {
         const a = theirs.read(`${c}.txt`), b = ours.read(`${c}.txt`);
         if (!a || !b) { problems.push(`FAIL ${c}: no dump from ${!a ? "portablectl" : "our"} boot`); continue; }
