@@ -71,6 +71,8 @@ const DEFS = {
   net_1: { kind: "dir", units: { "net.service": service("net") }, files: probeFile },
   nonet_1: { kind: "dir", units: { "nonet.service": service("nonet") }, files: probeFile },
   strict_1: { kind: "dir", units: { "strict.service": service("strict") }, files: probeFile },
+  // A service that fails right after its start job succeeded (203/EXEC: no such program).
+  bad_1: { kind: "dir", units: { "bad.service": service("bad").replace("/usr/bin/e2e-probe bad", "/usr/bin/e2e-no-such-program") }, files: probeFile },
   "foo-ext": { kind: "ext-dir", units: { "foo-ext.service": service("foo-ext") }, files: { "usr/share/foo-ext/marker": "from-foo-ext\n" } },
   "bar-ext.raw": { kind: "ext-squashfs", units: { "bar-ext.service": service("bar-ext") }, files: { "usr/share/bar-ext/marker": "from-bar-ext\n" } },
 };
