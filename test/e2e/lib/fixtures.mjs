@@ -77,14 +77,17 @@ const DEFS = {
   "bar-ext.raw": { kind: "ext-squashfs", units: { "bar-ext.service": service("bar-ext") }, files: { "usr/share/bar-ext/marker": "from-bar-ext\n" } },
 };
 
+// Read once at load, so the key always describes the DEFS this process builds from (a file edited
+// while a run waits for the boot lock must not stamp images made from the old definitions).
+const SRC = ["images.mjs", "fixtures.mjs"].map((f) => readFileSync(new URL(f, import.meta.url), "utf8")).join("\0");
+
 /**
  * Build (or reuse) all images, with the busybox of the given rootfs, into .work/images (bookworm) or
  * .work/images-GUEST; returns { name: absolute path on the host }.
  */
 export async function ensureImages(rootfs, guest = "bookworm") {
   const dir = join(WORK, guest === "bookworm" ? "images" : `images-${guest}`);
-  const src = ["images.mjs", "fixtures.mjs"].map((f) => readFileSync(new URL(f, import.meta.url), "utf8")).join("\0");
-  const key = createHash("sha256").update(src).update(rootfs).digest("hex").slice(0, 16);
+  const key = createHash("sha256").update(SRC).update(rootfs).digest("hex").slice(0, 16);
   const paths = Object.fromEntries(Object.keys(DEFS).concat(["corrupt_1.raw"]).map((n) => [n, join(dir, n)]));
   if (existsSync(join(dir, ".stamp")) && readFileSync(join(dir, ".stamp"), "utf8") === key) return paths;
   rmSync(dir, { recursive: true, force: true });

@@ -2,7 +2,7 @@
 // one boot and by our generator in another; for every unit, the effective settings as systemd shows
 // them must match, and so must the set of units and enablement links. The differences we keep on
 // purpose are listed in KEPT, each with its reason.
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 
 const DUMP = readFileSync(new URL("../guest/dump.sh", import.meta.url), "utf8");
 
@@ -184,4 +184,18 @@ export function dropinCore(text) {
   }
   // Blank lines carry no meaning; where our [Unit] section sat they would differ for no reason.
   return out.filter((l) => l !== "").join("\n");
+}
+
+/**
+ * What the recorded portablectl (parity/portablectl-N/, N the newest recording not above `systemd`)
+ * showed for a unit's property in a case: scenarios expect of ours what that version's portablectl does.
+ */
+export function recordedProp(systemd, name, unit, prop) {
+  const dir = new URL("../parity/", import.meta.url);
+  const versions = readdirSync(dir).map((d) => /^portablectl-(\d+)$/.exec(d)?.[1]).filter(Boolean).map(Number).sort((a, b) => b - a);
+  const v = versions.find((x) => x <= systemd);
+  if (v === undefined) throw new Error(`no portablectl recording for systemd ${systemd} or older`);
+  const value = parseDump(readFileSync(new URL(`portablectl-${v}/${name}.txt`, dir), "utf8")).units[unit]?.[prop];
+  if (value === undefined) throw new Error(`portablectl-${v}/${name}.txt shows no ${prop} for ${unit}`);
+  return { value, version: v };
 }
