@@ -1,7 +1,7 @@
 // Parity: the same images attached with the guest's own real `portablectl attach` in one boot and by
 // our generator in another (on every guest: 252, 257, 262 each against itself); for every unit, the effective settings match (systemctl show), the unit set and
 // enablement links are the same, and the drop-ins say the same. Kept differences: lib/parity.mjs KEPT.
-import { writeFileSync, mkdirSync } from "node:fs";
+import { existsSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { portables } from "../lib/scenario.mjs";
 import { CASES, portablectlScript, oursScript, compare, dumpLib } from "../lib/parity.mjs";
@@ -22,6 +22,11 @@ function parity(name, cases, needs) {
       const ours = await ctx.boot("ours", { files: { ...files, "etc/portable-attach.conf": "" }, check: dumpLib + cases.map(oursScript).join("\n") });
       const problems = [];
       const dest = join(WORK, ctx.name);
+      // The recordings are what the product's version table is built from: say when the mirror's
+      // systemd has none yet (the live comparison below does not need one).
+      if (!existsSync(new URL(`../parity/portablectl-${ctx.guest.systemd}/`, import.meta.url))) {
+        console.log(`    note: no parity/portablectl-${ctx.guest.systemd}/ recording; run node test/e2e/capture-portablectl.mjs ${ctx.guest.suite}`);
+      }
       for (const c of cases) {
         const a = theirs.read(`${c}.txt`), b = ours.read(`${c}.txt`);
         if (!a || !b) { problems.push(`FAIL ${c}: no dump from ${!a ? "portablectl" : "our"} boot`); continue; }
