@@ -1,5 +1,5 @@
 // 10. The Debian package, as an administrator uses it: `apt-get install ./portable-attach_*.deb`
-//     into the bookworm rootfs (with Debian's own nodejs, installed first from .debs fetched on the
+//     into the guest's rootfs (with Debian's own nodejs, installed first from .debs fetched on the
 //     host), then a reboot: a listed image's enabled service is active; the installed CLI works;
 //     `apt-get purge` leaves no file behind (the file tree, listed before the install and after the
 //     purge, is the same) and drops what the generator attached.
@@ -8,16 +8,18 @@
 // becomes a lower layer of the second boot: lowerdir = payload2 : upper1 : rootfs. This scenario
 // drives its boots itself for that (the harness's ctx.boot has no way to carry a boot's changes
 // into the next one).
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { portables } from "../lib/scenario.mjs";
 import { makePayload } from "../lib/guest.mjs";
 import { boot, keepForInspection } from "../lib/boot.mjs";
 import { WORK } from "../lib/fixtures.mjs";
 import { run, runSync, which } from "../lib/util.mjs";
+import { GUESTS, mirrorLines } from "../lib/guests.mjs";
 
 const DEB_DIR = "var/tmp/pa-deb";
 const STATUS = "${Status}"; // dpkg-query's format, not a template placeholder
+const NODEJS_VERSION = "${Version}";
 
 // Everything but the package's own effect can change between the two listings: the kernel's and
 // systemd's file systems, logs, caches, dpkg's and apt's state, systemd's state, and the harness's
@@ -31,15 +33,29 @@ tree() {
 }
 `;
 
-/** Debian's nodejs and what it needs beyond the rootfs, downloaded on the host (cached). Also used by test/packaging/quickstart.test.ts. */
-export async function nodejsDebs(rootfs) {
-  const dir = join(WORK, "debs-nodejs");
+/**
+ * Debian's nodejs and what it needs beyond the rootfs, downloaded on the host (cached). bookworm's come
+ * from the host's own apt lists; another guest's from its suite's lists, fetched into a private apt
+ * state under .work (the host's apt state is not touched). Also used by test/packaging/quickstart.test.ts.
+ */
+export async function nodejsDebs(rootfs, guest = "bookworm") {
+  const dir = join(WORK, guest === "bookworm" ? "debs-nodejs" : `debs-nodejs-${guest}`);
   const have = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith(".deb")) : [];
   if (have.some((f) => f.startsWith("nodejs_"))) return dir;
   mkdirSync(join(dir, "partial"), { recursive: true });
-  // Resolved against the rootfs's dpkg database, from the host's apt lists (apt-get update first).
+  const opts = ["-o", "Debug::NoLocking=1"];
+  if (guest !== "bookworm") {
+    const apt = join(WORK, `apt-${guest}`);
+    for (const d of ["lists/partial", "parts"]) mkdirSync(join(apt, d), { recursive: true });
+    writeFileSync(join(apt, "sources.list"), mirrorLines(GUESTS[guest]).join("\n") + "\n");
+    opts.push("-o", `Dir::Etc::SourceList=${join(apt, "sources.list")}`, "-o", `Dir::Etc::SourceParts=${join(apt, "parts")}`,
+      "-o", `Dir::State::Lists=${join(apt, "lists")}`, "-o", "Dir::Cache::pkgcache=", "-o", "Dir::Cache::srcpkgcache=",
+      ...GUESTS[guest].aptopts.flatMap((o) => ["-o", o.replace(/ "(.*)"$/, "=$1")]));
+    await run("apt-get", ["-qq", ...opts, "update"], { timeoutMs: 300_000 });
+  }
+  // Resolved against the rootfs's dpkg database (run apt-get update first for bookworm's).
   await run("apt-get", [
-    "-qq", "-o", "Debug::NoLocking=1", "-o", `Dir::State::status=${join(rootfs, "var/lib/dpkg/status")}`,
+    "-qq", ...opts, "-o", `Dir::State::status=${join(rootfs, "var/lib/dpkg/status")}`,
     "-o", `Dir::Cache::archives=${dir}`, "install", "-y", "--download-only", "--no-install-recommends", "nodejs",
   ], { timeoutMs: 300_000 });
   return dir;
@@ -71,7 +87,7 @@ expect "the generator's #! is /usr/bin/node --no-opt" "$(head -n 1 /usr/lib/syst
 expect "the CLI's #! is /usr/bin/node --no-opt" "$(head -n 1 /usr/bin/portable-attach)" "#!/usr/bin/node --no-opt"
 check "the late-pass unit is installed" test -f /usr/lib/systemd/system/portable-attach-late.service
 check "the default profile is installed" test -f /usr/lib/portable-attach/profile/default/service.conf
-expect "node is Debian's (18)" "$(node -p 'process.versions.node.split(".")[0]')" 18
+expect "node is Debian's nodejs" "$(node -p 'process.versions.node.split(".")[0]')" "$(dpkg-query -W -f='${NODEJS_VERSION}' nodejs | cut -d. -f1)"
 # postinst reloaded the manager (booted with systemd), so the generator has run once already.
 expect "postinst's daemon-reload ran the generator: foo.service is loaded" "$(prop foo.service LoadState)" loaded
 expect "foo.service comes from the generator" "$(prop foo.service FragmentPath)" /run/systemd/generator/foo.service
@@ -96,9 +112,6 @@ expect "after purge: the file tree is what it was before the install" "$d" ""
 
 export default {
   name: "10-deb-install-reboot-purge",
-  // Debian's nodejs .debs are resolved from the host's apt lists, which are bookworm's; the package
-  // itself has nothing version-specific (the generator's output is checked on every guest by 01-09).
-  guests: ["bookworm"],
   needs: ["generator", "cli"],
   timeoutMs: 180_000,
   run: async (ctx) => {
@@ -109,7 +122,7 @@ export default {
     const problems = [];
     try {
       const deb = buildDeb({ outDir: tmp });
-      const deps = await nodejsDebs(ctx.rootfs);
+      const deps = await nodejsDebs(ctx.rootfs, ctx.guest.suite);
       const images = portables(ctx, ["foo_1", "net_1"]);
       const depFiles = {};
       for (const f of readdirSync(deps).filter((f) => f.endsWith(".deb"))) depFiles[`${DEB_DIR}/deps/${f}`] = { copyFile: join(deps, f) };
@@ -120,7 +133,7 @@ export default {
         ours: false, check: INSTALL_CHECK,
         files: { ...images, ...depFiles, "etc/portable-attach.conf": LIST, [`${DEB_DIR}/${deb.split("/").pop()}`]: { copyFile: deb } },
       });
-      const b1 = await boot({ rootfs: ctx.rootfs, payload: p1, timeoutMs: 180_000, name: "10-deb.install" });
+      const b1 = await boot({ rootfs: ctx.rootfs, payload: p1, timeoutMs: 180_000, name: `${ctx.name}.install`, unifiedCgroup: ctx.guest.unifiedCgroup });
       boots.push(b1);
       const r1 = results(b1);
       problems.push(...r1.problems.map((p) => `install boot: ${p}`));
@@ -134,7 +147,7 @@ export default {
           files: { ...images, "etc/portable-attach.conf": LIST, "usr/lib/e2e/tree-before": before },
         });
         if (!statSync(b1.upper).isDirectory()) throw new Error("boot 1 left no upper directory");
-        const b2 = await boot({ rootfs: ctx.rootfs, payload: `${p2}:${b1.upper}`, timeoutMs: 120_000, name: "10-deb.reboot" });
+        const b2 = await boot({ rootfs: ctx.rootfs, payload: `${p2}:${b1.upper}`, timeoutMs: 120_000, name: `${ctx.name}.reboot`, unifiedCgroup: ctx.guest.unifiedCgroup });
         boots.push(b2);
         const r2 = results(b2);
         problems.push(...r2.problems.map((p) => `reboot boot: ${p}`));
