@@ -118,7 +118,7 @@ export function main(argv: string[], env: NodeJS.ProcessEnv): number {
     for (const o of outcomes) logOutcome(log, o);
     try {
       // The record quotes list lines: as private as the most private list file it comes from.
-      writeFileAtomic(`${outputDir}/${STATUS_FILE_NAME}`, JSON.stringify({ version: 1, entries: outcomes }, null, 1) + "\n", statusMode(root, list.files));
+      writeFileAtomic(`${outputDir}/${STATUS_FILE_NAME}`, JSON.stringify({ version: 1, lists: list.fingerprint, entries: outcomes }, null, 1) + "\n", statusMode(root, list.files));
     } catch (e) {
       log.log("err", `Failed to write to '${outputDir}': ${(e as Error).message}`);
       return 1;

@@ -19,14 +19,26 @@ export function statusFile(ctx: Context): string {
   return inRootOrUndefined(ctx.opts.root, path) ?? `${ctx.opts.root}${path}`;
 }
 
-/** The generator's last outcomes, or undefined if it has not run (or the record is unreadable). */
-export function readStatusRecord(ctx: Context): Outcome[] | undefined {
+export interface StatusRecord {
+  /** The fingerprint of the list files the generator read (see loadList()). */
+  lists: string | undefined;
+  entries: Outcome[];
+}
+
+/** The generator's record of its last run, or undefined if it has not run (or the record is unreadable). */
+export function readStatus(ctx: Context): StatusRecord | undefined {
   try {
-    const record = JSON.parse(readFileSync(inRoot(ctx.opts.root, `${GENERATOR_NORMAL_DIR}/${STATUS_FILE_NAME}`), "utf8")) as { version?: number; entries?: Outcome[] };
-    return record.version === 1 && Array.isArray(record.entries) ? record.entries : undefined;
+    const record = JSON.parse(readFileSync(inRoot(ctx.opts.root, `${GENERATOR_NORMAL_DIR}/${STATUS_FILE_NAME}`), "utf8")) as { version?: number; lists?: unknown; entries?: Outcome[] };
+    if (record.version !== 1 || !Array.isArray(record.entries)) return undefined;
+    return { lists: typeof record.lists === "string" ? record.lists : undefined, entries: record.entries };
   } catch {
     return undefined;
   }
+}
+
+/** The generator's last outcomes, or undefined if it has not run (or the record is unreadable). */
+export function readStatusRecord(ctx: Context): Outcome[] | undefined {
+  return readStatus(ctx)?.entries;
 }
 
 /**

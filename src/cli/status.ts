@@ -2,7 +2,7 @@
 // now, which may differ from the list if it was edited without a reload.
 //
 // --json: the generator's Outcome records: [{name, file, line, state, reason?, image?, extensions?,
-//          units, enabled, warnings}] (src/plan/types.ts), filtered to NAME if given.
+//          units, enabled, enabledUnits?, warnings}] (src/plan/types.ts), filtered to NAME if given.
 import { CliError, printJson, type Context } from "./context.ts";
 import { readStatusRecord, statusFile } from "./outcomes.ts";
 
@@ -20,7 +20,8 @@ export function status(ctx: Context): number {
   const blocks = outcomes.map((o) => {
     const lines = [`[${o.name}] ${o.state}${o.reason ? `: ${o.reason}` : ""}`, `    Source: ${o.file}:${o.line}`];
     if (o.image) lines.push(`     Image: ${o.image}${o.extensions ? ` + ${o.extensions.join(" ")}` : ""}`);
-    if (o.units.length > 0) lines.push(`     Units: ${o.units.join(" ")}${o.enabled ? " (enabled)" : ""}`);
+    if (o.units.length > 0) lines.push(`     Units: ${o.units.join(" ")}${o.enabled ? " (Enable=yes)" : ""}`);
+    if (o.enabledUnits && o.enabledUnits.length > 0) lines.push(`   Enabled: ${o.enabledUnits.join(" ")}`);
     for (const w of o.warnings) lines.push(`   Warning: ${w}`);
     return lines.join("\n");
   });

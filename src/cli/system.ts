@@ -1,10 +1,9 @@
 // The CLI's side of talking to PID 1: one daemon-reload per run, then start/stop/restart jobs.
 // Whatever cannot be done (--root, --no-reload, no systemd) is said, not failed.
-import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { readListFiles } from "../io/list-files.ts";
+import { loadList } from "../io/load-list.ts";
 import { offlineReason, systemctl } from "../io/systemctl.ts";
 import type { Context } from "./context.ts";
+import { readStatus } from "./outcomes.ts";
 
 /** Why PID 1 will not be told anything in this run, or undefined. */
 export function notTalkingReason(ctx: Context): string | undefined {
@@ -23,41 +22,25 @@ export function reload(ctx: Context): boolean {
     ctx.note(`Not reloading: ${why}; the change takes effect at the next boot.`);
     return false;
   }
-  const sum = listsFingerprint(ctx);
   const r = systemctl(["daemon-reload"], ctx.env);
   if (!r.ok) {
     ctx.warn(`Failed to reload the service manager: ${r.error}`);
     return false;
   }
-  try {
-    mkdirSync(FINGERPRINT_DIR, { recursive: true });
-    writeFileSync(FINGERPRINT, sum + "\n");
-  } catch {
-    /* only an optimisation for the path unit */
-  }
   return true;
 }
 
 /**
- * What the lists held when this tool last reloaded. The path unit fires for our own edits too;
- * with it, `reload --if-changed` skips a second reload (and does not start units that an
- * `attach --enable` without --now deliberately left stopped).
+ * True when a reload would change nothing: the generator's last run read exactly the lists there
+ * are now, and left nothing for later (no deferred entry, none attached from the facts cache).
+ * The path unit fires for the CLI's own edits too: this keeps it from reloading a second time
+ * (and from starting units an `attach --enable` without --now deliberately left stopped).
  */
-const FINGERPRINT_DIR = "/run/portable-attach";
-const FINGERPRINT = `${FINGERPRINT_DIR}/lists.sum`;
-
-export function listsFingerprint(ctx: Context): string {
-  const hash = createHash("sha256");
-  for (const f of readListFiles(ctx.opts.root).files) hash.update(`${f.path}\0${f.text}\0`);
-  return hash.digest("hex");
-}
-
-export function listsUnchanged(ctx: Context): boolean {
-  try {
-    return readFileSync(FINGERPRINT, "utf8").trim() === listsFingerprint(ctx);
-  } catch {
-    return false;
-  }
+export function nothingToReload(ctx: Context): boolean {
+  const record = readStatus(ctx);
+  if (!record || record.lists === undefined) return false;
+  if (record.entries.some((o) => o.state === "deferred" || o.cached)) return false;
+  return record.lists === loadList(ctx.opts.root).fingerprint;
 }
 
 /**

@@ -6,6 +6,7 @@
 import type { Diagnostic } from "./diagnostic.ts";
 import { parseIni, type IniSection } from "./ini.ts";
 import { shown } from "./shown.ts";
+import { isValidUnitName } from "../portable/unit-name.ts";
 
 export interface Entry {
   name: string;
@@ -21,6 +22,11 @@ export interface Entry {
   prefixes: string[] | undefined;
   profile: string;
   enable: boolean;
+  /**
+   * Units enabled one by one, as `systemctl enable UNIT` would: a unit of the entry, an instance
+   * of one of its templates ("foo@a.service"), or a template (its DefaultInstance=).
+   */
+  enableUnits: string[];
   force: boolean;
   /** ImagePolicy=: the dm-verity states an image may have (signed, verity, unprotected); undefined allows all. */
   imagePolicy?: string[];
@@ -28,7 +34,7 @@ export interface Entry {
   errors: Diagnostic[];
 }
 
-export const KNOWN_KEYS = ["Image", "Extensions", "Prefixes", "Profile", "Enable", "Force", "Attach", "ImagePolicy"] as const;
+export const KNOWN_KEYS = ["Image", "Extensions", "Prefixes", "Profile", "Enable", "EnableUnits", "Force", "Attach", "ImagePolicy"] as const;
 /** systemd's image-policy protection words that apply to images read here. */
 const IMAGE_POLICY_WORDS = ["signed", "verity", "unprotected"];
 
@@ -116,6 +122,7 @@ function parseSection(section: IniSection, file: string, diagnostics: Diagnostic
     prefixes: undefined,
     profile: "default",
     enable: false,
+    enableUnits: [],
     force: false,
     errors: [],
   };
@@ -160,8 +167,15 @@ function parseSection(section: IniSection, file: string, diagnostics: Diagnostic
         entry.profile = value;
         break;
       case "Enable":
-        entry.enable = parseBoolean(entry, diagnostics, key, value, line);
+        if (BOOLEANS.has(value.toLowerCase()) || !value.split(/\s+/).some(isValidUnitName)) entry.enable = parseBoolean(entry, diagnostics, key, value, line);
+        else problem(entry, diagnostics, line, `Failed to parse Enable='${shown(value)}': expected a boolean (yes/no); units and template instances are enabled one by one with EnableUnits=`);
         break;
+      case "EnableUnits": {
+        const words = value.split(/\s+/).filter((w) => w !== "");
+        for (const u of words) if (!isValidUnitName(u)) problem(entry, diagnostics, line, `Invalid unit name '${shown(u)}' in EnableUnits=`);
+        entry.enableUnits = [...new Set(words)];
+        break;
+      }
       case "Force":
         entry.force = parseBoolean(entry, diagnostics, key, value, line);
         break;

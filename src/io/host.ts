@@ -6,6 +6,9 @@ import type { HostFacts } from "../plan/types.ts";
 
 export const LATE_PASS_UNIT = "/usr/lib/systemd/system/portable-attach-late.service";
 
+/** Where `systemctl enable systemd-confext.service` (or a preset, or a vendor) puts its link. */
+const CONFEXT_WANTS = ["/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"];
+
 const PROFILE_SEARCH = [...PROFILE_DIRS, OWN_PROFILE_DIR];
 
 function addNames(dir: string | undefined, to: Set<string>): void {
@@ -67,5 +70,6 @@ export function readHostFacts(root: string, architecture: string): HostFacts {
     architecture,
     osReleasePath: existsSync(root + "/etc/os-release") ? "/etc/os-release" : "/usr/lib/os-release",
     latePassUnit: LATE_PASS_UNIT,
+    confextEnabled: CONFEXT_WANTS.some((d) => exists(`${root}${d}/sysinit.target.wants/systemd-confext.service`)),
   };
 }

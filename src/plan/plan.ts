@@ -8,7 +8,7 @@ import { checkExtensionCompatible } from "../portable/release.ts";
 import { MAX_ENTRY_OUTPUT_BYTES, MAX_RUN_OUTPUT_BYTES } from "../image/limits.ts";
 import { matchesPrefixes, prefixFromImage, templateOf, unitType } from "../portable/unit-name.ts";
 import { checkPath, quoteWord } from "../unit/escape.ts";
-import { installSymlinks, parseInstallSection } from "../unit/install.ts";
+import { installSymlinks, parseInstallSection, type InstallLink } from "../unit/install.ts";
 import { renderPortableDropIn } from "./render.ts";
 import type { EntryFacts, HostFacts, ImageFacts, Outcome, OutputFile, Plan, PlanInput } from "./types.ts";
 
@@ -155,7 +155,7 @@ export function plan(input: PlanInput): Plan {
     outcomes.push({ name: entry.name, file: entry.file, line: entry.line, state: "masked", reason: `Masked by Attach=no in ${entry.file}:${entry.line}`, units: [], enabled: false, warnings: [] });
   }
 
-  if (deferredPaths.length > 0) for (const f of planLatePass(input.host, deferredPaths)) files.push(f);
+  if (deferredPaths.length > 0 || input.host.confextEnabled) for (const f of planLatePass(input.host, deferredPaths)) files.push(f);
 
   outcomes.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return { files: dedupeSymlinks(files).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)), outcomes };
@@ -203,45 +203,71 @@ function planEntry(entry: Entry, base: Outcome, input: PlanInput, owners: Readon
     if (profile) entryFiles.push({ path: `${unit.name}.d/10-profile.conf`, kind: "symlink", target: profile });
     const dropIn = renderPortableDropIn({ unitName: unit.name, sourcePath: entry.file, root: facts.root, extensions: facts.extensions, from, hostOsRelease: input.host.osReleasePath, relaxExtensionCheck: entry.force });
     entryFiles.push({ path: `${unit.name}.d/20-portable.conf`, kind: "file", content: dropIn });
-    if (entry.enable) {
-      const install = installSymlinks(unit.name, parseInstallSection(decoder.decode(unit.content)));
-      for (const err of install.errors) warnings.push(`${unit.name}: ${err}`);
-      // Also= needs nothing more: every unit of an enabled entry is enabled by its own [Install].
-      for (const link of install.links) {
-        if (names.has(link.link) || owners.has(link.link)) {
-          // systemctl enable would refuse too: a link never replaces a unit file.
-          warnings.push(`${unit.name}: not linking '${link.link}', a unit file of that name is attached already`);
-          continue;
-        }
-        // The unit a link names (an Alias=, a DefaultInstance= instance): never one the host has,
-        // even with Force=yes, which lets an image's own unit files replace the host's, not links.
-        const named = link.link.slice(link.link.lastIndexOf("/") + 1);
-        const hostHas = named === unit.name ? undefined : HOSTS_ONLY.has(named) ? `'${named}' is the host's to choose` : hostConflict(input.host, named);
-        if (hostHas) {
-          warnings.push(`${unit.name}: not linking '${link.link}': ${hostHas} (Force=yes does not change this)`);
-          continue;
-        }
-        entryFiles.push({ path: link.link, kind: "symlink", target: link.target });
-      }
+  }
+  const enabledUnits = new Set<string>();
+  for (const link of enableLinks(entry, attached, warnings)) {
+    if (names.has(link.link) || owners.has(link.link)) {
+      // systemctl enable would refuse too: a link never replaces a unit file.
+      warnings.push(`${link.unit}: not linking '${link.link}', a unit file of that name is attached already`);
+      continue;
     }
+    // The unit a link names (an Alias=, a DefaultInstance= instance): never one the host has,
+    // even with Force=yes, which lets an image's own unit files replace the host's, not links.
+    const named = link.link.slice(link.link.lastIndexOf("/") + 1);
+    const hostHas = named === link.unit || named === templateOf(link.unit) ? undefined : HOSTS_ONLY.has(named) ? `'${named}' is the host's to choose` : hostConflict(input.host, named);
+    if (hostHas) {
+      warnings.push(`${link.unit}: not linking '${link.link}': ${hostHas} (Force=yes does not change this)`);
+      continue;
+    }
+    entryFiles.push({ path: link.link, kind: "symlink", target: link.target });
+    if (/\.(wants|requires|upholds)\//.test(link.link)) enabledUnits.add(named);
   }
   if (entry.profile !== "default" && !attached.some((c) => input.host.profileFile(entry.profile, unitType(c.unit.name) ?? ""))) {
     warnings.push(`Profile '${entry.profile}' was not found, no profile drop-in written`);
   }
-  const outcome: Outcome = { ...base, state: "attached", units: [...names].sort(), warnings, ...(facts.unverified && { cached: facts.unverified }) };
+  const outcome: Outcome = { ...base, state: "attached", units: [...names].sort(), ...(enabledUnits.size > 0 && { enabledUnits: [...enabledUnits].sort() }), warnings, ...(facts.unverified && { cached: facts.unverified }) };
   // Taken from the attach-time cache while not reachable: the late pass checks them once mounted.
   return { outcome, files: entryFiles, deferred: facts.unverified ?? [] };
+}
+
+/**
+ * The links `systemctl enable` would make for what the entry enables: every unit with Enable=yes,
+ * and each unit of EnableUnits= — an instance ("foo@a.service") linked from its template's
+ * [Install] with that instance, a template by its DefaultInstance=. Also= of a unit named in
+ * EnableUnits= enables those units too, if this entry provides them (Enable=yes covers them anyway).
+ */
+function enableLinks(entry: Entry, attached: Chosen[], warnings: string[]): (InstallLink & { unit: string })[] {
+  const files = new Map(attached.map((c) => [c.unit.name, c.unit]));
+  const queue = entry.enable ? attached.map((c) => c.unit.name) : [];
+  const fromAll = queue.length;
+  for (const u of entry.enableUnits) queue.push(u);
+  const links: (InstallLink & { unit: string })[] = [];
+  const done = new Set<string>();
+  for (let i = 0; i < queue.length; i++) {
+    const name = queue[i] as string;
+    if (done.has(name)) continue;
+    done.add(name);
+    const file = files.get(name) ?? files.get(templateOf(name) ?? "");
+    if (!file) {
+      warnings.push(i < fromAll + entry.enableUnits.length ? `EnableUnits= names '${name}', which this entry does not provide, ignoring` : `Also=${name} is not provided by this entry, not enabling it`);
+      continue;
+    }
+    const install = installSymlinks(name, parseInstallSection(decoder.decode(file.content)));
+    for (const err of install.errors) warnings.push(`${name}: ${err}`);
+    if (i >= fromAll) for (const u of install.also) queue.push(u);
+    for (const link of install.links) links.push({ ...link, unit: name });
+  }
+  return links;
 }
 
 /** Pull in the late pass, ordered after the mounts the deferred images live on. */
 function planLatePass(host: HostFacts, paths: string[]): OutputFile[] {
   const unit = host.latePassUnit.slice(host.latePassUnit.lastIndexOf("/") + 1);
   const mounts = [...new Set(paths)].sort().filter((p) => checkPath(p) === undefined);
+  const wants: OutputFile = { path: `multi-user.target.wants/${unit}`, kind: "symlink", target: host.latePassUnit };
+  if (mounts.length === 0) return [wants];
   const dropIn = [`# Automatically generated by portable-attach-generator.`, "", "[Unit]", `RequiresMountsFor=${mounts.map(quoteWord).join(" ")}`, ""].join("\n");
-  return [
-    { path: `multi-user.target.wants/${unit}`, kind: "symlink", target: host.latePassUnit },
-    { path: `${unit}.d/50-deferred.conf`, kind: "file", content: dropIn },
-  ];
+  return [wants, { path: `${unit}.d/50-deferred.conf`, kind: "file", content: dropIn }];
 }
 
 /**

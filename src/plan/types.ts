@@ -34,6 +34,11 @@ export interface HostFacts {
   osReleasePath: string;
   /** The unit that runs the late pass for deferred entries, as a booted-system path. */
   latePassUnit: string;
+  /**
+   * systemd-confext.service is enabled: it merges /etc after the generators ran, so lists it
+   * brings are read by the late pass, which then reloads (the generator cannot see them yet).
+   */
+  confextEnabled?: boolean;
 }
 
 /** `entry`: the entry it belongs to (none for the late pass), so that writing one entry's files can fail alone. */
@@ -56,8 +61,13 @@ export interface Outcome {
   units: string[];
   /** Images not reachable yet, attached from the cache the CLI wrote at attach time (checked again by the late pass). */
   cached?: string[];
-  /** Units pulled in at boot (Enable=yes). */
+  /** Enable=yes: every unit is enabled per its [Install]. */
   enabled: boolean;
+  /**
+   * The units the generator's .wants/.requires/.upholds links pull in, instances by their own
+   * name ("foo@a.service"): from Enable=yes and EnableUnits=. Only for attached entries.
+   */
+  enabledUnits?: string[];
   warnings: string[];
 }
 

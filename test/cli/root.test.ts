@@ -82,7 +82,8 @@ describe("--json shapes and usage", () => {
     expect(runCli(root, ["attach", "/var/lib/portables/foo_1", "--enable"]).status).toBe(0);
     const list = JSON.parse(runCli(root, ["list", "--json=pretty"]).stdout) as Record<string, unknown>[];
     expect(list).toEqual([
-      { name: "foo", file: "/etc/portable-attach.conf", line: 1, image: "/var/lib/portables/foo_1", extensions: [], enabled: true, state: "attached", source: "computed", units: [{ name: "foo.service", active: null }] },
+      // Offline nothing is loaded: "pending", and what the first boot will make of it.
+      { name: "foo", file: "/etc/portable-attach.conf", line: 1, image: "/var/lib/portables/foo_1", extensions: [], enabled: true, enableUnits: [], state: "pending", next: "attached", source: "computed", units: [{ name: "foo.service", enabled: true, active: null }] },
     ]);
     const inspect = JSON.parse(runCli(root, ["inspect", "foo", "--json=short"]).stdout) as Record<string, unknown>;
     expect(Object.keys(inspect).sort()).toEqual(["attach", "description", "extensions", "fitness", "image", "operatingSystem", "osRelease", "path", "portableService", "protection", "type", "units"]);

@@ -11,6 +11,7 @@ const host: HostFacts = {
   architecture: "x86-64",
   osReleasePath: "/etc/os-release",
   latePassUnit: "/usr/lib/systemd/system/portable-attach-late.service",
+  confextEnabled: false,
 };
 function image(path: string, units: Record<string, string>): ImageFacts {
   return { path, type: "directory", release: { ID: "debian" }, units: Object.entries(units).map(([name, text]) => ({ name, content: enc.encode(text) })), warnings: [] };
