@@ -139,3 +139,20 @@ describe("lines that cannot be read", () => {
     expect(entries.map((e) => e.errors)).toEqual([[]]);
   });
 });
+
+describe("EnableUnits=", () => {
+  it("takes unit names, instances and templates; the later line wins as for every key", () => {
+    const { entries } = parse("[a]\nImage=a\nEnableUnits=a@x.service  a.service\nEnableUnits=a@y.service a@.service\n");
+    expect(entries[0]?.enableUnits).toEqual(["a@y.service", "a@.service"]);
+    expect(entries[0]?.errors).toEqual([]);
+  });
+  it("refuses a word that is no unit name, with its line", () => {
+    const { entries } = parse("[a]\nImage=a\nEnableUnits=a@x\n");
+    expect(entries[0]?.errors.map((e) => [e.line, e.message])).toEqual([[3, "Invalid unit name 'a@x' in EnableUnits="]]);
+  });
+  it("points Enable=UNIT at EnableUnits=", () => {
+    const { entries } = parse("[a]\nImage=a\nEnable=a@x.service\n");
+    expect(entries[0]?.errors[0]?.message).toContain("enabled one by one with EnableUnits=");
+    expect(parse("[a]\nImage=a\nEnable=maybe\n").entries[0]?.errors[0]?.message).toBe("Failed to parse Enable='maybe': expected a boolean (yes/no)");
+  });
+});

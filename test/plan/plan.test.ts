@@ -50,3 +50,47 @@ describe("plan", () => {
     expect(r.outcomes[1]?.reason).toContain("already provided by entry [one]");
   });
 });
+
+describe("plan: units enabled one by one (EnableUnits=)", () => {
+  const TEMPLATE = "[Service]\nExecStart=/x %i\n[Install]\nWantedBy=multi-user.target\nRequiredBy=foo.target\nUpheldBy=up.target\nAlso=foo-helper.service\n";
+  const img = image("/i/foo_1", {
+    "foo@.service": TEMPLATE,
+    "foo.service": "[Service]\nExecStart=/x\n[Install]\nWantedBy=multi-user.target\n",
+    "foo-helper.service": "[Service]\nExecStart=/x\n[Install]\nWantedBy=timers.target\n",
+    "foo-def@.service": "[Service]\nExecStart=/x\n[Install]\nWantedBy=multi-user.target\nDefaultInstance=main\n",
+  });
+  const facts = { foo: { kind: "read", root: img, extensions: [] } as EntryFacts };
+  const links = (r: ReturnType<typeof run>) => r.files.filter((f) => f.kind === "symlink" && !f.path.includes(".d/")).map((f) => `${f.path} -> ${f.kind === "symlink" ? f.target : ""}`);
+
+  it("links an instance from its template's [Install], as systemctl enable foo@a.service does", () => {
+    const r = run("[foo]\nImage=/i/foo_1\nEnableUnits=foo@a.service foo@b.service\n", facts);
+    expect(links(r)).toEqual([
+      "foo.target.requires/foo@a.service -> ../foo@.service",
+      "foo.target.requires/foo@b.service -> ../foo@.service",
+      "multi-user.target.wants/foo@a.service -> ../foo@.service",
+      "multi-user.target.wants/foo@b.service -> ../foo@.service",
+      "timers.target.wants/foo-helper.service -> ../foo-helper.service",
+      "up.target.upholds/foo@a.service -> ../foo@.service",
+      "up.target.upholds/foo@b.service -> ../foo@.service",
+    ]);
+    expect(r.outcomes[0]).toMatchObject({ state: "attached", enabled: false, enabledUnits: ["foo-helper.service", "foo@a.service", "foo@b.service"] });
+  });
+
+  it("enables nothing else: not foo.service, and no instance without a name", () => {
+    const r = run("[foo]\nImage=/i/foo_1\nEnableUnits=foo-def@.service\n", facts);
+    expect(links(r)).toEqual(["multi-user.target.wants/foo-def@main.service -> ../foo-def@.service"]);
+  });
+
+  it("adds instances to Enable=yes, once each", () => {
+    const r = run("[foo]\nImage=/i/foo_1\nEnable=yes\nEnableUnits=foo@a.service foo.service\n", facts);
+    expect(r.outcomes[0]?.enabledUnits).toEqual(["foo-def@main.service", "foo-helper.service", "foo.service", "foo@a.service"]);
+    expect(r.outcomes[0]?.warnings).toEqual([]);
+  });
+
+  it("warns about a unit the entry does not provide and attaches the rest", () => {
+    const r = run("[foo]\nImage=/i/foo_1\nEnableUnits=bar@a.service foo@a.service\n", facts);
+    expect(r.outcomes[0]?.state).toBe("attached");
+    expect(r.outcomes[0]?.warnings).toEqual(["EnableUnits= names 'bar@a.service', which this entry does not provide, ignoring"]);
+    expect(r.outcomes[0]?.enabledUnits).toContain("foo@a.service");
+  });
+});
