@@ -1,7 +1,7 @@
 // Read-modify-write of one attach-list file under the lock: the edit function sees the text as it
 // is now (not as it was when the command started), so concurrent runs never lose each other's
 // entries; the result is checked to parse before it replaces the file.
-import { closeSync, constants, fstatSync, mkdirSync, openSync } from "node:fs";
+import { accessSync, closeSync, constants, fstatSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import { parseAttachList } from "../config/attach-list.ts";
 import { LIST_LEVELS } from "../config/paths.ts";
@@ -12,9 +12,27 @@ import { acquireLock } from "../io/lock.ts";
 import { checkInRoot, inRoot } from "../io/root-path.ts";
 import { CliError, type Context } from "./context.ts";
 
-/** The file the CLI writes new entries to: /etc/portable-attach.conf, or /run/… with --runtime. */
+/**
+ * The file the CLI writes new entries (and override copies of vendor entries) to:
+ * /etc/portable-attach.conf, or /run/… with --runtime or when /etc is read-only (a confext merged
+ * over it, a read-only root): said, since a /run list is gone at reboot.
+ */
 export function targetFile(ctx: Context): string {
-  return (LIST_LEVELS[ctx.opts.runtime ? 1 : 0].main as string);
+  const etc = LIST_LEVELS[0].main as string;
+  const run = LIST_LEVELS[1].main as string;
+  if (ctx.opts.runtime) return run;
+  if (ctx.opts.root !== "" || !readOnly(dirname(etc))) return etc;
+  ctx.note(`${dirname(etc)} is read-only: writing ${run} instead, which is gone at reboot (ship the entry where /etc comes from, e.g. the confext image, to keep it).`);
+  return run;
+}
+
+function readOnly(dir: string): boolean {
+  try {
+    accessSync(dir, constants.W_OK);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EROFS";
+  }
 }
 
 /** Hand-edited lists live in /etc and /run; /usr is the vendor's and is overridden, not edited. */
@@ -113,5 +131,7 @@ export function editListFile(ctx: Context, path: string, edit: (text: string) =>
 
 function readOnlyHint(ctx: Context, e: unknown): string {
   const code = (e as NodeJS.ErrnoException).code;
+  // An entry in a read-only /etc list: a /run list has lower precedence and cannot override it.
+  if (code === "EROFS" && ctx.opts.root === "" && !ctx.opts.runtime) return " (the file system is read-only: change the entry where this list comes from, e.g. its confext image)";
   return (code === "EROFS" || code === "EACCES" || code === "EPERM") && !ctx.opts.runtime && ctx.opts.root === "" ? " (use --runtime to write the list under /run)" : "";
 }
