@@ -15,7 +15,7 @@ import { loadList } from "../io/load-list.ts";
 import { activeStates } from "../io/systemctl.ts";
 import type { Outcome } from "../plan/types.ts";
 import { printJson, type Context } from "./context.ts";
-import { computeOutcomes, readStatus } from "./outcomes.ts";
+import { computeOutcomes, readStatus, startable } from "./outcomes.ts";
 import { notTalkingReason } from "./system.ts";
 import { formatTable } from "./table.ts";
 
@@ -73,7 +73,8 @@ export function listRows(ctx: Context): ListRow[] {
     rows.push({ name: s.entry.name, file: s.entry.file, line: s.entry.line, image: s.entry.image, extensions: s.entry.extensions, enabled: s.entry.enable, enableUnits: s.entry.enableUnits, state: "shadowed", shadowedBy: `${s.by.file}:${s.by.line}`, reason: `Replaced by ${s.by.file}:${s.by.line}`, source: "computed", units: [] });
   }
   if (!notTalkingReason(ctx)) {
-    const states = activeStates([...loaded], ctx.env);
+    // A template has no state, and naming one makes systemctl is-active fail for all the others.
+    const states = activeStates(startable([...loaded]), ctx.env);
     for (const r of rows) for (const u of r.units) u.active = states.get(u.name) ?? null;
   }
   return rows;
