@@ -52,7 +52,14 @@ pa() { echo "+ portable-attach $*"; portable-attach "$@"; }
 check "foobar@a.service (enabled offline with --root) is active after boot" wait_state foobar@a.service active 15
 l=$(wait_log foobar@a.service "^E2E-PROBE name=foobar-a " 10); expect_match "foobar@a.service runs the image's program with its instance" "$l" "portable=foobar_1"
 expect "foobar@a.service is pulled in from the generator's link" "$(readlink /run/systemd/generator/multi-user.target.wants/foobar@a.service)" "../foobar@.service"
-o=$(systemctl enable foobar@c.service 2>&1); expect_match "systemctl enable refuses a generated template (why the list carries it)" "$o" "transient or generated"
+# What systemctl does with generated units (documented in portable-attach(8)):
+for v in "enable foobar@c.service" "add-wants multi-user.target foobar@c.service" "reenable foobar@a.service" "preset foobar@a.service"; do
+  o=$(systemctl $v 2>&1); expect_match "systemctl $v is refused" "$o" "transient or generated"
+done
+expect "systemctl is-enabled says generated" "$(systemctl is-enabled foobar@a.service)" generated
+check "systemctl disable foobar@a.service exits 0..." systemctl disable foobar@a.service
+systemctl daemon-reload
+check "... and changes nothing: the link is back after a reload" test -L /run/systemd/generator/multi-user.target.wants/foobar@a.service
 
 check "enable --now foobar@b.service" pa enable --now foobar@b.service
 check "foobar@b.service is active at once" wait_state foobar@b.service active 10
