@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # Verbs and options as in src/cli/main.ts and src/cli/options.ts. Entry names come from the section
 # headers of the list files (the same files portable-attach.conf(5) names), images from the
-# directories bare image names are looked up in.
+# directories bare image names are looked up in, units for enable/disable from the generator
+# directory (and, for disable, EnableUnits= of the lists).
 
 __portable_attach_entries() {
     local root=$1 f
@@ -15,6 +16,25 @@ __portable_attach_entries() {
         [[ -r $f && -f $f ]] || continue
         sed -n 's/^[[:space:]]*\[\([^]]*\)\].*/\1/p' "$f" 2>/dev/null
     done | sort -u
+}
+
+# Units the generator attached (they have our 20-portable.conf), a template as "foo@" to type the
+# instance after; with "enabled", also the units the lists name in EnableUnits=.
+__portable_attach_units() {
+    local root=$1 which=${2-} d u f
+    for d in "$root"/run/systemd/generator/*.d/20-portable.conf; do
+        [[ -e $d ]] || continue
+        u=${d%.d/20-portable.conf}
+        u=${u##*/}
+        [[ $u == *@.* ]] && u=${u%%@.*}@
+        printf '%s\n' "$u"
+    done
+    [[ $which == enabled ]] || return 0
+    for f in "$root"/etc/portable-attach.conf "$root"/run/portable-attach.conf "$root"/etc/portable-attach.d/*.conf \
+             "$root"/run/portable-attach.d/*.conf "$root"/usr/local/lib/portable-attach.d/*.conf "$root"/usr/lib/portable-attach.d/*.conf; do
+        [[ -r $f && -f $f ]] || continue
+        sed -n 's/^[[:space:]]*EnableUnits[[:space:]]*=\([^;#]*\).*/\1/p' "$f" 2>/dev/null | tr -s ' \t' '\n'
+    done
 }
 
 __portable_attach_images() {
@@ -80,7 +100,12 @@ _portable_attach() {
             COMPREPLY=($(compgen -W "$verbs" -- "$cur")) ;;
         attach|inspect)
             COMPREPLY=($(compgen -f -- "$cur") $(compgen -W "$(__portable_attach_images "$root")" -- "$cur")) ;;
-        detach|reattach|enable|disable|is-attached|status)
+        enable|disable)
+            local which=
+            [[ $verb == disable ]] && which=enabled
+            COMPREPLY=($(compgen -W "$(__portable_attach_entries "$root") $(__portable_attach_units "$root" $which | sort -u)" -- "$cur"))
+            [[ ${#COMPREPLY[@]} -eq 1 && ${COMPREPLY[0]} == *@ ]] && compopt -o nospace 2>/dev/null ;;
+        detach|reattach|is-attached|status)
             COMPREPLY=($(compgen -W "$(__portable_attach_entries "$root")" -- "$cur")) ;;
     esac
 }

@@ -108,6 +108,18 @@ printf '%s\\n' "\${COMPREPLY[@]}"
     expect(complete(["portable-attach", "attach", "-p", ""])).toEqual(["default", "nonetwork", "strict", "trusted"]);
   });
 
+  it("completes units for enable (templates as foo@) and what the lists enable for disable", () => {
+    const r = join(scratch, "units-root");
+    mkdirSync(join(r, "etc"), { recursive: true });
+    writeFileSync(join(r, "etc/portable-attach.conf"), "[foobar]\nImage=foobar\nEnableUnits=foobar@a.service  foobar@b.service ; two\n");
+    for (const u of ["foobar.service", "foobar@.service"]) {
+      mkdirSync(join(r, `run/systemd/generator/${u}.d`), { recursive: true });
+      writeFileSync(join(r, `run/systemd/generator/${u}.d/20-portable.conf`), "");
+    }
+    expect(complete(["portable-attach", `--root=${r}`, "enable", "foo"])).toEqual(["foobar", "foobar.service", "foobar@"]);
+    expect(complete(["portable-attach", `--root=${r}`, "disable", "foobar@"])).toEqual(["foobar@", "foobar@a.service", "foobar@b.service"]);
+  });
+
   it("completes entry names from the lists below --root", () => {
     mkdirSync(join(scratch, "root/etc/portable-attach.d"), { recursive: true });
     mkdirSync(join(scratch, "root/usr/lib/portable-attach.d"), { recursive: true });
