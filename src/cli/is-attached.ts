@@ -1,6 +1,7 @@
 // is-attached NAME|IMAGE: prints a state word as portablectl does (detached, attached,
-// attached-runtime, enabled, enabled-runtime, running, running-runtime, plus our deferred and
-// failed) and exits 0 only if the entry's units are attached (or waiting for their image).
+// attached-runtime, enabled, enabled-runtime, running, running-runtime, plus our deferred, failed
+// and pending: in a list the generator has not read yet) and exits 0 only if the entry's units
+// are attached (or waiting for their image).
 import { loadList } from "../io/load-list.ts";
 import { activeStates, isRunning } from "../io/systemctl.ts";
 import { CliError, type Context } from "./context.ts";
@@ -15,8 +16,11 @@ export function isAttached(ctx: Context): number {
   const entry = findEntry(list, arg);
   let word = "detached";
   if (entry && entry.attach) {
-    const recorded = readStatusRecord(ctx)?.find((o) => o.name === entry.name && o.file === entry.file);
-    const o = recorded ?? computeOutcomes(ctx, [entry])[0];
+    const record = readStatusRecord(ctx);
+    const recorded = record?.find((o) => o.name === entry.name && o.file === entry.file);
+    // The generator ran but has not seen this entry (added since, or merged over /etc by a confext
+    // after it): its units are not loaded, whatever the plan says. Offline, the plan is all there is.
+    const o = recorded ?? (record ? { state: "pending" as const, units: [], enabled: false } : computeOutcomes(ctx, [entry])[0]);
     const suffix = entry.file.startsWith("/run/") ? "-runtime" : "";
     if (o?.state === "attached") {
       const states = notTalkingReason(ctx) ? new Map<string, string>() : activeStates(o.units, ctx.env);
