@@ -94,3 +94,13 @@ describe("plan: units enabled one by one (EnableUnits=)", () => {
     expect(r.outcomes[0]?.enabledUnits).toContain("foo@a.service");
   });
 });
+
+describe("plan: the late pass for lists a confext brings", () => {
+  it("is pulled in when systemd-confext.service is enabled, without mounts to wait for", () => {
+    const { entries } = parseAttachList("[a]\nImage=/i/a_1\n", "/etc/portable-attach.conf");
+    const facts = new Map<string, EntryFacts>([["a", { kind: "read", root: image("/i/a_1", { "a.service": "[Service]\nExecStart=/x\n" }), extensions: [] }]]);
+    const paths = (confextEnabled: boolean) => plan({ entries, masked: [], facts, host: { ...host, confextEnabled } }).files.map((f) => f.path).filter((p) => p.includes("late"));
+    expect(paths(true)).toEqual(["multi-user.target.wants/portable-attach-late.service"]);
+    expect(paths(false)).toEqual([]);
+  });
+});
