@@ -54,8 +54,9 @@ interface Change {
   outcome: Outcome | undefined;
   enable: boolean;
   enableUnits: string[];
-  /** Units to start or stop with --now; undefined: the entry's own (an entry name was given). */
+  /** The units named on the command line, started or stopped with --now. */
   units: string[];
+  /** The entry itself was named: --now acts on all its units. */
   wholeEntry: boolean;
 }
 

@@ -67,7 +67,38 @@ check "... and the entry is in /run/portable-attach.conf" grep -qx "\[bar\]" /ru
 expect "the system is running (not degraded)" "$(system_state)" running
 `;
 
-export default {
+// A list written early in the boot, after the generators ran, by "configuration management" (a unit
+// ordered before sysinit.target): with the watcher enabled, the late pass it pulls in reloads.
+const CM_WRITER = `[Unit]
+Description=e2e: configuration management writes a list after the generators ran
+DefaultDependencies=no
+After=local-fs.target
+Before=sysinit.target
+
+[Service]
+Type=oneshot
+ExecStart=/bin/sh -c 'mkdir -p /etc/portable-attach.d && printf "[net]\\nImage=/var/lib/portables/net_1\\nEnable=yes\\n" >/etc/portable-attach.d/10-cm.conf'
+`;
+
+const configManagement = {
+  name: "15b-list-from-configuration-management",
+  needs: ["generator", "cli", "lateUnit", "pathUnit"],
+  spec: (ctx) => ({
+    files: {
+      ...portables(ctx, ["net_1"]),
+      "etc/systemd/system/e2e-cm.service": CM_WRITER,
+      "etc/systemd/system/sysinit.target.wants/e2e-cm.service": { symlink: "../e2e-cm.service" },
+      "etc/systemd/system/paths.target.wants/portable-attach.path": { symlink: "/usr/lib/systemd/system/portable-attach.path" },
+    },
+    check: String.raw`
+check "the list was written after the generators ran" test -f /etc/portable-attach.d/10-cm.conf
+check "net.service from that list is active after boot, nobody acting" wait_state net.service active 30
+expect "the system is running (not degraded)" "$(system_state)" running
+`,
+  }),
+};
+
+const fleet = {
   name: "15-fleet",
   guests: ["trixie", "sid"],
   needs: ["generator", "cli", "lateUnit"],
@@ -95,3 +126,5 @@ export default {
     }
   },
 };
+
+export default [fleet, configManagement];
