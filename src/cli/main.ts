@@ -41,8 +41,10 @@ Commands:
   reattach NAME|IMAGE [NEW-IMAGE]
                               Swap an entry's image (default: its newest
                               version), reload, restart what was running
-  enable NAME                 Set Enable=yes (pull units in at boot)
-  disable NAME                Set Enable=no
+  enable NAME|UNIT...         Enable an entry (Enable=yes) or units and
+                              template instances (EnableUnits=), as
+                              systemctl enable would (it refuses them)
+  disable NAME|UNIT...        Undo enable
   inspect IMAGE [PREFIX...]   Show what attaching would do, and image fitness
   is-attached NAME|IMAGE      Print the entry's state; exit 1 if not attached
   status [NAME]               Show the generator's last outcome per entry
