@@ -223,3 +223,20 @@ Enable=yes
 [early]
 Image=early
 L
+
+c=20-instances/input; P=$c/var/lib/portables
+# Template instances enabled one by one (EnableUnits=), as systemctl enable app@a.service would:
+# instances linked by WantedBy=/RequiredBy= with Also= (UpheldBy= is in test/plan: 252's verify
+# rejects it), a template by its DefaultInstance=, a name the entry does not provide (a warning).
+# Enable= stays off, so app-other.service is attached but not enabled.
+image $P/app_1 debian
+service $P/app_1 app@.service '' '[Install]' 'WantedBy=multi-user.target' 'RequiredBy=app.target' 'Also=app-helper.service'
+service $P/app_1 app-def@.service '' '[Install]' 'WantedBy=multi-user.target' 'DefaultInstance=main'
+service $P/app_1 app-helper.service '' '[Install]' 'WantedBy=timers.target'
+service $P/app_1 app-other.service '' '[Install]' 'WantedBy=multi-user.target'
+printf '[Unit]\nDescription=app\n' > $P/app_1/usr/lib/systemd/system/app.target
+list $c/etc/portable-attach.conf <<'L'
+[app]
+Image=/var/lib/portables/app_1
+EnableUnits=app@a.service app@b-c.service app-def@.service nobody@x.service
+L
