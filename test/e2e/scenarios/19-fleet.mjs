@@ -1,4 +1,4 @@
-// 17. The many-machines path, with systemd's own delivery tools and nobody acting: the list arrives
+// 19. The many-machines path, with systemd's own delivery tools and nobody acting: the list arrives
 //     in a confext image (/var/lib/confexts/fleet, merged over /etc by systemd-confext.service after
 //     the generators ran) and its service is active after boot; systemd-sysupdate installs a new
 //     version of the image (foobar_@v.raw into /var/lib/portables) and `portable-attach reattach
@@ -81,7 +81,7 @@ ExecStart=/bin/sh -c 'mkdir -p /etc/portable-attach.d && printf "[net]\\nImage=/
 `;
 
 const configManagement = {
-  name: "17b-list-from-configuration-management",
+  name: "19b-list-from-configuration-management",
   needs: ["generator", "cli", "lateUnit", "pathUnit"],
   spec: (ctx) => ({
     files: {
@@ -101,7 +101,7 @@ expect "the system is running (not degraded)" "$(system_state)" running
 };
 
 const fleet = {
-  name: "17-fleet",
+  name: "19-fleet",
   guests: ["trixie", "sid"],
   needs: ["generator", "cli", "lateUnit"],
   timeoutMs: 90_000,

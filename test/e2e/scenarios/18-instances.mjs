@@ -1,4 +1,4 @@
-// 16. Template instances, enabled through the list (systemctl refuses units in a generator
+// 18. Template instances, enabled through the list (systemctl refuses units in a generator
 //     directory): foobar@a.service enabled offline with `portable-attach --root=DIR enable` is active
 //     after boot; `enable --now foobar@b.service` starts it at once; `disable --now` stops it and it
 //     stays off after a reload and after a reboot (a second boot with the list the first one left);
@@ -97,7 +97,7 @@ expect "the system is running (not degraded)" "$(system_state)" running
 `;
 
 export default {
-  name: "16-instances",
+  name: "18-instances",
   needs: ["generator", "cli"],
   run: async (ctx) => {
     const img = imageFiles(ctx);
