@@ -6,7 +6,7 @@ import { setKeys, type KeyChange } from "../config/edit.ts";
 import { encodeIniValue } from "../config/ini.ts";
 import { loadList } from "../io/load-list.ts";
 import { imageBaseName } from "../portable/unit-name.ts";
-import type { EntryFacts } from "../plan/types.ts";
+import type { EntryFacts, Outcome } from "../plan/types.ts";
 import { imagesSeen, writeEntryCache } from "./cache.ts";
 import { CliError, type Context } from "./context.ts";
 import { imageArgument } from "./image-arg.ts";
@@ -42,15 +42,17 @@ export function precheck(ctx: Context, entry: Entry, verb: string, facts = new M
   if (entry.errors.length > 0) throw new CliError(`Failed to ${verb} '${entry.image}': ${entry.errors.map((e) => e.message).join("; ")}`);
   const list = loadList(ctx.opts.root).merged;
   const others = list.entries.filter((e) => e.name !== entry.name);
-  const outcomes = computeOutcomes(ctx, [...others, entry].sort((a, b) => (a.name < b.name ? -1 : 1)), list.masked.filter((e) => e.name !== entry.name), true, entry.name, facts);
+  const entries = [...others, entry].sort((a, b) => (a.name < b.name ? -1 : 1));
+  const masked = list.masked.filter((e) => e.name !== entry.name);
+  const outcomes = computeOutcomes(ctx, entries, { masked, fresh: entry.name, facts });
   const outcome = outcomes.find((o) => o.name === entry.name);
   if (!outcome || outcome.state !== "attached") throw new CliError(`Failed to ${verb} '${entry.image}': ${outcome?.reason ?? "no outcome"}`);
-  const victim = outcomes.find((o) => o.reason?.includes(`already provided by entry [${entry.name}]`));
+  const clashesWith = (o: Outcome): boolean => o.conflicts?.some((c) => c.with !== "host" && c.with.entry === entry.name) === true;
+  const victim = outcomes.find(clashesWith);
   if (victim) throw new CliError(`Failed to ${verb} '${entry.image}': entry [${victim.name}] (${victim.file}:${victim.line}) already provides ${outcome.units.join(" ")}, refusing to provide it twice`);
-  const conflicts = outcome.warnings.filter((w) => w.includes("exists on the host already"));
-  if (conflicts.length > 0) {
-    const units = conflicts.map((w) => /'([^']+)'/.exec(w)?.[1]).join(", ");
-    throw new CliError(`Failed to ${verb} '${entry.image}': unit file ${units} exists on the host already, refusing (use --force to attach it anyway).`);
+  const onHost = (outcome.conflicts ?? []).filter((c) => c.with === "host").map((c) => `'${c.unit}'`);
+  if (onHost.length > 0) {
+    throw new CliError(`Failed to ${verb} '${entry.image}': unit file ${onHost.join(", ")} exists on the host already, refusing (use --force to attach it anyway).`);
   }
   for (const w of outcome.warnings) ctx.warn(`Warning: ${w}`);
   return outcome.units;

@@ -40,7 +40,7 @@ export function changeEntry(ctx: Context, entry: Entry, changes: KeyChange[]): s
 function currentOutcomes(ctx: Context, list: LoadedList): Outcome[] {
   const record = readStatus(ctx);
   if (record && record.lists === list.fingerprint) return record.entries;
-  return computeOutcomes(ctx, list.merged.entries, list.merged.masked);
+  return computeOutcomes(ctx, list.merged.entries, { masked: list.merged.masked });
 }
 
 /** The attached entry whose units include `unit`, or its template. */

@@ -8,7 +8,7 @@ import { LIST_LEVELS } from "../config/paths.ts";
 import { readAtMost } from "../image/read-at-most.ts";
 import { removeStaleTemporaries, replaceFileAtomic } from "../io/atomic-file.ts";
 import { MAX_LIST_BYTES, unreadableLines } from "../io/list-files.ts";
-import { acquireLock } from "../io/lock.ts";
+import { acquireLock, LockError } from "../io/lock.ts";
 import { checkInRoot, inRoot } from "../io/root-path.ts";
 import { CliError, type Context } from "./context.ts";
 
@@ -105,7 +105,8 @@ export function editListFile(ctx: Context, path: string, edit: (text: string) =>
   try {
     lock = acquireLock(`${dir}/.portable-attach.lock`);
   } catch (e) {
-    throw new CliError((e as Error).message.startsWith("Failed") ? (e as Error).message : `Failed to lock '${host}': ${(e as Error).message}${readOnlyHint(ctx, e)}`);
+    // A LockError says what failed in its own words; anything else is the system's error.
+    throw new CliError(e instanceof LockError ? e.message : `Failed to lock '${host}': ${(e as Error).message}${readOnlyHint(ctx, e)}`);
   }
   try {
     removeStaleTemporaries("", host);

@@ -55,7 +55,7 @@ export function listRows(ctx: Context): ListRow[] {
   // The generator read other lists than there are now (an edit, a confext merged over /etc since,
   // --root): plan them here, once over all entries, as the generator would.
   const changed = !record || record.lists !== list.fingerprint;
-  const computed = new Map(changed ? computeOutcomes(ctx, list.merged.entries, list.merged.masked).map((o) => [o.name, o]) : []);
+  const computed = new Map(changed ? computeOutcomes(ctx, list.merged.entries, { masked: list.merged.masked }).map((o) => [o.name, o]) : []);
   const rows: ListRow[] = [];
   const loaded = new Set<string>();
   for (const e of current) {

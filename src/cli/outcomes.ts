@@ -1,8 +1,8 @@
 // What an entry amounts to: the generator's record of its last run (what PID 1 has loaded), or the
 // same plan() computed here (before writing an entry, and offline where no generator ran).
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import type { Entry } from "../config/attach-list.ts";
-import { GENERATOR_NORMAL_DIR, LATE_PASS_STAMP, STATUS_FILE_NAME } from "../config/paths.ts";
+import { GENERATOR_NORMAL_DIR, STATUS_FILE_NAME } from "../config/paths.ts";
 import { RunBudget } from "../image/budget.ts";
 import { readAllFacts } from "../io/facts.ts";
 import { FactsCache } from "../io/facts-cache.ts";
@@ -41,18 +41,27 @@ export function readStatusRecord(ctx: Context): Outcome[] | undefined {
   return readStatus(ctx)?.entries;
 }
 
+export interface ComputeOptions {
+  /** Attach=no entries, reported as masked. */
+  masked?: Entry[];
+  /** An entry whose images are read whatever the facts cache says (the one being attached, whose cache is about to be written). */
+  fresh?: string;
+  /** Filled with the facts read, for a caller that writes them to the cache. */
+  facts?: Map<string, EntryFacts>;
+}
+
 /**
- * plan() over these entries, as the generator would: images are read now, or taken from the facts
- * cache where the generator would take them. `fresh` names an entry whose images are read whatever
- * the cache says (the one being attached, whose cache is about to be written from `facts`).
+ * plan() over these entries, as the generator would after the late pass: images are read now, or
+ * taken from the facts cache where the generator would take them.
  */
-export function computeOutcomes(ctx: Context, entries: Entry[], masked: Entry[] = [], latePass = true, fresh?: string, facts = new Map<string, EntryFacts>()): Outcome[] {
+export function computeOutcomes(ctx: Context, entries: Entry[], options: ComputeOptions = {}): Outcome[] {
+  const { masked = [], fresh, facts = new Map<string, EntryFacts>() } = options;
   const architecture = hostArchitecture(ctx.env);
   const root = ctx.opts.root;
-  const latePassDone = latePass || existsSync(root + LATE_PASS_STAMP);
   const cache = new FactsCache(root);
   const budget = new RunBudget();
-  for (const [name, f] of readAllFacts(entries, (entry) => ({ root, architecture, latePassDone, version: VERSION, budget, ...(entry.name !== fresh && { cache }) }))) facts.set(name, f);
+  const read = readAllFacts(entries, (entry) => ({ root, architecture, latePassDone: true, version: VERSION, budget, ...(entry.name !== fresh && { cache }) }));
+  for (const [name, f] of read) facts.set(name, f);
   return plan({ entries, masked, facts, host: readHostFacts(root, architecture) }).outcomes;
 }
 

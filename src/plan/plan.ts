@@ -10,7 +10,7 @@ import { matchesPrefixes, prefixFromImage, templateOf, unitType } from "../porta
 import { checkPath, quoteWord } from "../unit/escape.ts";
 import { installSymlinks, parseInstallSection, type InstallLink } from "../unit/install.ts";
 import { renderPortableDropIn } from "./render.ts";
-import type { EntryFacts, HostFacts, ImageFacts, Outcome, OutputFile, Plan, PlanInput } from "./types.ts";
+import type { Conflict, EntryFacts, HostFacts, ImageFacts, Outcome, OutputFile, Plan, PlanInput } from "./types.ts";
 
 /** An entry portablectl would refuse to attach; the message says why, in portablectl's words. */
 export class Refusal extends Error {}
@@ -164,7 +164,12 @@ export function plan(input: PlanInput): Plan {
 /** One entry's files and outcome; `owners` (units of the entries before) is read, not changed. */
 function planEntry(entry: Entry, base: Outcome, input: PlanInput, owners: ReadonlyMap<string, string>): EntryPlan {
   const facts: EntryFacts | undefined = input.facts.get(entry.name);
-  const failed = (reason: string, warnings: string[] = []): EntryPlan => ({ outcome: { ...base, reason, warnings }, files: [], deferred: [] });
+  const conflicts: Conflict[] = [];
+  const failed = (reason: string, warnings: string[] = []): EntryPlan => ({
+    outcome: { ...base, reason, warnings, ...(conflicts.length > 0 && { conflicts }) },
+    files: [],
+    deferred: [],
+  });
   if (entry.errors.length > 0) {
     // Said with its line, since the section header is where the outcome points.
     return failed(entry.errors.map((e) => (e.line !== undefined && e.line !== entry.line ? `line ${e.line}: ${e.message}` : e.message)).join("; "));
@@ -180,7 +185,11 @@ function planEntry(entry: Entry, base: Outcome, input: PlanInput, owners: Readon
     return failed(e.message, warnings);
   }
   const clash = chosen.find((c) => owners.has(c.unit.name));
-  if (clash) return failed(`Unit '${clash.unit.name}' is already provided by entry [${owners.get(clash.unit.name)}], refusing to provide it twice`, warnings);
+  if (clash) {
+    const owner = owners.get(clash.unit.name) as string;
+    conflicts.push({ unit: clash.unit.name, with: { entry: owner } });
+    return failed(`Unit '${clash.unit.name}' is already provided by entry [${owner}], refusing to provide it twice`, warnings);
+  }
   const attached: Chosen[] = [];
   for (const c of chosen) {
     if (HOSTS_ONLY.has(c.unit.name)) {
@@ -189,6 +198,7 @@ function planEntry(entry: Entry, base: Outcome, input: PlanInput, owners: Readon
     }
     const conflict = hostConflict(input.host, c.unit.name);
     if (conflict && !entry.force) {
+      conflicts.push({ unit: c.unit.name, with: "host" });
       warnings.push(`Unit file ${conflict}, skipping it (set Force=yes to attach it anyway)`);
       continue;
     }
@@ -225,7 +235,7 @@ function planEntry(entry: Entry, base: Outcome, input: PlanInput, owners: Readon
   if (entry.profile !== "default" && !attached.some((c) => input.host.profileFile(entry.profile, unitType(c.unit.name) ?? ""))) {
     warnings.push(`Profile '${entry.profile}' was not found, no profile drop-in written`);
   }
-  const outcome: Outcome = { ...base, state: "attached", units: [...names].sort(), ...(enabledUnits.size > 0 && { enabledUnits: [...enabledUnits].sort() }), warnings, ...(facts.unverified && { cached: facts.unverified }) };
+  const outcome: Outcome = { ...base, state: "attached", units: [...names].sort(), ...(enabledUnits.size > 0 && { enabledUnits: [...enabledUnits].sort() }), warnings, ...(conflicts.length > 0 && { conflicts }), ...(facts.unverified && { cached: facts.unverified }) };
   // Taken from the attach-time cache while not reachable: the late pass checks them once mounted.
   return { outcome, files: entryFiles, deferred: facts.unverified ?? [] };
 }

@@ -48,6 +48,12 @@ export type OutputFile =
 
 export type EntryState = "attached" | "deferred" | "failed" | "masked";
 
+/** A unit an entry could not provide because someone else does: the host, or an entry planned before it. */
+export interface Conflict {
+  unit: string;
+  with: "host" | { entry: string };
+}
+
 export interface Outcome {
   name: string;
   file: string;
@@ -68,6 +74,8 @@ export interface Outcome {
    * name ("foo@a.service"): from Enable=yes and EnableUnits=. Only for attached entries.
    */
   enabledUnits?: string[];
+  /** Units left out or refused because the host or another entry has them (the warnings and reason say it in words). */
+  conflicts?: Conflict[];
   warnings: string[];
 }
 

@@ -48,6 +48,8 @@ describe("plan", () => {
       ["two", "failed"],
     ]);
     expect(r.outcomes[1]?.reason).toContain("already provided by entry [one]");
+    expect(r.outcomes[1]?.conflicts).toEqual([{ unit: "x.service", with: { entry: "one" } }]);
+    expect(r.outcomes[0]?.conflicts).toBeUndefined();
   });
 });
 
