@@ -16,6 +16,7 @@ import { verityTrust } from "../src/image/verity-trust.ts";
 import { FactsCache } from "../src/io/facts-cache.ts";
 import { readHostFacts } from "../src/io/host.ts";
 import { hostPath } from "../src/io/root-path.ts";
+import { detectSystemd } from "../src/io/systemd-version.ts";
 import { hostTree } from "../src/io/image-lookup.ts";
 import { createLogger, type Logger } from "../src/io/log.ts";
 import { hostArchitecture } from "../src/portable/architecture.ts";
@@ -99,7 +100,8 @@ export function main(argv: string[], env: NodeJS.ProcessEnv): number {
     const budget = new RunBudget();
     const facts = readAllFacts(list.merged.entries, (entry) => ({ root, architecture, latePassDone, hostTree: shared, cache, version: VERSION, trust, budget, debug: (m) => debug(`[${entry.name}] ${m}`) }));
     log.log("debug", `${cache.unchangedImages} image(s) not read: unchanged since attach time, their cached facts were used`);
-    const result = plan({ entries: list.merged.entries, masked: list.merged.masked, facts, host: readHostFacts(root, architecture) });
+    const systemd = detectSystemd(root);
+    const result = plan({ entries: list.merged.entries, masked: list.merged.masked, facts, host: readHostFacts(root, architecture, systemd) });
 
     let failures: Map<string, string>;
     try {
@@ -116,6 +118,9 @@ export function main(argv: string[], env: NodeJS.ProcessEnv): number {
       return why === undefined ? o : { ...o, state: "failed", units: [], reason: `Failed to write its files to '${outputDir}': ${why}` };
     });
     for (const o of outcomes) logOutcome(log, o);
+    // Said only when units were written for it.
+    if (systemd.version === undefined && outcomes.some((o) => o.state === "attached")) log.log("warning", `Could not tell which systemd this is (${systemd.source}): wrote units as the newest portablectl we know does (systemd ${systemd.behaviour.since}+)`);
+    else if (systemd.version !== undefined) log.log("debug", `systemd ${systemd.version} (${systemd.source}): units written as its portablectl writes them`);
     try {
       // The record quotes list lines: as private as the most private list file it comes from.
       writeFileAtomic(`${outputDir}/${STATUS_FILE_NAME}`, JSON.stringify({ version: 1, lists: list.fingerprint, entries: outcomes }, null, 1) + "\n", statusMode(root, list.files));

@@ -3,6 +3,7 @@ import { existsSync, lstatSync, readdirSync, readlinkSync } from "node:fs";
 import { inRootOrUndefined } from "./root-path.ts";
 import { HOST_UNIT_DIRS, OWN_PROFILE_DIR, PROFILE_DIRS } from "../config/paths.ts";
 import type { HostFacts } from "../plan/types.ts";
+import { detectSystemd, type DetectedSystemd } from "./systemd-version.ts";
 
 export const LATE_PASS_UNIT = "/usr/lib/systemd/system/portable-attach-late.service";
 
@@ -46,7 +47,7 @@ function exists(path: string): boolean {
   }
 }
 
-export function readHostFacts(root: string, architecture: string): HostFacts {
+export function readHostFacts(root: string, architecture: string, systemd: DetectedSystemd = detectSystemd(root)): HostFacts {
   const unitNames = new Set<string>();
   const skipLib = libIsUsrLib(root);
   // Under a root every directory is looked up inside it: a link out of the tree names no host unit.
@@ -69,6 +70,7 @@ export function readHostFacts(root: string, architecture: string): HostFacts {
     },
     architecture,
     osReleasePath: existsSync(root + "/etc/os-release") ? "/etc/os-release" : "/usr/lib/os-release",
+    portable: systemd.behaviour,
     latePassUnit: LATE_PASS_UNIT,
     confextEnabled: CONFEXT_WANTS.some((d) => exists(`${root}${d}/sysinit.target.wants/systemd-confext.service`)),
   };

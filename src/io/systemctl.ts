@@ -18,7 +18,7 @@ export function offlineReason(env: NodeJS.ProcessEnv): string | undefined {
 }
 
 /** systemd's running_in_chroot(): our / is not PID 1's /. Unknowable as non-root: assume not. */
-function inChroot(): boolean {
+export function inChroot(): boolean {
   try {
     const ours = statSync("/");
     const pid1 = statSync("/proc/1/root");

@@ -211,7 +211,7 @@ function planEntry(entry: Entry, base: Outcome, input: PlanInput, owners: Readon
     entryFiles.push({ path: unit.name, kind: "file", content: unit.content });
     const profile = input.host.profileFile(entry.profile, unitType(unit.name) ?? "");
     if (profile) entryFiles.push({ path: `${unit.name}.d/10-profile.conf`, kind: "symlink", target: profile });
-    const dropIn = renderPortableDropIn({ unitName: unit.name, sourcePath: entry.file, root: facts.root, extensions: facts.extensions, from, hostOsRelease: input.host.osReleasePath, relaxExtensionCheck: entry.force });
+    const dropIn = renderPortableDropIn({ unitName: unit.name, sourcePath: entry.file, root: facts.root, extensions: facts.extensions, from, hostOsRelease: input.host.osReleasePath, behaviour: input.host.portable, relaxExtensionCheck: entry.force });
     entryFiles.push({ path: `${unit.name}.d/20-portable.conf`, kind: "file", content: dropIn });
   }
   const enabledUnits = new Set<string>();

@@ -2,6 +2,7 @@
 // plan() decides (files to write, and each entry's outcome). Plain data, no IO.
 import type { Entry } from "../config/attach-list.ts";
 import type { UnitFile } from "../portable/discover.ts";
+import type { PortableBehaviour } from "../portable/systemd-features.ts";
 
 export interface ImageFacts {
   /** The image path as the booted system sees it (symlinks and versions resolved). */
@@ -30,8 +31,10 @@ export interface HostFacts {
   profileFile(profile: string, unitType: string): string | undefined;
   /** systemd architecture name, for extension-release ARCHITECTURE=. */
   architecture: string;
-  /** The host's os-release path, bound into services as /run/host/os-release (as portablectl 252 does). */
+  /** The host's os-release path, bound into services as /run/host/os-release where `portable` says so. */
   osReleasePath: string;
+  /** What the host's systemd's portablectl writes into 20-portable.conf (src/portable/systemd-features.ts). */
+  portable: PortableBehaviour;
   /** The unit that runs the late pass for deferred entries, as a booted-system path. */
   latePassUnit: string;
   /**

@@ -240,3 +240,36 @@ list $c/etc/portable-attach.conf <<'L'
 Image=/var/lib/portables/app_1
 EnableUnits=app@a.service app@b-c.service app-def@.service nobody@x.service
 L
+
+# The same images under newer systemd: what their portablectl writes differs (PORTABLE_*_NAME_AND_VERSION
+# log fields and no os-release bind since 254, CONFEXT_ fields since 255, extensions on every service since 260).
+for v in 257 262; do
+  case $v in 257) c=18-systemd-257/input;; 262) c=19-systemd-262/input;; esac
+  P=$c/var/lib/portables
+  image $P/base_1 debian 'IMAGE_ID=base-os' 'IMAGE_VERSION=1.2'; service $P/base_1 svc.service
+  ext $P/svc-tools svc-tools 'SYSEXT_ID=tools' 'SYSEXT_VERSION_ID=3' 'CONFEXT_ID=tools-conf'
+  service $P/svc-tools svc-tools.service
+  image $P/single_2 debian; service $P/single_2 single.service
+  list $c/etc/portable-attach.conf <<'L'
+[svc]
+Image=/var/lib/portables/base_1
+Extensions=/var/lib/portables/svc-tools
+Prefixes=svc
+
+[single]
+Image=single
+
+[foo]
+Image=/var/lib/portables/foo_1.raw
+Extensions=/var/lib/extensions.portable/foo.raw
+Force=yes
+L
+  printf '/var/lib/portables/foo_1.raw squashfs-xz.raw\n/var/lib/extensions.portable/foo.raw erofs-lz4.raw\n' > "${c%/input}/images"
+  mkdir -p $c/usr/lib/x86_64-linux-gnu/systemd; : > $c/usr/lib/x86_64-linux-gnu/systemd/libsystemd-shared-$v.so
+done
+
+# Every other tree states its systemd the same way: 252, the version these cases were recorded on.
+for c in */input; do
+  [ -n "$(find $c/usr/lib -path '*/systemd/libsystemd-shared-*' 2>/dev/null)" ] ||
+    { mkdir -p $c/usr/lib/systemd; : > $c/usr/lib/systemd/libsystemd-shared-252.so; }
+done

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { parseAttachList } from "../../src/config/attach-list.ts";
 import { plan } from "../../src/plan/plan.ts";
 import type { EntryFacts, HostFacts, ImageFacts } from "../../src/plan/types.ts";
+import { behaviourFor } from "../../src/portable/systemd-features.ts";
 
 const enc = new TextEncoder();
 const host: HostFacts = {
@@ -10,6 +11,7 @@ const host: HostFacts = {
   profileFile: (p, t) => `/usr/lib/systemd/portable/profile/${p}/${t}.conf`,
   architecture: "x86-64",
   osReleasePath: "/etc/os-release",
+  portable: behaviourFor(252),
   latePassUnit: "/usr/lib/systemd/system/portable-attach-late.service",
   confextEnabled: false,
 };
