@@ -1,7 +1,7 @@
 // The CLI's side of talking to PID 1: one daemon-reload per run, then start/stop/restart jobs.
 // Whatever cannot be done (--root, --no-reload, no systemd) is said, not failed.
 import { loadList } from "../io/load-list.ts";
-import { offlineReason, systemctl } from "../io/systemctl.ts";
+import { failedAfterStart, offlineReason, systemctl } from "../io/systemctl.ts";
 import type { Context } from "./context.ts";
 import { readStatus } from "./outcomes.ts";
 
@@ -65,6 +65,14 @@ export function unitJob(ctx: Context, verb: "start" | "stop" | "restart", units:
     return false;
   }
   const past = verb === "stop" ? "Stopped" : verb === "start" ? "Started" : "Restarted";
-  ctx.note(`${ctx.opts.noBlock && verb !== "stop" ? `Queued ${verb} of` : past} ${units.join(" ")}.`);
-  return true;
+  if (ctx.opts.noBlock && verb !== "stop") {
+    ctx.note(`Queued ${verb} of ${units.join(" ")}.`);
+    return true;
+  }
+  // The job's success is not the unit's: a service whose sandbox cannot be set up fails just after.
+  const failed = verb === "stop" ? [] : failedAfterStart(units, ctx.env);
+  const fine = units.filter((u) => !failed.some((f) => f.unit === u));
+  if (fine.length > 0) ctx.note(`${past} ${fine.join(" ")}.`);
+  for (const f of failed) ctx.warn(`Failed to ${verb} ${f.unit}: it is ${f.why} right after its ${verb} job. See 'systemctl status ${f.unit}' and 'journalctl -u ${f.unit}'.`);
+  return failed.length === 0;
 }

@@ -11,17 +11,19 @@ export const CLI = join(REPO, "dist", "portable-attach");
 export const GENERATOR = join(REPO, "dist", "portable-attach-generator");
 const FOO = join(REPO, "test", "golden", "01-one-service", "input", "var", "lib", "portables", "foo_1");
 
-/** A root with /var/lib/portables/{foo_1,foo_2,bar_1} and our profiles; no list files. */
+/** A root with /var/lib/portables/{foo_1,foo_2,bar_1}, our profiles and systemd 252's library (its version); no list files. */
 export function makeTree(prefix = "pa-cli-"): string {
   const root = mkdtempSync(join(tmpdir(), prefix));
   const portables = join(root, "var/lib/portables");
   mkdirSync(portables, { recursive: true });
+  mkdirSync(join(root, "usr/lib/systemd"), { recursive: true });
   cpSync(FOO, join(portables, "foo_1"), { recursive: true });
   cpSync(FOO, join(portables, "foo_2"), { recursive: true });
   cpSync(FOO, join(portables, "bar_1"), { recursive: true });
   const units = join(portables, "bar_1/usr/lib/systemd/system");
   renameSync(join(units, "foo.service"), join(units, "bar.service"));
   cpSync(join(REPO, "profiles"), join(root, "usr/lib/portable-attach/profile"), { recursive: true });
+  writeFileSync(join(root, "usr/lib/systemd/libsystemd-shared-252.so"), "");
   return root;
 }
 
