@@ -125,7 +125,7 @@ Version: ${version}
 Architecture: all
 Maintainer: portable-attach developers <portable-attach@localhost>
 Installed-Size: ${installedKiB}
-Depends: nodejs (>= 18), systemd
+Depends: nodejs (>= 18), systemd (>= 252)
 Suggests: systemd-container
 Section: admin
 Priority: optional

@@ -33,7 +33,7 @@ describe.skipIf(!haveDpkg)("the .deb", () => {
 
   it("has the control fields: version from package.json, depends on nodejs >= 18 and systemd", () => {
     expect(dpkgDeb("-f", deb, "Package", "Version", "Architecture", "Depends")).toBe(
-      `Package: portable-attach\nVersion: ${pkg.version}\nArchitecture: all\nDepends: nodejs (>= 18), systemd\n`,
+      `Package: portable-attach\nVersion: ${pkg.version}\nArchitecture: all\nDepends: nodejs (>= 18), systemd (>= 252)\n`,
     );
   });
 
