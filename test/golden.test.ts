@@ -25,6 +25,9 @@ export function runGenerator(root: string, out: string, env: Record<string, stri
   });
 }
 
+/** Settings newer than the systemd 252 that verifies the trees, and the version that has them. */
+const NEWER_KEYS: Record<string, number> = { RootImagePolicy: 254, ExtensionImagePolicy: 254 };
+
 const cases = readdirSync(GOLDEN).filter((d) => /^\d\d-/.test(d)).sort();
 
 describe("golden generator output", () => {
@@ -71,8 +74,11 @@ describe("golden generator output", () => {
     expect(listing(again)).toBe(listing(out));
     expect(contents(again)).toEqual(contents(out));
 
-    // systemd 252 itself must load every unit we wrote without a word of complaint.
-    const problems = verifyTree(root, out);
+    // systemd 252 itself must load every unit we wrote without a word of complaint, but for the
+    // settings newer systemd has that a case written for it may use (systemd.exec(5): since 254).
+    const systemd = Number(/libsystemd-shared-(\d+)/.exec(walk(join(dir, "input")).map((e) => e.path).join("\n"))?.[1] ?? 252);
+    const newer = Object.entries(NEWER_KEYS).filter(([, since]) => since <= systemd).map(([key]) => `Unknown key '${key}' in section [Service]`);
+    const problems = verifyTree(root, out).filter((p) => !newer.some((n) => p.includes(n)));
     expect(problems, problems.join("\n")).toEqual([]);
   });
 });

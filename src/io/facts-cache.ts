@@ -126,6 +126,7 @@ function wellFormed(img: CachedImage): boolean {
     (f.type === "raw" || f.type === "directory") &&
     (f.release === undefined || (typeof f.release === "object" && f.release !== null && strings(Object.values(f.release)))) &&
     strings(f.warnings) &&
+    (f.pin === undefined || (typeof f.pin === "string" && /^[a-z0-9=:+-]+$/.test(f.pin))) &&
     Array.isArray(f.units) &&
     f.units.every((u) => typeof u?.name === "string" && typeof u.content === "string") &&
     (img.identity === undefined || (img.identity !== null && strings([img.identity.ino, img.identity.size, img.identity.mtimeNs, img.identity.ctimeNs])))

@@ -6,6 +6,7 @@ import { openImage, rememberingTree } from "../image/open.ts";
 import { verityTrust, type Trust } from "../image/verity-trust.ts";
 import { ImageError, type ImageTree } from "../image/types.ts";
 import { discoverUnits } from "../portable/discover.ts";
+import { imagePolicyPin } from "../portable/image-policy.ts";
 import { findExtensionRelease, findOsRelease, parseEnvFile, ReleaseError } from "../portable/release.ts";
 import { lastComponent } from "../portable/unit-name.ts";
 import { parseVersionedName } from "../portable/version.ts";
@@ -54,11 +55,13 @@ function readImageUnbudgeted(options: FactsOptions, path: string, matches: reado
     const name = lastComponent(path).name.replace(/\.raw$/, "");
     const release = role === "root" ? findOsRelease(tree) : findExtensionRelease(tree, name, relaxed);
     const { units, warnings } = discoverUnits(tree, matches);
+    const pin = imagePolicyPin(tree, options.root + path);
     const facts: ImageFacts = {
       path,
       type: tree.type,
       release: release && parseEnvFile(release.text),
       units,
+      ...(pin !== undefined && { pin }),
       warnings: warnings.map((w) => unroot(w, options.root)),
       ...(level !== undefined && level !== "unprotected" && { protection: level }),
     };

@@ -11,6 +11,8 @@ export interface ImageFacts {
   /** Parsed os-release (root) or extension-release (extension); undefined if the image has none. */
   release: Record<string, string> | undefined;
   units: UnitFile[];
+  /** The image policy that pins a raw image to what was found (src/portable/image-policy.ts), if known. */
+  pin?: string;
   /** Non-fatal findings while reading the image. */
   warnings: string[];
   /** dm-verity state of a raw image ("signed", "verity"); absent: unprotected. Checked against ImagePolicy=. */

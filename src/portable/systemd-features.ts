@@ -24,13 +24,15 @@ export interface PortableBehaviour {
   confextLogFields: boolean;
   /** Since 260: every service gets the ExtensionImages=/ExtensionDirectories= lines, not only those found in an extension. */
   extensionsOnEveryService: boolean;
+  /** Since 260: RootImagePolicy=/ExtensionImagePolicy= pin each raw image to what was found in it. */
+  pinImagePolicy: boolean;
 }
 
 export const PORTABLE_BEHAVIOURS: readonly PortableBehaviour[] = [
-  { since: 252, bindHostOsRelease: true, releaseLogFields: false, confextLogFields: false, extensionsOnEveryService: false },
-  { since: 254, bindHostOsRelease: false, releaseLogFields: true, confextLogFields: false, extensionsOnEveryService: false },
-  { since: 255, bindHostOsRelease: false, releaseLogFields: true, confextLogFields: true, extensionsOnEveryService: false },
-  { since: 260, bindHostOsRelease: false, releaseLogFields: true, confextLogFields: true, extensionsOnEveryService: true },
+  { since: 252, bindHostOsRelease: true, releaseLogFields: false, confextLogFields: false, extensionsOnEveryService: false, pinImagePolicy: false },
+  { since: 254, bindHostOsRelease: false, releaseLogFields: true, confextLogFields: false, extensionsOnEveryService: false, pinImagePolicy: false },
+  { since: 255, bindHostOsRelease: false, releaseLogFields: true, confextLogFields: true, extensionsOnEveryService: false, pinImagePolicy: false },
+  { since: 260, bindHostOsRelease: false, releaseLogFields: true, confextLogFields: true, extensionsOnEveryService: true, pinImagePolicy: true },
 ];
 
 /** The oldest systemd we support; older ones get its behaviour. */

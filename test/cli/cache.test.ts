@@ -152,6 +152,8 @@ describe("the facts cache", () => {
       ["truncated", () => writeFileSync(join(root, CACHE), good.slice(0, good.length >> 1))],
       ["not an object", () => writeFileSync(join(root, CACHE), "null\n")],
       ["units of the wrong shape", () => writeFileSync(join(root, CACHE), good.replace(/"units":\[/, '"units":[7,'))],
+      // The pin is written into units as it is: only an image policy's characters may pass.
+      ["a pin that is not a policy", () => (expect(good).toContain('"pin":"root=erofs:=absent"'), writeFileSync(join(root, CACHE), good.replace('"pin":"root=erofs:=absent"', '"pin":"x\\nExecStartPre=/bin/evil"')))],
       // A FIFO must not hang the generator (nobody writes to it).
       ["a FIFO", () => (rmSync(join(root, CACHE)), spawnSync("mkfifo", [join(root, CACHE)]))],
       ["a directory", () => (rmSync(join(root, CACHE)), mkdirSync(join(root, CACHE)))],

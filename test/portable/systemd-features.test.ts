@@ -83,6 +83,15 @@ describe("20-portable.conf by systemd version", () => {
     expect(render(257, ext, [ext])).toContain("LogExtraFields=PORTABLE_EXTENSION_NAME_AND_VERSION=ext_2\nLogExtraFields=PORTABLE_EXTENSION_NAME_AND_VERSION=conf\n");
     expect(render(257, root, [ext])).not.toContain("ExtensionImages=");
   });
+  it("260+: raw images pinned by their image policy, where known", () => {
+    const pinnedRoot = { ...root, pin: "root=squashfs:=absent" };
+    const pinnedExt = { ...ext, pin: "root=erofs:=absent" };
+    const text = renderPortableDropIn({ unitName: "app.service", sourcePath: "/l", root: pinnedRoot, extensions: [pinnedExt], from: pinnedRoot, hostOsRelease: "/etc/os-release", behaviour: behaviourFor(262), relaxExtensionCheck: false });
+    expect(text).toContain("LogExtraFields=PORTABLE=app_1.raw\nRootImagePolicy=root=squashfs:=absent\nEnvironment=PORTABLE_ROOT=app_1.raw\n");
+    expect(text).toContain("LogExtraFields=PORTABLE_EXTENSION=app-ext.raw\nExtensionImagePolicy=root=erofs:=absent\nLogExtraFields=PORTABLE_EXTENSION_NAME_AND_VERSION=ext_2\n");
+    const old = renderPortableDropIn({ unitName: "app.service", sourcePath: "/l", root: pinnedRoot, extensions: [pinnedExt], from: pinnedExt, hostOsRelease: "/etc/os-release", behaviour: behaviourFor(259), relaxExtensionCheck: false });
+    expect(old).not.toContain("ImagePolicy=");
+  });
   it("260+: a unit of the base image gets the extensions too", () => {
     expect(render(259, root, [ext])).not.toContain("ExtensionImages=");
     expect(render(260, root, [ext])).toContain(`\nExtensionImages=${ext.path}\nLogExtraFields=PORTABLE_EXTENSION=app-ext.raw\n`);
