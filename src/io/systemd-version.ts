@@ -10,6 +10,7 @@
 // means PID 1 gives services /run/host/os-release itself, and our bind would collide with it.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { behaviourFor, type PortableBehaviour } from "../portable/systemd-features.ts";
+import { inRootOrUndefined } from "./root-path.ts";
 import { inChroot } from "./systemctl.ts";
 
 export interface DetectedSystemd {
@@ -40,17 +41,20 @@ function fromRunningPid1(): { version: number; source: string } | undefined {
 /** The highest libsystemd-shared-NNN.so under the tree's library directories (multiarch ones too). */
 function fromInstalled(root: string): { version: number; source: string } | undefined {
   const dirs = [...LIB_DIRS];
+  // Inside the tree, as every path under a root: a link out of it says nothing of its systemd.
+  const usrLib = inRootOrUndefined(root, "/usr/lib");
   try {
-    for (const d of readdirSync(root + "/usr/lib")) if (d.includes("-linux-")) dirs.push(`/usr/lib/${d}/systemd`);
+    if (usrLib !== undefined) for (const d of readdirSync(usrLib)) if (d.includes("-linux-")) dirs.push(`/usr/lib/${d}/systemd`);
   } catch {
     /* no /usr/lib: nothing installed */
   }
   let best: { version: number; source: string } | undefined;
   for (const dir of dirs) {
-    if (!existsSync(root + dir)) continue;
+    const host = inRootOrUndefined(root, dir);
+    if (host === undefined || !existsSync(host)) continue;
     let names: string[];
     try {
-      names = readdirSync(root + dir);
+      names = readdirSync(host);
     } catch {
       continue;
     }

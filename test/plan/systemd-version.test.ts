@@ -1,6 +1,6 @@
 // Which systemd a tree has, from the libsystemd-shared-NNN.so it installs (the --root and
 // PORTABLE_ATTACH_ROOT rule), and what happens when nothing says.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -43,5 +43,14 @@ describe("detectSystemd under a root", () => {
   it("flows into the host facts plan() gets", () => {
     expect(readHostFacts(tree(["usr/lib/systemd/libsystemd-shared-252.so"]), "x86-64").portable.bindHostOsRelease).toBe(true);
     expect(readHostFacts(tree(["usr/lib/systemd/libsystemd-shared-257.so"]), "x86-64").portable.bindHostOsRelease).toBe(false);
+  });
+});
+
+describe("detectSystemd confined to the tree", () => {
+  it("a library directory linked out of the tree is read inside it", () => {
+    const root = tree(["usr/lib/systemd/libsystemd-shared-257.so"]);
+    const outside = tree(["systemd/libsystemd-shared-262.so"]);
+    symlinkSync(outside, join(root, "usr/lib64"));
+    expect(detectSystemd(root).version).toBe(257);
   });
 });
