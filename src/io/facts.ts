@@ -55,7 +55,7 @@ function readImageUnbudgeted(options: FactsOptions, path: string, matches: reado
     const name = lastComponent(path).name.replace(/\.raw$/, "");
     const release = role === "root" ? findOsRelease(tree) : findExtensionRelease(tree, name, relaxed);
     const { units, warnings } = discoverUnits(tree, matches);
-    const pin = imagePolicyPin(tree, options.root + path);
+    const pin = imagePolicyPin(tree);
     const facts: ImageFacts = {
       path,
       type: tree.type,
