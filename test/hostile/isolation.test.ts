@@ -17,6 +17,7 @@ import { hostTree } from "../../src/io/image-lookup.ts";
 import { plan } from "../../src/plan/plan.ts";
 import { parseInstallSection } from "../../src/unit/install.ts";
 import type { EntryFacts, HostFacts, ImageFacts, Outcome } from "../../src/plan/types.ts";
+import { behaviourFor } from "../../src/portable/systemd-features.ts";
 import { VERSION } from "../../src/version.ts";
 import { build, osRelease, unit } from "./spec.ts";
 
@@ -32,6 +33,7 @@ function host(names: string[] = []): HostFacts {
     profileFile: () => undefined,
     architecture: "x86-64",
     osReleasePath: "/etc/os-release",
+    portable: behaviourFor(252),
     latePassUnit: "/usr/lib/systemd/system/portable-attach-late.service",
   };
 }
