@@ -6,5 +6,7 @@ export default defineConfig({
     // Image fuzzing and bundle smoke tests spawn processes; keep the 2-core machine responsive.
     maxWorkers: 2,
     testTimeout: 60_000,
+    // The default summary, then every skipped test with its reason.
+    reporters: ["default", "./test/helpers/skip-reporter.ts"],
   },
 });
