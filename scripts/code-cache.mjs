@@ -8,7 +8,7 @@
 // the Node it writes into the #! lines. The program itself never writes one.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -86,11 +86,15 @@ export const PROGRAMS = {
   "portable-attach": (root) => ({ args: [`--root=${root}`, "list"], env: {} }),
 };
 
+/** The raw images of the representative run: name in the root → fixture file. */
+export const SAMPLE_IMAGES = { foo_1: "erofs-lz4.raw", sq_1: "squashfs-zstd.raw", ext_1: "ext4.raw", gpt_1: "gpt-dps-root-erofs.raw" };
+
 /**
  * A small root for the representative run: a directory image with an extension, and raw images of
- * the usual kinds (erofs, squashfs, ext4, GPT with an erofs root partition) from the test fixtures.
+ * the usual kinds (erofs, squashfs, ext4, GPT with an erofs root partition) from `images` (the test
+ * fixtures; the package ships a few in /usr/share/portable-attach/code-cache): those there are used.
  */
-export function representativeRoot(dir) {
+export function representativeRoot(dir, { images = join(REPO, "test/fixtures/images"), profiles = join(REPO, "profiles") } = {}) {
   const file = (path, text) => {
     mkdirSync(dirname(join(dir, path)), { recursive: true });
     writeFileSync(join(dir, path), text);
@@ -102,36 +106,22 @@ export function representativeRoot(dir) {
   const ext = "/var/lib/portables/hello-debug";
   file(`${ext}/usr/lib/extension-release.d/extension-release.hello-debug`, "ID=debian\nVERSION_ID=12\n");
   file(`${ext}/usr/lib/systemd/system/hello-debug.service`, "[Service]\nExecStart=/usr/bin/hello --debug\n");
-  const raw = { foo_1: "erofs-lz4.raw", sq_1: "squashfs-zstd.raw", ext_1: "ext4.raw", gpt_1: "gpt-dps-root-erofs.raw" };
   mkdirSync(join(dir, "var/lib/portables"), { recursive: true });
-  for (const [name, fixture] of Object.entries(raw)) {
-    cpSync(join(REPO, "test/fixtures/images", fixture), join(dir, `var/lib/portables/${name}.raw`));
+  const have = new Set();
+  for (const [name, fixture] of Object.entries(SAMPLE_IMAGES)) {
+    if (!existsSync(join(images, fixture))) continue;
+    cpSync(join(images, fixture), join(dir, `var/lib/portables/${name}.raw`));
+    have.add(name);
   }
-  cpSync(join(REPO, "profiles"), join(dir, "usr/lib/portable-attach/profile"), { recursive: true });
+  cpSync(profiles, join(dir, "usr/lib/portable-attach/profile"), { recursive: true });
   // The fixtures all hold the same foo*.service and allow only the prefix foo: [foo] is attached,
   // the others are read whole and then refused for providing the same units (each refusal names both).
-  file("/etc/portable-attach.conf", `[hello]
-Image=${img}
-Extensions=${ext}
-Enable=yes
-
-[foo]
-Image=foo
-Enable=yes
-
-[x-squashfs]
-Image=/var/lib/portables/sq_1.raw
-Prefixes=foo
-Profile=strict
-
-[x-ext4]
-Image=/var/lib/portables/ext_1.raw
-Prefixes=foo
-
-[x-gpt]
-Image=/var/lib/portables/gpt_1.raw
-Prefixes=foo
-`);
+  const entries = [`[hello]\nImage=${img}\nExtensions=${ext}\nEnable=yes\n`];
+  if (have.has("foo_1")) entries.push("[foo]\nImage=foo\nEnable=yes\n");
+  if (have.has("sq_1")) entries.push("[x-squashfs]\nImage=/var/lib/portables/sq_1.raw\nPrefixes=foo\nProfile=strict\n");
+  if (have.has("ext_1")) entries.push("[x-ext4]\nImage=/var/lib/portables/ext_1.raw\nPrefixes=foo\n");
+  if (have.has("gpt_1")) entries.push("[x-gpt]\nImage=/var/lib/portables/gpt_1.raw\nPrefixes=foo\n");
+  file("/etc/portable-attach.conf", entries.join("\n"));
   mkdirSync(join(dir, "run/systemd/generator"), { recursive: true });
   return dir;
 }
@@ -148,7 +138,7 @@ function cleanEnv(extra) {
  * that a cache already at the installed path plays no part and the check works below a DESTDIR.
  * The file appears whole or not at all. Returns { ok: true } or { ok: false, reason }; never throws.
  */
-export function makeCodeCache({ node = process.execPath, exe, program, cacheFile, runAs = resolve(exe) }) {
+export function makeCodeCache({ node = process.execPath, exe, program, cacheFile, runAs = resolve(exe), samples }) {
   const how = PROGRAMS[program];
   if (!how) return { ok: false, reason: `no representative run for '${program}'` };
   const dir = mkdtempSync(join(tmpdir(), "portable-attach-code-cache-"));
@@ -157,7 +147,7 @@ export function makeCodeCache({ node = process.execPath, exe, program, cacheFile
     const copy = join(dir, program);
     writeFileSync(join(dir, "package.json"), '{"type":"commonjs"}\n');
     writeFileSync(copy, withCachePath(readFileSync(exe, "utf8"), cache));
-    const { args, env } = how(representativeRoot(join(dir, "root")));
+    const { args, env } = how(representativeRoot(join(dir, "root"), samples));
     const r = spawnSync(node, ["-e", PRODUCER, runAs, ...args], {
       cwd: dir, encoding: "utf8", stdio: ["ignore", "ignore", "pipe"], timeout: 60_000,
       env: cleanEnv({ ...env, PORTABLE_ATTACH_CODE_CACHE_OUT: cache, PORTABLE_ATTACH_CODE_CACHE_EXE: copy }),
@@ -197,8 +187,10 @@ export function codeCacheState({ node = process.execPath, exe, env = {} }) {
   }
 }
 
-// For tests and for remaking a cache by hand (e.g. after an upgrade of Node):
-//   node scripts/code-cache.mjs make EXECUTABLE CACHE-FILE [--node=PATH]   (the program is EXECUTABLE's name)
+// For tests, the package's postinst, and remaking a cache by hand (e.g. after an upgrade of Node):
+//   node scripts/code-cache.mjs make EXECUTABLE CACHE-FILE [--node=PATH] [--images=DIR --profiles=DIR]
+//                                                    (the program is EXECUTABLE's name; the sample
+//                                                    images and profiles default to the source tree's)
 //   node scripts/code-cache.mjs state EXECUTABLE [--node=PATH]             (accepted, rejected, missing, unusable …)
 const isMain = () => {
   try {
@@ -208,17 +200,19 @@ const isMain = () => {
   }
 };
 if (isMain()) {
-  const args = process.argv.slice(2).filter((a) => !a.startsWith("--node="));
-  const node = process.argv.find((a) => a.startsWith("--node="))?.slice("--node=".length) ?? process.execPath;
+  const option = (name) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const args = process.argv.slice(2).filter((a) => !/^--(node|images|profiles)=/.test(a));
+  const node = option("node") ?? process.execPath;
+  const samples = { images: option("images") ?? join(REPO, "test/fixtures/images"), profiles: option("profiles") ?? join(REPO, "profiles") };
   const [verb, exe, cacheFile] = args;
   if (verb === "make" && exe && cacheFile && args.length === 3) {
-    const r = makeCodeCache({ node, exe, program: basename(exe), cacheFile });
+    const r = makeCodeCache({ node, exe, program: basename(exe), cacheFile, samples });
     if (!r.ok) console.error(`code-cache.mjs: ${r.reason}`);
     process.exitCode = r.ok ? 0 : 1;
   } else if (verb === "state" && exe && args.length === 2) {
     console.log(codeCacheState({ node, exe }));
   } else {
-    console.error("usage: code-cache.mjs make EXECUTABLE CACHE-FILE [--node=PATH] | state EXECUTABLE [--node=PATH]");
+    console.error("usage: code-cache.mjs make EXECUTABLE CACHE-FILE [--node=PATH] [--images=DIR] [--profiles=DIR] | state EXECUTABLE [--node=PATH]");
     process.exitCode = 2;
   }
 }

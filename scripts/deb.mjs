@@ -4,26 +4,37 @@
 // with #!/usr/bin/node (Debian's nodejs), gzipped man pages, and no install manifest (dpkg keeps
 // the list of files). Version from package.json. Needs dpkg-deb; runs as any user.
 //
-// No V8 code caches (scripts/install.mjs): a cache is accepted only by the V8 that made it, and
-// the Node that runs the package is whichever nodejs (>= 18) the target has, upgraded on its own
-// schedule; one made here by the building Node would be refused there. Making one in postinst
-// would need the producer and its sample images shipped, a file in /usr that dpkg does not own
-// (the generator runs before /var is mounted), and a trigger to remake it on every nodejs upgrade;
-// that is left out. Without a cache the programs compile their bundle as before they had one:
-// the launcher finds no file at /usr/lib/portable-attach/<program>.v8cache and goes on.
+// Why this builder and not debhelper: the package is architecture-independent and made from what
+// `npm run build` leaves in dist/; a debian/ directory for dpkg-buildpackage would add a build
+// chain (debhelper, a debian/rules that runs npm, the dev tools' Debian packages) that changes
+// nothing in the result, and the tests rebuild the package on every run, as any user, with
+// dpkg-deb alone. What debhelper would generate is written out instead: the maintainer scripts in
+// scripts/deb/ use deb-systemd-helper and deb-systemd-invoke as dh_installsystemd does; the
+// changelog (scripts/deb/changelog, Debian's format: its first entry gives the version, which must
+// be package.json's, and the Maintainer) is installed gzipped; copyright is DEP-5 with the texts of
+// the bundled packages' licences, read from node_modules. lintian (Debian 12's) passes it with no
+// error or warning (test/packaging/deb.test.ts runs it).
+//
+// V8 code caches: a cache is accepted only by the V8 that made it, and the Node that runs the
+// package is the target's nodejs, upgraded on its own schedule, so none is shipped. postinst makes
+// them with /usr/bin/node (scripts/code-cache.mjs, installed as /usr/lib/portable-attach/
+// code-cache.mjs, run on the sample images in /usr/share/portable-attach/code-cache), and a dpkg
+// file trigger on /usr/bin/node (scripts/deb/triggers) remakes them whenever nodejs is upgraded.
+// prerm and postrm remove them (dpkg does not own them). A missing or stale cache costs only
+// start-up speed: the launcher refuses it and compiles the bundle as before.
 //
 //   node scripts/deb.mjs [--out=DIR]
 //
-// Maintainer scripts: postinst and postrm run `systemctl daemon-reload` only on a system booted
-// with systemd (/run/systemd/system exists), so the generator runs (or its output goes) at once;
-// in a chroot or image build they do nothing and the next boot runs the generator. prerm stops the
-// optional watcher on removal. postrm purge removes what the programs themselves created (the
-// late-pass stamp in /run/portable-attach; /etc/portable-attach/cache is reserved for the unit-file
-// cache of the design, not written yet) and an enablement link of
-// the watcher; the attach lists in /etc are the administrator's and stay.
+// Maintainer scripts (scripts/deb/): postinst and postrm run `systemctl daemon-reload` only on a
+// system booted with systemd (/run/systemd/system exists), so the generator runs (or its output
+// goes) at once; in a chroot or image build they do nothing and the next boot runs the generator.
+// prerm stops the optional watcher on removal. postrm purge removes the watcher's enablement
+// links (deb-systemd-helper purge) and what the programs themselves created (the late-pass stamp
+// in /run/portable-attach; /etc/portable-attach/cache, reserved for a unit-file cache); the attach
+// lists in /etc are the administrator's and stay.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync, lstatSync, realpathSync } from "node:fs";
+import { chmodSync, cpSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync, lstatSync, realpathSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
@@ -31,57 +42,58 @@ import { install, REPO } from "./install.mjs";
 
 export const PACKAGE = "portable-attach";
 
-const POSTINST = `#!/bin/sh
-set -e
-# Run the generator now when booted with systemd; a chroot or an image build waits for the boot.
-if [ "$1" = configure ] && [ -d /run/systemd/system ]; then
-    systemctl daemon-reload || true
-fi
-exit 0
-`;
+const DEB = join(REPO, "scripts/deb");
+/** The sample images the package's postinst makes the code caches with (small ones). */
+const CACHE_SAMPLES = ["erofs-lz4.raw", "squashfs-zstd.raw", "gpt-dps-root-erofs.raw"];
+/** The packages bundled into both programs: their licences go into copyright. */
+const BUNDLED = [
+  { name: "ini", license: "ISC" },
+  { name: "fzstd", license: "MIT" },
+];
 
-const PRERM = `#!/bin/sh
-set -e
-# The optional hand-edit watcher (systemctl enable --now portable-attach.path) goes with the package.
-if [ "$1" = remove ] && [ -d /run/systemd/system ]; then
-    systemctl stop portable-attach.path portable-attach-reload.service >/dev/null 2>&1 || true
-fi
-exit 0
-`;
+/** The first entry of a Debian changelog: version, maintainer, date (RFC 2822). */
+export function changelogHead(text) {
+  const head = /^([a-z0-9][a-z0-9.+-]+) \(([^)]+)\) [^;]+; urgency=\w+\n/.exec(text);
+  const trailer = /^ -- (.+ <[^>]+>)  (.+)$/m.exec(text);
+  if (!head || !trailer) throw new Error("scripts/deb/changelog: no entry in Debian's changelog format");
+  return { source: head[1], version: head[2], maintainer: trailer[1], date: trailer[2] };
+}
 
-const POSTRM = `#!/bin/sh
-set -e
-if [ "$1" = remove ] || [ "$1" = purge ]; then
-    # The generator is gone: a reload drops what it had attached (running services keep running).
-    if [ -d /run/systemd/system ]; then
-        systemctl daemon-reload || true
-    fi
-fi
-if [ "$1" = purge ]; then
-    # What portable-attach itself created; the attach lists are the administrator's and stay.
-    rm -rf /etc/portable-attach/cache /run/portable-attach
-    rmdir /etc/portable-attach 2>/dev/null || true
-    rm -f /etc/systemd/system/paths.target.wants/portable-attach.path
-    rmdir /etc/systemd/system/paths.target.wants 2>/dev/null || true
-fi
-exit 0
-`;
+/** The licence text of a bundled package, as a DEP-5 License paragraph's body, and its copyright line. */
+function bundledLicense(name) {
+  const text = readFileSync(join(REPO, "node_modules", name, "LICENSE"), "utf8").trim();
+  const copyright = (/^Copyright \(c\) (.+)$/m.exec(text) ?? [])[1];
+  if (!copyright) throw new Error(`node_modules/${name}/LICENSE: no copyright line`);
+  const version = JSON.parse(readFileSync(join(REPO, "node_modules", name, "package.json"), "utf8")).version;
+  const body = text.split("\n").map((l) => (l.trim() === "" ? " ." : ` ${l}`)).join("\n");
+  return { copyright, version, body };
+}
 
-function copyright() {
+function copyright(year) {
+  const licenses = BUNDLED.map((b) => ({ ...b, ...bundledLicense(b.name) }));
+  const authors = `${year} The portable-attach authors`;
   return `Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: portable-attach
 
 Files: *
+Copyright: ${authors}
 License: LGPL-2.1-or-later
- On Debian systems, the full text of the GNU Lesser General Public License
- version 2.1 can be found in /usr/share/common-licenses/LGPL-2.1.
 
 Files: usr/bin/portable-attach usr/lib/systemd/system-generators/portable-attach-generator
-Comment: both programs bundle these packages
-Copyright: Isaac Z. Schlueter and Contributors (ini 7.0.0)
- Arjun Barrett (fzstd 0.1.1)
-License: ISC and MIT
-`;
+Copyright: ${authors}
+${licenses.map((l) => ` ${l.copyright}`).join("\n")}
+License: LGPL-2.1-or-later and ${licenses.map((l) => l.license).join(" and ")}
+Comment: Both programs bundle ${licenses.map((l) => `${l.name} ${l.version} (${l.license})`).join(" and ")}.
+
+License: LGPL-2.1-or-later
+ This package is free software; you can redistribute it and/or modify it
+ under the terms of the GNU Lesser General Public License as published by
+ the Free Software Foundation; either version 2.1 of the License, or (at
+ your option) any later version.
+ .
+ On Debian systems, the full text of the GNU Lesser General Public License
+ version 2.1 can be found in /usr/share/common-licenses/LGPL-2.1.
+${licenses.map((l) => `\nLicense: ${l.license}\n${l.body}\n`).join("")}`;
 }
 
 function walk(dir, out = []) {
@@ -108,10 +120,24 @@ export function buildDeb({ outDir = join(REPO, "dist"), say = () => {} } = {}) {
   rmSync(stage, { recursive: true, force: true });
   mkdirSync(stage, { recursive: true });
 
-  install({ destdir: stage, prefix: "/usr", node: "/usr/bin/node", manifest: false, codeCache: false, gzipMan: true, gzip: (b) => gzipSync(b, { level: 9 }) });
+  const changelog = readFileSync(join(DEB, "changelog"), "utf8");
+  const head = changelogHead(changelog);
+  if (head.source !== PACKAGE || head.version !== version) {
+    throw new Error(`scripts/deb/changelog: the first entry is ${head.source} ${head.version}, package.json says ${PACKAGE} ${version}: add an entry`);
+  }
+  const epoch = sourceDateEpoch();
+  const gz = (b) => gzipSync(b, { level: 9 });
+  install({ destdir: stage, prefix: "/usr", node: "/usr/bin/node", manifest: false, codeCache: false, gzipMan: true, gzip: gz });
   const doc = join(stage, "usr/share/doc", PACKAGE);
   mkdirSync(doc, { recursive: true });
-  writeFileSync(join(doc, "copyright"), copyright());
+  writeFileSync(join(doc, "copyright"), copyright(new Date(epoch * 1000).getUTCFullYear()));
+  // gzip's header holds no name and no time here (zlib's gzipSync): rebuilds match.
+  writeFileSync(join(doc, "changelog.gz"), gz(Buffer.from(changelog)));
+  // What postinst makes the code caches with: the producer and a few sample images.
+  cpSync(join(REPO, "scripts/code-cache.mjs"), join(stage, "usr/lib/portable-attach/code-cache.mjs"));
+  const samples = join(stage, "usr/share/portable-attach/code-cache");
+  mkdirSync(samples, { recursive: true });
+  for (const f of CACHE_SAMPLES) cpSync(join(REPO, "test/fixtures/images", f), join(samples, f));
 
   const files = walk(stage);
   const md5 = files.filter((p) => lstatSync(p).isFile())
@@ -123,9 +149,9 @@ export function buildDeb({ outDir = join(REPO, "dist"), say = () => {} } = {}) {
   writeFileSync(join(debian, "control"), `Package: ${PACKAGE}
 Version: ${version}
 Architecture: all
-Maintainer: portable-attach developers <portable-attach@localhost>
+Maintainer: ${head.maintainer}
 Installed-Size: ${installedKiB}
-Depends: nodejs (>= 18), systemd (>= 252)
+Depends: nodejs (>= 18.3), systemd (>= 252)
 Suggests: systemd-container
 Section: admin
 Priority: optional
@@ -137,12 +163,11 @@ Description: attach systemd portable service images declaratively at boot
  inspects images and shows their status.
 `);
   writeFileSync(join(debian, "md5sums"), md5);
-  for (const [name, text] of [["postinst", POSTINST], ["prerm", PRERM], ["postrm", POSTRM]]) {
-    writeFileSync(join(debian, name), text);
-    chmodSync(join(debian, name), 0o755);
+  for (const name of ["postinst", "prerm", "postrm", "triggers"]) {
+    cpSync(join(DEB, name), join(debian, name));
+    chmodSync(join(debian, name), name === "triggers" ? 0o644 : 0o755);
   }
   // Directories 0755 whatever the umask; one timestamp for every file, so rebuilds match.
-  const epoch = sourceDateEpoch();
   for (const p of walk(stage)) {
     if (lstatSync(p).isDirectory()) chmodSync(p, 0o755);
     utimesSync(p, epoch, epoch);

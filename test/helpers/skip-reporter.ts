@@ -36,14 +36,15 @@ export default class SkipReporter implements Reporter {
 /** Where a skip was decided (the nearest suite or test with a reason), and the reason. */
 function describeSkip(t: TestCase, note: string | undefined): { where: string; reason: string | undefined } {
   if (note) return { where: t.fullName, reason: note };
-  for (let s: TestCase | TestCase["parent"] = t; s && s.type !== "module"; s = s.parent) {
+  // The test, then its suites outwards; the last is the outermost suite (or the test itself).
+  const chain: { name: string }[] = [t];
+  for (let s = t.parent; s.type === "suite"; s = s.parent) chain.push(s);
+  for (const s of chain) {
     const m = REASON.exec(s.name);
     if (m) return { where: s.name.replace(REASON, ""), reason: m[1] };
   }
   // No reason: name the outermost suite, so that one skipped describe is one line.
-  let top: TestCase | TestCase["parent"] = t;
-  while (top.parent && top.parent.type !== "module") top = top.parent;
-  return { where: top.type === "module" ? t.name : top.name, reason: undefined };
+  return { where: (chain[chain.length - 1] ?? t).name, reason: undefined };
 }
 
 /** A test or suite name that carries the reason it is skipped, when it is (for the summary above). */
