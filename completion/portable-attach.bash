@@ -64,7 +64,7 @@ _portable_attach() {
     local verbs='list attach detach reattach enable disable inspect is-attached status reload'
     local opts='-h --help --version -q --quiet --runtime --root= --no-reload --now --no-block
                 --enable --force --extension= -p --profile= --name= --cat --json= --no-legend
-                --no-pager --if-changed'
+                --no-pager --no-ask-password --if-changed'
 
     case $prev in
         --root)

@@ -58,7 +58,7 @@ COMMANDS=$(awk '/^```sh$/ {f = 1; next} f && /^```$/ {exit} f' "$REPO/README.md"
 printf 'fresh-check: %s, commit %s, node %s\n%s\n' "$SUITE" "$(git -C "$REPO" rev-parse --short HEAD)" "$("$NODE" --version)" "$COMMANDS" | tee "$LOG"
 
 set +e
-systemd-nspawn -q -D "$DIR" --register=no --keep-unit --chdir=/root/portable-attach \
+systemd-nspawn -q -D "$DIR" --register=no --keep-unit --console=pipe --chdir=/root/portable-attach \
   --setenv=NODE_EXTRA_CA_CERTS=/root/host-ca.crt --setenv=HOME=/root --setenv=CI= \
   /bin/bash -c "set -e -o pipefail; $COMMANDS" 2>&1 | tee -a "$LOG"
 rc=${PIPESTATUS[0]}

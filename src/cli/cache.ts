@@ -3,6 +3,7 @@
 // and skip re-reading a raw image that did not change. The cache sits beside the list file that
 // holds the entry: /etc/portable-attach/cache for /etc lists, /run/portable-attach/cache for /run.
 // A failure to write it costs speed and first-pass completeness, never the attach: a warning says so.
+import { strerror } from "../io/strerror.ts";
 import { mkdirSync } from "node:fs";
 import type { Entry } from "../config/attach-list.ts";
 import { CACHE_DIRS } from "../config/paths.ts";
@@ -63,7 +64,7 @@ export function writeEntryCache(ctx: Context, entry: Entry, listFile: string, fa
     removeStaleTemporariesIn(hostDir);
     replaceFileAtomic(ctx.opts.root, `${dir}/${cacheFileName(entry.name)}`, record);
   } catch (e) {
-    ctx.warn(`Warning: Failed to write the cache for [${entry.name}] in '${hostDir}': ${(e as Error).message}; an image not reachable at boot will be attached by the late pass instead.`);
+    ctx.warn(`Warning: Failed to write the cache for [${entry.name}] in '${hostDir}': ${strerror(e)}; an image not reachable at boot will be attached by the late pass instead.`);
     return;
   }
   // A record in the other directory is for an older state of this entry.

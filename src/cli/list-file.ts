@@ -1,6 +1,7 @@
 // Read-modify-write of one attach-list file under the lock: the edit function sees the text as it
 // is now (not as it was when the command started), so concurrent runs never lose each other's
 // entries; the result is checked to parse before it replaces the file.
+import { strerror } from "../io/strerror.ts";
 import { accessSync, closeSync, constants, fstatSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import { parseAttachList } from "../config/attach-list.ts";
@@ -57,7 +58,7 @@ function readBytes(root: string, host: string, path: string): { text: string; un
     fd = openSync(host, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY | (root === "" ? 0 : constants.O_NOFOLLOW));
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return { text: "", unreadable: [] };
-    throw new CliError(`Failed to read '${host}': ${(e as Error).message}`);
+    throw new CliError(`Failed to read '${host}': ${strerror(e)}`);
   }
   let bytes: Uint8Array | undefined;
   try {
@@ -66,7 +67,7 @@ function readBytes(root: string, host: string, path: string): { text: string; un
     if (!st.isFile()) throw new CliError(`Refusing to edit '${host}': ${st.isDirectory() ? "is a directory" : "not a regular file"}`);
     bytes = st.size > MAX_LIST_BYTES ? undefined : readAtMost(fd, st.size, MAX_LIST_BYTES);
   } catch (e) {
-    throw e instanceof CliError ? e : new CliError(`Failed to read '${host}': ${(e as Error).message}`);
+    throw e instanceof CliError ? e : new CliError(`Failed to read '${host}': ${strerror(e)}`);
   } finally {
     closeSync(fd);
   }
@@ -80,7 +81,7 @@ export function readListText(ctx: Context, path: string): { text: string; unread
   try {
     host = inRoot(ctx.opts.root, path);
   } catch (e) {
-    throw new CliError(`Failed to resolve '${ctx.opts.root}${path}': ${(e as Error).message}`);
+    throw new CliError(`Failed to resolve '${ctx.opts.root}${path}': ${strerror(e)}`);
   }
   return readBytes(ctx.opts.root, host, path);
 }
@@ -93,20 +94,20 @@ export function editListFile(ctx: Context, path: string, edit: (text: string) =>
     // Symlinks are chased inside --root's tree: a link out of it must not lead the write out.
     host = inRoot(root, path);
   } catch (e) {
-    throw new CliError(`Failed to resolve '${root}${path}': ${(e as Error).message}`);
+    throw new CliError(`Failed to resolve '${root}${path}': ${strerror(e)}`);
   }
   const dir = dirname(host);
   try {
     mkdirSync(dir, { recursive: true, mode: 0o755 });
   } catch (e) {
-    throw new CliError(`Failed to create directory '${dir}': ${(e as Error).message}`);
+    throw new CliError(`Failed to create directory '${dir}': ${strerror(e)}`);
   }
   let lock;
   try {
     lock = acquireLock(`${dir}/.portable-attach.lock`);
   } catch (e) {
     // A LockError says what failed in its own words; anything else is the system's error.
-    throw new CliError(e instanceof LockError ? e.message : `Failed to lock '${host}': ${(e as Error).message}${readOnlyHint(ctx, e)}`);
+    throw new CliError(e instanceof LockError ? e.message : `Failed to lock '${host}': ${strerror(e)}${readOnlyHint(ctx, e)}`);
   }
   try {
     removeStaleTemporaries("", host);
@@ -121,7 +122,7 @@ export function editListFile(ctx: Context, path: string, edit: (text: string) =>
     try {
       replaceFileAtomic(root, path, after);
     } catch (e) {
-      throw new CliError(`Failed to write '${host}': ${(e as Error).message}${readOnlyHint(ctx, e)}`);
+      throw new CliError(`Failed to write '${host}': ${strerror(e)}${readOnlyHint(ctx, e)}`);
     }
     ctx.note(`Written ${host}.`);
     return true;

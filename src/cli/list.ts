@@ -116,11 +116,14 @@ export function list(ctx: Context): number {
     `${r.file}:${r.line}`,
   ]);
   ctx.out(formatTable(["NAME", "STATE", "IMAGE", "UNITS", "FILE"], table, !ctx.opts.noLegend));
-  for (const r of rows) {
-    const h = hint(r);
-    if (h !== undefined && !ctx.opts.quiet) ctx.out(`  ${h}`);
+  // --no-legend is rows only, one per line, for scripts: no hint lines, no footer.
+  if (!ctx.opts.noLegend) {
+    for (const r of rows) {
+      const h = hint(r);
+      if (h !== undefined && !ctx.opts.quiet) ctx.out(`  ${h}`);
+    }
+    if (rows.some((r) => r.next !== undefined) && ctx.opts.root === "" && !ctx.opts.quiet) ctx.out("\nThe lists changed since the generator last ran: 'portable-attach reload' applies them.");
+    ctx.out(`\n${rows.length} entries listed.`);
   }
-  if (rows.some((r) => r.next !== undefined) && ctx.opts.root === "" && !ctx.opts.noLegend && !ctx.opts.quiet) ctx.out("\nThe lists changed since the generator last ran: 'portable-attach reload' applies them.");
-  if (!ctx.opts.noLegend) ctx.out(`\n${rows.length} entries listed.`);
   return 0;
 }

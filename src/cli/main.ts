@@ -1,8 +1,8 @@
 // portable-attach: the oneshot command. Parses argv and hands over to one small module per verb;
-// everything a verb prints and every exit status goes through here (0 success, 1 failure, 2 bad
-// usage), so the policy is in one place.
+// everything a verb prints and every exit status goes through here (0 success, 1 failure or bad
+// usage, as systemctl), so the policy is in one place.
 import { attach } from "./attach.ts";
-import { CliError, createContext, type Context } from "./context.ts";
+import { CliError, createContext, LOG_DEBUG, LOG_ERR, logLevel, type Context } from "./context.ts";
 import { detach } from "./detach.ts";
 import { setEnabled } from "./enable.ts";
 import { inspect } from "./inspect.ts";
@@ -13,6 +13,7 @@ import { reattach } from "./reattach.ts";
 import { reloadVerb } from "./reload.ts";
 import { status } from "./status.ts";
 import { VERSION } from "../version.ts";
+import { strerror } from "../io/strerror.ts";
 import { writeStderr, writeStdout } from "../io/stdio.ts";
 
 // A Map, not an object literal: a verb such as "constructor" must not find Object.prototype's.
@@ -69,14 +70,19 @@ Options:
      --name=NAME              Entry name (default: the image's base name)
      --cat                    inspect: show os-release and unit files
      --json=pretty|short|off  JSON output (list, inspect, status)
-     --no-legend              No table header and footer
+     --no-legend              Rows only: no table header, footer or reasons
      --no-pager               Accepted; output is never paged
+     --no-ask-password        Accepted; nothing asks for a password
      --if-changed             reload: do nothing if the lists are as this
                               tool last reloaded them (for the path unit)
 
 See the portable-attach(8) man page for details.`;
 
 export function main(argv: string[], env: NodeJS.ProcessEnv): number {
+  const level = logLevel(env);
+  const error = (text: string) => {
+    if (level >= LOG_ERR) writeStderr(text + "\n");
+  };
   try {
     const opts = parseOptions(argv);
     if (opts.help) {
@@ -91,15 +97,17 @@ export function main(argv: string[], env: NodeJS.ProcessEnv): number {
     if (!verb) throw new UsageError(`Unknown command verb '${opts.verb}'.`);
     return verb(createContext(opts, env));
   } catch (e) {
-    if (e instanceof UsageError) {
-      writeStderr(`${e.message}\nTry 'portable-attach --help' for more information.\n`);
-      return 2;
+    if (e instanceof UsageError || (e instanceof CliError && e.status === 2)) {
+      error(`${e.message}\nTry 'portable-attach --help' for more information.`);
+      return 1;
     }
     if (e instanceof CliError) {
-      writeStderr(e.message + "\n");
+      error(e.message);
       return e.status;
     }
-    writeStderr(`Failed to run: ${(e as Error).stack ?? String(e)}\n`);
+    // A bug or an unforeseen system error: the stack only for those who ask (SYSTEMD_LOG_LEVEL=debug).
+    error(`Failed to run: ${strerror(e)}`);
+    if (level >= LOG_DEBUG && e instanceof Error && e.stack) writeStderr(e.stack + "\n");
     return 1;
   }
 }

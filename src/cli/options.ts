@@ -26,7 +26,7 @@ export interface Options {
   version: boolean;
 }
 
-/** Bad usage: exit status 2. */
+/** Bad usage: the message and a pointer to --help, exit status 1 (systemd's tools exit 1 too). */
 export class UsageError extends Error {}
 
 const SPEC = {

@@ -2,6 +2,7 @@
 // file of a level before its .d directory; a .d file name in a higher level replaces the same
 // name in every lower level; a .d file that is empty or a symlink to /dev/null masks that name.
 // Within one .d directory a later file name takes precedence, as with systemd drop-ins.
+import { strerror } from "./strerror.ts";
 import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, statSync, type Stats } from "node:fs";
 import type { Diagnostic } from "../config/diagnostic.ts";
 import { readAtMost } from "../image/read-at-most.ts";
@@ -91,7 +92,7 @@ function readListFile(root: string, path: string, owner: number, diagnostics: Di
     // A missing file is the common case (/run's list): no exception for it, they are costly at boot.
     st = lstatSync(host, { throwIfNoEntry: false });
   } catch (e) {
-    if (errno(e) !== "ENOENT" && errno(e) !== "ENOTDIR") diagnostics.push({ severity: "error", file: path, message: `Failed to access list file: ${(e as Error).message}` });
+    if (errno(e) !== "ENOENT" && errno(e) !== "ENOTDIR") diagnostics.push({ severity: "error", file: path, message: `Failed to access list file: ${strerror(e)}` });
     return undefined;
   }
   if (st === undefined) return undefined;
@@ -100,7 +101,7 @@ function readListFile(root: string, path: string, owner: number, diagnostics: Di
       if (readlinkSync(host) === "/dev/null") return undefined;
       if (root !== "") host = inRoot(root, path);
     } catch (e) {
-      diagnostics.push({ severity: "error", file: path, message: `Failed to read list file: ${(e as Error).message}` });
+      diagnostics.push({ severity: "error", file: path, message: `Failed to read list file: ${strerror(e)}` });
       return undefined;
     }
   }
@@ -111,7 +112,7 @@ function readListFile(root: string, path: string, owner: number, diagnostics: Di
   try {
     fd = openSync(host, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY | (root === "" ? 0 : constants.O_NOFOLLOW));
   } catch (e) {
-    const why = errno(e) === "ENOENT" ? "dangling symlink" : errno(e) === "EISDIR" ? "is a directory" : (e as Error).message;
+    const why = errno(e) === "ENOENT" ? "dangling symlink" : errno(e) === "EISDIR" ? "is a directory" : strerror(e);
     diagnostics.push({ severity: "error", file: path, message: `Failed to read list file: ${why}` });
     return undefined;
   }
@@ -135,7 +136,7 @@ function readListFile(root: string, path: string, owner: number, diagnostics: Di
     const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
     return { text: text.toString("utf8"), unreadable: unreadableLines(text) };
   } catch (e) {
-    diagnostics.push({ severity: "error", file: path, message: `Failed to read list file: ${(e as Error).message}` });
+    diagnostics.push({ severity: "error", file: path, message: `Failed to read list file: ${strerror(e)}` });
     return undefined;
   } finally {
     closeSync(fd);
@@ -151,7 +152,7 @@ function listDropins(root: string, dir: string, diagnostics: Diagnostic[]): stri
     host = hostPath(root, dir);
     absent = statSync(host, { throwIfNoEntry: false }) === undefined;
   } catch (e) {
-    diagnostics.push({ severity: "error", file: dir, message: `Failed to list directory: ${(e as Error).message}` });
+    diagnostics.push({ severity: "error", file: dir, message: `Failed to list directory: ${strerror(e)}` });
     return [];
   }
   if (absent) return [];
@@ -160,7 +161,7 @@ function listDropins(root: string, dir: string, diagnostics: Diagnostic[]): stri
     for (const n of readdirSync(host)) if (n.endsWith(".conf") && !n.startsWith(".")) names.push(n);
     return names;
   } catch (e) {
-    if (errno(e) !== "ENOENT" && errno(e) !== "ENOTDIR") diagnostics.push({ severity: "error", file: dir, message: `Failed to list directory: ${(e as Error).message}` });
+    if (errno(e) !== "ENOENT" && errno(e) !== "ENOTDIR") diagnostics.push({ severity: "error", file: dir, message: `Failed to list directory: ${strerror(e)}` });
     return [];
   }
 }

@@ -22,7 +22,8 @@ export interface Logger {
   close(): void;
 }
 
-function parseLevel(value: string | undefined): number | undefined {
+/** SYSTEMD_LOG_LEVEL's value as a number (0 emerg … 7 debug), by name or number; undefined if invalid. */
+export function parseLevel(value: string | undefined): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
   if (Number.isInteger(n) && n >= 0 && n <= 7) return n;

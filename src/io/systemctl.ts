@@ -2,6 +2,7 @@
 // and its own chroot logic). When there is no systemd to talk to (not booted with it, a chroot,
 // SYSTEMD_OFFLINE=1, --root) the caller gets a reason instead of a failure, so image builders and
 // containers can edit lists and be told what did not happen.
+import { strerror } from "./strerror.ts";
 import { spawnSync } from "node:child_process";
 import { readlinkSync, statSync } from "node:fs";
 
@@ -37,7 +38,7 @@ export interface SystemctlResult {
 
 export function systemctl(args: string[], env: NodeJS.ProcessEnv = process.env): SystemctlResult {
   const r = spawnSync("systemctl", args, { encoding: "utf8", env, stdio: ["ignore", "pipe", "pipe"] });
-  if (r.error) return { ok: false, stdout: "", error: r.error.message };
+  if (r.error) return { ok: false, stdout: "", error: `systemctl: ${strerror(r.error)}` };
   const error = (r.stderr || "").trim() || (r.status !== 0 ? `systemctl ${args[0]} exited with status ${r.status ?? r.signal}` : "");
   return { ok: r.status === 0, stdout: r.stdout ?? "", error };
 }

@@ -5,7 +5,8 @@
 import { spawnSync } from "node:child_process";
 import { chownSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it, onTestFinished } from "vitest";
+import { copyForNobody, removeCopy } from "../helpers/nobody.ts";
 import { contents } from "../helpers/tree.ts";
 import { CLI, cliEnv, GENERATOR, makeTree, readList, REPO, runCli } from "./helpers.ts";
 
@@ -30,7 +31,9 @@ describe("--root round trip", () => {
     const asNobody = process.getuid?.() === 0;
     if (asNobody) chownTree(root, 65534, 65534);
     // The image path typed with the tree in front is stored as the booted system sees it.
-    const r = spawnSync(process.execPath, [CLI, `--root=${root}`, "attach", `${root}/var/lib/portables/foo_1`], {
+    const cli = asNobody ? copyForNobody(CLI) : CLI;
+    if (asNobody) onTestFinished(() => removeCopy(cli));
+    const r = spawnSync(process.execPath, [cli, `--root=${root}`, "attach", `${root}/var/lib/portables/foo_1`], {
       encoding: "utf8",
       env: cliEnv(),
       ...(asNobody ? { uid: 65534, gid: 65534 } : {}),
@@ -98,15 +101,15 @@ describe("--json shapes and usage", () => {
     expect(s.stderr).toContain("No generator record");
   });
 
-  it("bad usage exits 2, with systemd's wording", () => {
+  it("bad usage exits 1 (as systemctl), with systemd's wording and a pointer to --help", () => {
     const root = makeTree();
     roots.push(root);
-    expect(runCli(root, ["frobnicate"])).toMatchObject({ status: 2, stderr: expect.stringContaining("Unknown command verb 'frobnicate'.") });
+    expect(runCli(root, ["frobnicate"])).toMatchObject({ status: 1, stderr: "Unknown command verb 'frobnicate'.\nTry 'portable-attach --help' for more information.\n" });
     for (const inherited of ["constructor", "toString", "__proto__"]) {
-      expect(runCli(root, [inherited])).toMatchObject({ status: 2, stderr: expect.stringContaining(`Unknown command verb '${inherited}'.`) });
+      expect(runCli(root, [inherited])).toMatchObject({ status: 1, stderr: expect.stringContaining(`Unknown command verb '${inherited}'.`) });
     }
-    expect(runCli(root, ["--json=xml", "list"]).status).toBe(2);
-    expect(runCli(root, ["attach"]).status).toBe(2);
+    expect(runCli(root, ["--json=xml", "list"]).status).toBe(1);
+    expect(runCli(root, ["attach"])).toMatchObject({ status: 1, stderr: expect.stringContaining("Try 'portable-attach --help'") });
     expect(runCli(root, ["detach", "nope"])).toMatchObject({ status: 1, stderr: "No entry 'nope' in any attach list.\n" });
   });
 

@@ -171,7 +171,7 @@ describe("hostile list files", () => {
     const root = rootWith(GOOD_FILE);
     mkdirSync(join(root, "etc/portable-attach.d"), { recursive: true });
     symlinkSync("50-bad.conf", join(root, BAD));
-    expectRefused(root, /Failed to read list file: ELOOP/);
+    expectRefused(root, /Failed to read list file: Too many levels of symbolic links$/m);
   });
 
   it("a FIFO in the list's place does not hang the boot (regression: readFileSync blocked forever)", () => {

@@ -62,8 +62,18 @@ describe("man pages", () => {
     expect(switches.length).toBeGreaterThanOrEqual(15);
     const text = plain("portable-attach.8");
     for (const v of verbs) expect(text, `verb ${v}`).toMatch(new RegExp(`^\\.B[IR]? ${v}\\b`, "m"));
-    // --no-ask-password is accepted for portablectl compatibility and documented nowhere else either.
-    for (const s of switches.filter((s) => s !== "no-ask-password")) expect(text, `option --${s}`).toContain(`--${s}`);
+    for (const s of switches) expect(text, `option --${s}`).toContain(`--${s}`);
+  });
+
+  it("every option the command accepts is in its --help and its bash completion", () => {
+    const options = readFileSync(join(REPO, "src/cli/options.ts"), "utf8");
+    const switches = [...(options.match(/const SPEC = \{[^]*?\n\}/)?.[0] ?? "").matchAll(/^ {2}"?([a-z-]+)"?: \{/gm)].map((m) => m[1]);
+    const help = readFileSync(join(REPO, "src/cli/main.ts"), "utf8").match(/const HELP = `[^`]*`/)?.[0] ?? "";
+    const completion = readFileSync(join(REPO, "completion/portable-attach.bash"), "utf8").match(/local opts='[^']*'/)?.[0] ?? "";
+    for (const s of switches) {
+      expect(help, `--help: --${s}`).toMatch(new RegExp(`--${s}\\b`));
+      expect(completion, `completion: --${s}`).toMatch(new RegExp(`--${s}\\b`));
+    }
   });
 
   it("portable-attach.conf(5) documents every key of the list, and every list file", () => {

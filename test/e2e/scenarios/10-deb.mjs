@@ -1,8 +1,11 @@
 // 10. The Debian package, as an administrator uses it: `apt-get install ./portable-attach_*.deb`
 //     into the guest's rootfs (with Debian's own nodejs, installed first from .debs fetched on the
-//     host), then a reboot: a listed image's enabled service is active; the installed CLI works;
-//     `apt-get purge` leaves no file behind (the file tree, listed before the install and after the
-//     purge, is the same) and drops what the generator attached.
+//     host): postinst has made both programs' V8 code caches, which the installed programs use; a
+//     nodejs upgrade (simulated: the caches replaced by another Node's, then nodejs's .deb unpacked
+//     again) fires the package's file trigger on /usr/bin/node, which remakes them. Then a reboot:
+//     a listed image's enabled service is active; the installed CLI works; `apt-get purge` leaves
+//     no file behind (the file tree, listed before the install and after the purge, is the same:
+//     the caches too) and drops what the generator attached.
 //
 // "Reboot": the first boot's overlay upper directory (the installed package, dpkg's database)
 // becomes a lower layer of the second boot: lowerdir = payload2 : upper1 : rootfs. This scenario
@@ -88,6 +91,18 @@ expect "the CLI's #! is /usr/bin/node --no-opt" "$(head -n 1 /usr/bin/portable-a
 check "the late-pass unit is installed" test -f /usr/lib/systemd/system/portable-attach-late.service
 check "the default profile is installed" test -f /usr/lib/portable-attach/profile/default/service.conf
 expect "node is Debian's nodejs" "$(node -p 'process.versions.node.split(".")[0]')" "$(dpkg-query -W -f='${NODEJS_VERSION}' nodejs | cut -d. -f1)"
+# What each installed program, run by its #! line, did with its code cache.
+cache_state() { PORTABLE_ATTACH_DEBUG_CODE_CACHE=1 "$1" --version --version 2>&1 >/dev/null | sed -n 's/.* code cache .*: //p'; }
+gen=/usr/lib/systemd/system-generators/portable-attach-generator
+expect "postinst made the generator's code cache, and the generator uses it" "$(cache_state $gen)" accepted
+expect "postinst made the CLI's code cache, and the CLI uses it" "$(cache_state /usr/bin/portable-attach)" accepted
+for c in /usr/lib/portable-attach/portable-attach-generator.v8cache /usr/lib/portable-attach/portable-attach.v8cache; do
+  printf 'a cache made by another Node' >"$c"
+done
+check "a stale cache costs only speed: the CLI runs" portable-attach --version
+check "nodejs upgraded (its .deb unpacked again): dpkg runs the package's trigger on /usr/bin/node" sh -c 'dpkg -i ./deps/nodejs_*.deb >/run/out/nodejs-reinstall.log 2>&1'
+expect "the trigger remade the generator's code cache" "$(cache_state $gen)" accepted
+expect "the trigger remade the CLI's code cache" "$(cache_state /usr/bin/portable-attach)" accepted
 # postinst reloaded the manager (booted with systemd), so the generator has run once already.
 expect "postinst's daemon-reload ran the generator: foo.service is loaded" "$(prop foo.service LoadState)" loaded
 expect "foo.service comes from the generator" "$(prop foo.service FragmentPath)" /run/systemd/generator/foo.service
@@ -105,6 +120,7 @@ check "apt-get purge portable-attach" apt-get purge -y -q portable-attach
 expect "dpkg: the package is gone" "$(dpkg-query -W -f='${STATUS}' portable-attach 2>/dev/null || echo none)" "none"
 expect "after purge: the generator's units are gone (postrm reloaded)" "$(prop foo.service LoadState)" not-found
 check "after purge: the generator's output is gone" sh -c '! ls -A /run/systemd/generator | grep -q "^foo"'
+check "after purge: no code cache is left" sh -c '! ls /usr/lib/portable-attach/*.v8cache 2>/dev/null'
 tree >/run/out/tree-after
 d=$(diff /usr/lib/e2e/tree-before /run/out/tree-after)
 expect "after purge: the file tree is what it was before the install" "$d" ""
@@ -157,7 +173,11 @@ export default {
       } else if (!before) {
         problems.push("FAIL install boot: no tree listing");
       }
-      return { problems, passes: boots.reduce((n, b) => n + results(b).lines.filter((l) => l.startsWith("PASS")).length, 0) };
+      const passes = boots.reduce((n, b) => n + results(b).lines.filter((l) => l.startsWith("PASS")).length, 0);
+      // The harness counts the checks of its own boots only: say how many of this scenario's passed.
+      const total = (INSTALL_CHECK + REBOOT_CHECK).split("\n").filter((l) => /^(check|expect) /.test(l)).length;
+      console.log(`    10-deb: ${passes} of ${total} checks passed`);
+      return { problems, passes };
     } catch (e) {
       problems.push(`FAIL ${e.stack ?? e}`);
       return { problems };
