@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The system tools the tests run (npm test runs this first): image builders for the fixtures and
-// hostile images, decompressors and systemd's own tools as oracles, man page renderers, lintian for
-// the package, nspawn and mmdebstrap for the tests that boot a guest. Any missing: as root on a
+// hostile images, decompressors and systemd's own tools as oracles, man page renderers, python3
+// (the stdio tests' slow reader), lintian for the package, nspawn and mmdebstrap for the tests
+// that boot a guest. Any missing: as root on a
 // machine with apt-get, install them all in one apt-get run (once: the next run finds them);
 // otherwise name them and the one command that installs them, and fail. Never a silent skip.
 //
@@ -31,6 +32,7 @@ export const TOOLS = {
   "util-linux": ["unshare", "losetup", "setpriv", "prlimit"],
   mount: ["mount", "umount"],
   git: ["git"],
+  python3: ["python3"],
   lintian: ["lintian"],
 };
 

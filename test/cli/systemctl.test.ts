@@ -8,6 +8,7 @@ import { spawnSync } from "node:child_process";
 import { appendFileSync, chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { skipName } from "../helpers/skip-reporter.ts";
 import { CLI, GENERATOR, makeTree } from "./helpers.ts";
 
 const canUnshare = spawnSync("unshare", ["-m", "sh", "-c", "mount -t tmpfs tmpfs /run"]).status === 0;
@@ -71,7 +72,7 @@ function runSteps(steps: string[][], failing: string[] = [], setup?: (tree: stri
 
 const show = (u: string) => `show --property=Id,ActiveState,SubState,Result,MainPID,ExecMainCode,ExecMainStatus -- ${u}`;
 
-describe.skipIf(!canUnshare)("talking to PID 1 through systemctl (fake systemctl, private /run)", () => {
+describe.skipIf(!canUnshare)(skipName("talking to PID 1 through systemctl (fake systemctl, private /run)", canUnshare ? undefined : "no private mount namespace here (unshare -m needs root)"), () => {
   it("attach --now, reattach (restart / stop / start), detach --now, reload --if-changed", () => {
     const steps: string[][] = [
       ["attach", "--runtime", "--now", "IMG:foo_1"],

@@ -8,6 +8,7 @@ import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { skipName } from "../helpers/skip-reporter.ts";
 
 const REPO = join(import.meta.dirname, "..", "..");
 const CLI = join(REPO, "dist/portable-attach");
@@ -46,7 +47,7 @@ const canMount = (() => {
 let fullDiskLeftovers: string[] | undefined;
 
 describe("CLI faults", () => {
-  it.skipIf(!canMount)("a full disk while the list is written: a clear error, the list as it was, no temporary file; then it works", () => {
+  it.skipIf(!canMount)(skipName("a full disk while the list is written: a clear error, the list as it was, no temporary file; then it works", canMount ? undefined : "cannot mount a tmpfs here (needs root)"), () => {
     const root = tree("full");
     const etc = join(root, "etc");
     mkdirSync(etc);
@@ -93,7 +94,7 @@ describe("CLI faults", () => {
   });
 
   const canUnshare = spawnSync("unshare", ["-m", "sh", "-c", "mount -t tmpfs tmpfs /run"]).status === 0;
-  it.skipIf(!canUnshare)("a booted system without systemctl: the edit is made and kept, and the message says systemctl is missing", () => {
+  it.skipIf(!canUnshare)(skipName("a booted system without systemctl: the edit is made and kept, and the message says systemctl is missing", canUnshare ? undefined : "no private mount namespace here (unshare -m needs root)"), () => {
     const root = tree("nosystemctl");
     // In a private mount namespace: /run is a fresh tmpfs that says "booted"; the list goes to
     // /run/portable-attach.conf (--runtime); PATH has no systemctl.

@@ -10,6 +10,7 @@ import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, re
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
+import { skipName } from "../helpers/skip-reporter.ts";
 import { copyForNobody, removeCopy } from "../helpers/nobody.ts";
 import { parseAttachList } from "../../src/config/attach-list.ts";
 import { openImage } from "../../src/image/open.ts";
@@ -466,7 +467,7 @@ describe("bounds", () => {
 });
 
 // Permission-based faults need a user without CAP_DAC_OVERRIDE: run as nobody when we are root.
-describe.skipIf(process.getuid?.() !== 0)("unreadable things (the generator as uid 65534)", () => {
+describe.skipIf(process.getuid?.() !== 0)(skipName("unreadable things (the generator as uid 65534)", process.getuid?.() === 0 ? undefined : "needs root (to run the generator as uid 65534)"), () => {
   it("an unreadable list, image and profile cost their own entries; an unwritable output dir is a clear exit 1", () => {
     const root = join(scratch, "root-perm");
     build(root, {
