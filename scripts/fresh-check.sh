@@ -10,7 +10,8 @@
 # committed HEAD: uncommitted changes are not in it. No -b: the commands run as a plain process (no
 # systemd, no loop devices), so tests that need those skip with their reason. The rootfs tarball is
 # cached in /var/cache/portable-attach-fresh; each run unpacks a new copy and removes it afterwards.
-# Log: /var/cache/portable-attach-fresh/<suite>.log. Exit status: that of the two commands.
+# Log: /var/cache/portable-attach-fresh/<suite>.log. Exit status: that of the two commands, or 1
+# if a test was skipped without saying why.
 set -euo pipefail
 SUITE=${1:-bookworm}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -63,5 +64,10 @@ systemd-nspawn -q -D "$DIR" --register=no --keep-unit --console=pipe --chdir=/ro
   /bin/bash -c "set -e -o pipefail; $COMMANDS" 2>&1 | tee -a "$LOG"
 rc=${PIPESTATUS[0]}
 set -e
+# Every skip must say why (test/helpers/skip-reporter.ts lists them after the summary).
+if grep -q "skipped without a reason" "$LOG"; then
+  echo "fresh-check: some tests were skipped without a reason" >&2
+  [ "$rc" != 0 ] || rc=1
+fi
 echo "fresh-check: exit status $rc (log: $LOG)"
 exit "$rc"

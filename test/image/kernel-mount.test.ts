@@ -31,7 +31,9 @@ function whyNot(): string | undefined {
   try {
     run("losetup", ["-f"]);
   } catch (e) {
-    return `'losetup -f' does not work here: ${(e as Error).message.split("\n")[0]}`;
+    // losetup's own words ("cannot find an unused loop device": a container without loop devices).
+    const said = String((e as { stderr?: unknown }).stderr ?? "").trim() || (e as Error).message;
+    return `no loop device here ('losetup -f': ${said.split("\n")[0]})`;
   }
   try {
     run("sfdisk", ["--version"]);
