@@ -28,12 +28,14 @@ function run(cmd: string, args: string[]): string {
 function whyNot(): string | undefined {
   if (process.platform !== "linux") return "not Linux";
   if (process.getuid?.() !== 0) return "not running as root";
+  // Attach one for real: in a container `losetup -f` may name a free device whose node is missing.
   try {
-    run("losetup", ["-f"]);
+    const loop = run("losetup", ["-f", "--show", "-r", join(DIR, "squashfs-none.raw")]).trim();
+    run("losetup", ["-d", loop]);
   } catch (e) {
     // losetup's own words ("cannot find an unused loop device": a container without loop devices).
     const said = String((e as { stderr?: unknown }).stderr ?? "").trim() || (e as Error).message;
-    return `no loop device here ('losetup -f': ${said.split("\n")[0]})`;
+    return `no loop device here (losetup: ${said.split("\n")[0]?.replace(/^losetup: /, "")})`;
   }
   try {
     run("sfdisk", ["--version"]);
