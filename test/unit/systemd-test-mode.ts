@@ -45,6 +45,9 @@ export function loadUnits(files: Record<string, string>, main: string): Dump {
     }
     const argv = [SYSTEMD, "--system", "--test", `--unit=${main}`, "--log-target=console", "--log-color=no"];
     const asRoot = process.getuid?.() === 0;
+    // systemd 257's test mode fails as nobody unless /run/systemd exists (it does wherever systemd
+    // has booted; not in a container that runs only these tests). An empty root-owned directory.
+    if (asRoot && !existsSync("/run/systemd")) mkdirSync("/run/systemd", { mode: 0o755 });
     const cmd = asRoot ? "setpriv" : argv[0]!;
     const args = asRoot ? ["--reuid=65534", "--regid=65534", "--clear-groups", ...argv] : argv.slice(1);
     const result = spawnSync(cmd, args, {
@@ -67,8 +70,9 @@ function parseDump(text: string, wanted: Set<string>): Map<string, Map<string, s
   for (const line of text.split("\n")) {
     // Any "\t-> " line opens a new block: a unit, or a job, whose fields (State, Irreversible, ...)
     // must not be appended to the unit dumped before it. Blocks come in hash order, random per run.
-    if (line.startsWith("\t-> ")) {
-      const head = /^\t-> Unit (.+):$/.exec(line);
+    // systemd 257 writes "\t→ " where 252 writes "\t-> ".
+    if (line.startsWith("\t-> ") || line.startsWith("\t\u2192 ")) {
+      const head = /^\t(?:->|\u2192) Unit (.+):$/.exec(line);
       current = head && wanted.has(head[1]!) ? new Map() : undefined;
       if (head && current) units.set(head[1]!, current);
       continue;
