@@ -348,7 +348,10 @@ describe("Discoverable Partitions choices", () => {
       .map((l) => l.trim().split(/\s+/))
       .filter((w): w is [string, string] => w.length === 2 && /^(root|usr)/.test(w[0] as string) && !alias.test(w[0] as string));
     expect(known.length).toBeGreaterThan(100);
-    for (const [name, guid] of known) expect(typeName(guid), guid).toBe(name);
+    // systemd 257 lists some types under two names (root-arm and root-armv7l): ours is one of them.
+    const names = new Map<string, string[]>();
+    for (const [name, guid] of known) names.set(guid, [...(names.get(guid) ?? []), name]);
+    for (const [guid, all] of names) expect(all, guid).toContain(typeName(guid));
   });
 
   it("names partition types like systemd-id128 does", () => {
