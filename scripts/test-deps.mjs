@@ -26,7 +26,7 @@ export const TOOLS = {
   "groff-base": ["groff"],
   "man-db": ["man"],
   openssl: ["openssl"],
-  systemd: ["systemctl", "systemd-analyze", "systemd-id128", "journalctl"],
+  systemd: ["systemctl", "systemd-analyze", "systemd-id128", "journalctl", "systemd-repart"],
   "systemd-container": ["systemd-nspawn", "portablectl"],
   mmdebstrap: ["mmdebstrap"],
   "util-linux": ["unshare", "losetup", "setpriv", "prlimit"],

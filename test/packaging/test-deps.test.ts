@@ -27,7 +27,7 @@ describe("scripts/test-deps.mjs", () => {
   const known = new Set<string>(Object.values(TOOLS as Record<string, string[]>).flat());
   const spawned = new Map<string, string>();
   for (const f of files(join(REPO, "test"))) {
-    for (const m of readFileSync(f, "utf8").matchAll(/\b(?:spawnSync|execFileSync|spawn|execFile|tool|run)\(\s*"([a-z][a-z0-9._-]*)"/g)) {
+    for (const m of readFileSync(f, "utf8").matchAll(/\b(?:spawnSync|execFileSync|spawn|execFile|tool|run)\(\s*"([a-z][a-z0-9._-]*)",\s*[[a-z]/g)) {
       if (!spawned.has(m[1] as string)) spawned.set(m[1] as string, f.slice(REPO.length + 1));
     }
   }
