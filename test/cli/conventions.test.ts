@@ -25,7 +25,8 @@ describe("CLI conventions", () => {
     const rows = runCli(root, ["list", "--no-legend"]);
     expect(rows.status, rows.stderr).toBe(0);
     const lines = rows.stdout.trimEnd().split("\n");
-    expect(lines.map((l) => l.split(/\s+/, 2))).toEqual([["foo", "attached"], ["gone", "failed"]]);
+    expect(lines.map((l) => l.split(/\s+/, 1)[0])).toEqual(["foo", "gone"]);
+    expect(rows.stdout).not.toMatch(/^\s|entries listed/m);
   });
 
   it("failures name the operation and the C library's text for the error", () => {
