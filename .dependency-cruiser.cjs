@@ -19,6 +19,13 @@ module.exports = {
       to: { path: "^src/(io|cli|plan|unit|portable|config)/|^generator/" },
     },
     {
+      name: "common-imports-nothing",
+      comment: "src/common holds helpers every room may use; it depends on no room and does no I/O.",
+      severity: "error",
+      from: { path: "^src/common/" },
+      to: { pathNot: "^src/common/" },
+    },
+    {
       name: "no-upward-imports",
       comment: "io serves cli and generator; nothing below imports them.",
       severity: "error",

@@ -100,6 +100,7 @@ function checksum() {
  * its cache. Loaded with require() instead (by scripts/code-cache.mjs), export what making the
  * cache needs, and run nothing yet.
  */
+// biome-ignore lint/correctness/noUnusedVariables: the build appends the call, launch("ID", "SOURCE").
 function launch(id, source) {
   if (require.main === module) {
     start(source, __filename, readCodeCache(require("node:fs"), CODE_CACHE, id));

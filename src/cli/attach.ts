@@ -46,7 +46,7 @@ export function precheck(ctx: Context, entry: Entry, verb: string, facts = new M
   const masked = list.masked.filter((e) => e.name !== entry.name);
   const outcomes = computeOutcomes(ctx, entries, { masked, fresh: entry.name, facts });
   const outcome = outcomes.find((o) => o.name === entry.name);
-  if (!outcome || outcome.state !== "attached") throw new CliError(`Failed to ${verb} '${entry.image}': ${outcome?.reason ?? "no outcome"}`);
+  if (outcome?.state !== "attached") throw new CliError(`Failed to ${verb} '${entry.image}': ${outcome?.reason ?? "no outcome"}`);
   const clashesWith = (o: Outcome): boolean => o.conflicts?.some((c) => c.with !== "host" && c.with.entry === entry.name) === true;
   const victim = outcomes.find(clashesWith);
   if (victim) throw new CliError(`Failed to ${verb} '${entry.image}': entry [${victim.name}] (${victim.file}:${victim.line}) already provides ${outcome.units.join(" ")}, refusing to provide it twice`);

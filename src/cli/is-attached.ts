@@ -15,7 +15,7 @@ export function isAttached(ctx: Context): number {
   const list = loadList(ctx.opts.root);
   const entry = findEntry(list, arg);
   let word = "detached";
-  if (entry && entry.attach) {
+  if (entry?.attach) {
     const record = readStatusRecord(ctx);
     const recorded = record?.find((o) => o.name === entry.name && o.file === entry.file);
     // The generator ran but has not seen this entry (added since, or merged over /etc by a confext

@@ -56,7 +56,7 @@ const ADVISE_KNOWN = 0x003f;
 
 // Logical cluster types (di_advise bits 0-1).
 const TYPE_PLAIN = 0;
-const TYPE_HEAD1 = 1;
+// 1 is HEAD1: a head like HEAD2, which needs no name of its own here.
 const TYPE_NONHEAD = 2;
 const TYPE_HEAD2 = 3;
 /** Bytes decoded beyond a read's end when the extent goes on. */

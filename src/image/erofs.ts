@@ -393,7 +393,7 @@ class Erofs implements FileSystem {
     const parent = cut > 0 ? this.paths.get(path.slice(0, cut)) : undefined;
     let node: Inode | undefined = parent === undefined ? this.inode(this.rootNid) : (parent ?? undefined);
     for (const part of parent === undefined ? parts : parts.slice(-1)) {
-      if (!node || node.kind !== "dir" || part === "." || part === "..") {
+      if (node?.kind !== "dir" || part === "." || part === "..") {
         node = undefined;
         break;
       }

@@ -1,16 +1,10 @@
 // Opens an image by host path: a directory, or a raw disk image (`*.raw`, as portablectl requires).
 import { statSync } from "node:fs";
 import { DirectoryImage } from "./directory.ts";
-import { openRawImage } from "./raw.ts";
+import { type OpenOptions, openRawImage } from "./raw.ts";
 import { ImageError, type ImageTree } from "./types.ts";
-import type { Trust } from "./verity-trust.ts";
 
-export interface OpenOptions {
-  /** systemd architecture name (x86-64, arm64, …) used to pick GPT partitions. */
-  architecture: string;
-  /** Certificates for dm-verity signatures; without it, signatures are reported and not checked. */
-  trust?: Trust;
-}
+export type { OpenOptions };
 
 export function openImage(path: string, options: OpenOptions): ImageTree {
   let st;

@@ -11,7 +11,7 @@
 //   against them through verity-setup.ts), never read as file systems;
 // * otherwise a single generic-Linux GPT partition, or the single bootable 0x83 MBR partition.
 // Refused: anything else (ESP/XBOOTLDR are ignored; no extended MBR partitions; no LUKS here).
-import { compareVersions } from "../portable/version.ts";
+import { compareVersions } from "../common/version-order.ts";
 import type { ByteSource } from "./byte-source.ts";
 import { bytesAt, u16le, u32le, u64le, u8 } from "./bytes.ts";
 import { crc32 } from "./crc32.ts";
@@ -88,7 +88,9 @@ const OTHER_TYPES: Record<string, string> = {
 
 const BY_GUID = new Map<string, { designator: Designator; arch: string }>();
 for (const [arch, guids] of Object.entries(DPS_TYPES)) {
-  guids.forEach((guid, i) => BY_GUID.set(guid, { designator: DESIGNATORS[i] as Designator, arch }));
+  guids.forEach((guid, i) => {
+    BY_GUID.set(guid, { designator: DESIGNATORS[i] as Designator, arch });
+  });
 }
 
 export function isKnownArchitecture(arch: string): boolean {

@@ -13,11 +13,11 @@ import { chargeRead } from "./budget.ts";
 import { sliceSource, fileSource, type ByteSource } from "./byte-source.ts";
 import { openErofs } from "./erofs.ts";
 import { openExt } from "./ext4.ts";
-import type { OpenOptions } from "./open.ts";
 import { readGpt, readMbr, selectPartitions, type Selected } from "./partitions.ts";
 import { openSquashfs } from "./squashfs.ts";
-import { ImageError, type DirEntry, type FileSystem, type ImageTree, type Stat } from "./types.ts";
-import { protect, readSideFile, type Protection, type VerityInputs } from "./verity-setup.ts";
+import { ImageError, type DirEntry, type FileSystem, type ImageTree, type Protection, type Stat } from "./types.ts";
+import { protect, readSideFile, type VerityInputs } from "./verity-setup.ts";
+import type { Trust } from "./verity-trust.ts";
 
 const MAGICS: Array<{ name: string; offset: number; bytes: number[]; open?: (s: ByteSource) => FileSystem }> = [
   { name: "squashfs", offset: 0, bytes: [0x68, 0x73, 0x71, 0x73], open: openSquashfs },
@@ -56,6 +56,13 @@ interface Dissected {
   protection: Protection;
   /** Side files opened (a naked image's .verity), closed with the image. */
   opened: Array<{ close(): void }>;
+}
+
+export interface OpenOptions {
+  /** systemd architecture name (x86-64, arm64, …) used to pick GPT partitions. */
+  architecture: string;
+  /** Certificates for dm-verity signatures; without it, signatures are reported and not checked. */
+  trust?: Trust;
 }
 
 /**

@@ -67,6 +67,6 @@ export function statInImage(tree: ImageTree, path: string): { path: string; stat
 /** Reads a regular file, following symlinks inside the image; undefined if absent or not a file. */
 export function readFileInImage(tree: ImageTree, path: string, maxBytes: number): Uint8Array | undefined {
   const found = statInImage(tree, path);
-  if (!found || found.stat.kind !== "file") return undefined;
+  if (found?.stat.kind !== "file") return undefined;
   return tree.readFile(found.path, maxBytes);
 }

@@ -3,7 +3,6 @@
 // image whose components contain no symlinks, except possibly the last one. Symlink resolution is
 // done once, for every format, by src/image/resolve.ts, confined to the image root.
 
-import type { Protection } from "./verity-setup.ts";
 
 export type EntryKind = "file" | "dir" | "symlink" | "other";
 
@@ -67,4 +66,17 @@ export interface FileSystem {
   readdir(path: string): DirEntry[];
   readlink(path: string): string;
   readFile(path: string, maxBytes: number): Uint8Array;
+}
+
+export type ProtectionLevel = "signed" | "verity" | "unprotected";
+
+export interface Protection {
+  /** The weakest of the image's file systems. */
+  level: ProtectionLevel;
+  /** One line per file system, e.g. "root-x86-64: signed (root hash from …, certificate /etc/verity.d/a.crt)". */
+  details: string[];
+  /** Said at debug level: a signature nobody could check. */
+  notes: string[];
+  /** A signature is present but was not checked (no certificates configured). */
+  unchecked: boolean;
 }

@@ -9,23 +9,9 @@
 import { readFileSync } from "node:fs";
 import type { ByteSource } from "./byte-source.ts";
 import { DerError, findSigner, MAX_PKCS7_BYTES, parsePkcs7 } from "./pkcs7.ts";
-import { ImageError } from "./types.ts";
+import { ImageError, type ProtectionLevel } from "./types.ts";
 import { readVeritySuperblock, rootHashHex, verifiedSource } from "./verity.ts";
 import type { Trust } from "./verity-trust.ts";
-
-export type ProtectionLevel = "signed" | "verity" | "unprotected";
-export const PROTECTION_LEVELS: readonly ProtectionLevel[] = ["signed", "verity", "unprotected"];
-
-export interface Protection {
-  /** The weakest of the image's file systems. */
-  level: ProtectionLevel;
-  /** One line per file system, e.g. "root-x86-64: signed (root hash from …, certificate /etc/verity.d/a.crt)". */
-  details: string[];
-  /** Said at debug level: a signature nobody could check. */
-  notes: string[];
-  /** A signature is present but was not checked (no certificates configured). */
-  unchecked: boolean;
-}
 
 export interface VerityInputs {
   /** The data, e.g. the partition's slice; its name is used in messages. */

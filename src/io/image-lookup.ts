@@ -7,7 +7,8 @@ import { DirectoryImage } from "../image/directory.ts";
 import { rememberingTree } from "../image/open.ts";
 import { resolveInImage } from "../image/resolve.ts";
 import type { ImageTree } from "../image/types.ts";
-import { compareVersions, parseVersionedName } from "../portable/version.ts";
+import { compareVersions } from "../common/version-order.ts";
+import { parseVersionedName } from "../portable/version.ts";
 
 export type Lookup = { found: string } | { missing: string };
 

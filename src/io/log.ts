@@ -96,7 +96,9 @@ export function createLogger(ident: string, env: NodeJS.ProcessEnv): Logger {
       const lines = journal.splice(0);
       const socket = createConnection(JOURNAL_STREAM);
       // journald not listening yet (early boot in a container): the console is all there is.
-      socket.on("error", () => lines.forEach((l) => toStderr(l.replace(/^<\d>/, ""))));
+      socket.on("error", () => {
+        for (const l of lines) toStderr(l.replace(/^<\d>/, ""));
+      });
       socket.end(`${ident}\n\n6\n1\n0\n0\n0\n${lines.join("\n")}\n`);
     },
   };

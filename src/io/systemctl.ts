@@ -50,7 +50,9 @@ export function activeStates(units: readonly string[], env: NodeJS.ProcessEnv = 
   // is-active prints one state per unit and exits non-zero if any is inactive: only stdout matters.
   const r = systemctl(["is-active", "--", ...units], env);
   const lines = r.stdout.split("\n");
-  units.forEach((u, i) => states.set(u, lines[i]?.trim() || "unknown"));
+  units.forEach((u, i) => {
+    states.set(u, lines[i]?.trim() || "unknown");
+  });
   return states;
 }
 

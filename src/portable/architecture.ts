@@ -1,8 +1,7 @@
 // The host architecture in systemd's naming (src/basic/architecture.c), for the ARCHITECTURE=
-// check of extension-release (spec §3.3 step 3). systemd compares with uname_architecture(); a
+// check of extension-release. systemd compares with uname_architecture(); a
 // generator gets the same value from PID 1 as $SYSTEMD_ARCHITECTURE, which therefore wins. Without
 // it (the CLI), Node's process.arch and byte order are mapped to systemd's names.
-import { endianness } from "node:os";
 
 /** Node's process.arch (and os.arch() spellings) → systemd names, [little-endian, big-endian]. */
 const NODE_TO_SYSTEMD: Record<string, readonly [string, string]> = {
@@ -31,8 +30,11 @@ export function systemdArchitecture(nodeArch: string, byteOrder: "LE" | "BE"): s
   return names === undefined ? nodeArch : names[byteOrder === "LE" ? 0 : 1];
 }
 
+/** This machine's byte order, without asking node:os (this room does no I/O). */
+const BYTE_ORDER: "LE" | "BE" = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? "LE" : "BE";
+
 /** $SYSTEMD_ARCHITECTURE if set and non-empty, else what Node reports for this machine. */
-export function hostArchitecture(env: Record<string, string | undefined>, nodeArch: string = process.arch, byteOrder: "LE" | "BE" = endianness()): string {
+export function hostArchitecture(env: Record<string, string | undefined>, nodeArch: string = process.arch, byteOrder: "LE" | "BE" = BYTE_ORDER): string {
   const fromManager = env.SYSTEMD_ARCHITECTURE;
   if (fromManager !== undefined && fromManager !== "") return fromManager;
   return systemdArchitecture(nodeArch, byteOrder);

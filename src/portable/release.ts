@@ -169,7 +169,7 @@ export function findExtensionRelease(tree: ImageTree, imageName: string, relaxed
       if (exact) return exact;
     }
     const found = statInImage(tree, dir);
-    if (!found || found.stat.kind !== "dir") continue;
+    if (found?.stat.kind !== "dir") continue;
     const candidates = tree
       .readdir(found.path)
       .filter((e) => e.kind === "file" && e.name.startsWith(PREFIX) && e.name.length > PREFIX.length)

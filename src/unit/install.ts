@@ -121,7 +121,7 @@ export function parseInstallSection(unitText: string): InstallInfo {
 
 /** unit_name_unescape(): "\xNN" → the byte, '-' → '/'. */
 function unescapeName(s: string): string {
-  return s.replace(/\\x([0-9a-fA-F]{2})|-/g, (m, h: string | undefined) => (h === undefined ? "/" : String.fromCharCode(Number.parseInt(h, 16))));
+  return s.replace(/\\x([0-9a-fA-F]{2})|-/g, (_m, h: string | undefined) => (h === undefined ? "/" : String.fromCharCode(Number.parseInt(h, 16))));
 }
 
 /**

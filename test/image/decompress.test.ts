@@ -2,7 +2,7 @@
 // made by the reference encoder. Hostile input (truncations, flipped bytes, hand-made headers) must
 // give ImageError, never a TypeError/RangeError, a hang or an unbounded allocation.
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as zlib from "node:zlib";

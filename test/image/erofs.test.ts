@@ -414,7 +414,7 @@ describe("erofs hostile images", () => {
 
   it("a directory that claims more bytes than any real one is LIMIT", () => {
     const off = inodeOffset("extended-inodes", "/data");
-    const fs = patched("extended-inodes", (b, dv) => dv.setBigUint64(off + 8, 1n << 40n, true));
+    const fs = patched("extended-inodes", (_b, dv) => dv.setBigUint64(off + 8, 1n << 40n, true));
     expectCode(() => fs.readdir("/data"), "LIMIT");
   });
 

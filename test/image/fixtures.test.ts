@@ -10,7 +10,7 @@ import { describe, expect, it } from "vitest";
 import { bytesSource, type ByteSource } from "../../src/image/byte-source.ts";
 import { openImage } from "../../src/image/open.ts";
 import { readGpt, selectPartitions, typeName } from "../../src/image/partitions.ts";
-import { compareVersions } from "../../src/portable/version.ts";
+import { compareVersions } from "../../src/common/version-order.ts";
 import { openRawSource } from "../../src/image/raw.ts";
 import { readFileInImage, resolveInImage } from "../../src/image/resolve.ts";
 import { ImageError, type ImageTree } from "../../src/image/types.ts";

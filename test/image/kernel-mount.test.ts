@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { openImage } from "../../src/image/open.ts";
-import { compareVersions } from "../../src/portable/version.ts";
+import { compareVersions } from "../../src/common/version-order.ts";
 import type { ImageTree } from "../../src/image/types.ts";
 import { skipName } from "../helpers/skip-reporter.ts";
 

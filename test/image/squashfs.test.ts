@@ -397,7 +397,7 @@ describe.skipIf(!hasMksquashfs)("hostile squashfs images", () => {
     ["a NUL", 0x00],
   ] as const) {
     it(`rejects a directory entry named ${what}`, () => {
-      const fs = open(patched((v, img) => (img[(L.entry.a as number) + 8] = byte)));
+      const fs = open(patched((_v, img) => (img[(L.entry.a as number) + 8] = byte)));
       expect(imageError(() => fs.readdir("/"))?.code).toBe("CORRUPT");
     });
   }

@@ -55,10 +55,10 @@ describe("man pages", () => {
 
   it("portable-attach(8) documents every verb and every option of the command", () => {
     const main = readFileSync(join(REPO, "src/cli/main.ts"), "utf8");
-    const verbs = [...(main.match(/const VERBS[^]*?\n\]\);/)?.[0] ?? "").matchAll(/^ {2}\["([a-z-]+)", /gm)].map((m) => m[1]);
+    const verbs = [...(main.match(/const VERBS[\s\S]*?\n\]\);/)?.[0] ?? "").matchAll(/^ {2}\["([a-z-]+)", /gm)].map((m) => m[1]);
     expect(verbs.length).toBeGreaterThanOrEqual(10);
     const options = readFileSync(join(REPO, "src/cli/options.ts"), "utf8");
-    const switches = [...(options.match(/const SPEC = \{[^]*?\n\}/)?.[0] ?? "").matchAll(/^ {2}"?([a-z-]+)"?: \{/gm)].map((m) => m[1]);
+    const switches = [...(options.match(/const SPEC = \{[\s\S]*?\n\}/)?.[0] ?? "").matchAll(/^ {2}"?([a-z-]+)"?: \{/gm)].map((m) => m[1]);
     expect(switches.length).toBeGreaterThanOrEqual(15);
     const text = plain("portable-attach.8");
     for (const v of verbs) expect(text, `verb ${v}`).toMatch(new RegExp(`^\\.B[IR]? ${v}\\b`, "m"));

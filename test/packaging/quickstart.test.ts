@@ -29,7 +29,7 @@ export function quickStart(): { file: string; lines: string[] } {
     const rest = text.slice(m.index + m[0].length);
     const end = rest.search(new RegExp(`^#{2,${level.length}} `, "m"));
     const section = end < 0 ? rest : rest.slice(0, end);
-    const lines = [...section.matchAll(/^```sh\n([^]*?)^```$/gm)].flatMap((b) => (b[1] ?? "").split("\n")).filter((l) => l.trim() !== "");
+    const lines = [...section.matchAll(/^```sh\n([\s\S]*?)^```$/gm)].flatMap((b) => (b[1] ?? "").split("\n")).filter((l) => l.trim() !== "");
     return { file, lines };
   }
   throw new Error("no 'Quick start on a real machine' section in README.md or docs/install.md");

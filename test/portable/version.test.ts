@@ -3,7 +3,8 @@
 // `systemd-analyze compare-versions`, which calls the same strverscmp_improved().
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { compareVersions, parseVersionedName } from "../../src/portable/version.ts";
+import { compareVersions } from "../../src/common/version-order.ts";
+import { parseVersionedName } from "../../src/portable/version.ts";
 
 /** [older, newer] pairs, or equal pairs marked with "=". */
 const ORDERED: [string, "<" | "=", string][] = [

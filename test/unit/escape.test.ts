@@ -164,6 +164,8 @@ describe.skipIf(!haveSystemdTestMode)("systemd 252 reads back what we write", ()
     for (const p of refused) expect(checkPath(p)).toBeDefined();
     const dump = loadUnits(units((p) => `RootImage=${escapeSpecifiers(p)}`, refused), "main.target");
     const read = settingsOf(dump, refused.length, "RootImage");
-    refused.forEach((p, i) => expect(read[i]).not.toEqual([p]));
+    refused.forEach((p, i) => {
+      expect(read[i]).not.toEqual([p]);
+    });
   });
 });

@@ -55,7 +55,7 @@ export function lzo1xDecompress(src: Uint8Array, dst: Uint8Array): number {
     ip++;
     const t = first - 17;
     copyLiterals(t);
-    state = t < 4 ? t : 4;
+    state = Math.min(t , 4);
   }
 
   for (;;) {

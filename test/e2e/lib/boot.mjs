@@ -25,7 +25,7 @@ export async function boot({ rootfs, payload, timeoutMs = 60_000, name = "boot",
   const cleanup = async () => {
     if (mounted) {
       await killStragglers(merged);
-      let r = runSync("umount", [merged], { check: false });
+      const r = runSync("umount", [merged], { check: false });
       if (r.status !== 0) runSync("umount", ["-l", merged], { check: false });
       mounted = false;
     }

@@ -7,7 +7,7 @@
 //   net_1/, nonet_1/, strict_1/  more directory images (net.service, nonet.service, strict.service)
 //   corrupt_1.raw   garbage with a .raw name
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync, renameSync, writeFileSync as wf } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync, } from "node:fs";
 import { join } from "node:path";
 import { rootTree, extensionTree, mkSquashfs, mkErofsGpt, mkExt4, OS_RELEASE_DEBIAN12 } from "./images.mjs";
 import { REPO } from "./guest.mjs";

@@ -1,7 +1,7 @@
 // Tiny portable-service images for the boots: a static busybox (taken from the rootfs), an
 // os-release, the mount points a sandboxed service needs on a read-only image, and unit files.
 // Built with the real tools: mksquashfs, mkfs.erofs (+ sfdisk for GPT), mkfs.ext4.
-import { mkdirSync, writeFileSync, symlinkSync, copyFileSync, chmodSync, rmSync, statSync, existsSync, renameSync } from "node:fs";
+import { mkdirSync, writeFileSync, symlinkSync, copyFileSync, chmodSync, rmSync, statSync, } from "node:fs";
 import { join, dirname } from "node:path";
 import { run } from "./util.mjs";
 

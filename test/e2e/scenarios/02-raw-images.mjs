@@ -1,6 +1,6 @@
 // 2. Raw images: squashfs (naked), erofs in a GPT disk image (DPS root partition), ext4 (naked):
 //    each entry's service is active after boot, running from its image through RootImage=.
-import { portables, activeInImage } from "../lib/scenario.mjs";
+import { portables, } from "../lib/scenario.mjs";
 
 const IMAGES = { bar: "bar_1.raw", baz: "baz_1.raw", qux: "qux_1.raw" };
 const KIND = { bar: "squashfs", baz: "erofs in GPT", qux: "ext4" };
