@@ -54,7 +54,7 @@ const BUNDLED = [
 /** The first entry of a Debian changelog: version, maintainer, date (RFC 2822). */
 export function changelogHead(text) {
   const head = /^([a-z0-9][a-z0-9.+-]+) \(([^)]+)\) [^;]+; urgency=\w+\n/.exec(text);
-  const trailer = /^ -- (.+ <[^>]+>)  (.+)$/m.exec(text);
+  const trailer = /^ -- (.+ <[^>]+>) {2}(.+)$/m.exec(text);
   if (!head || !trailer) throw new Error("scripts/deb/changelog: no entry in Debian's changelog format");
   return { source: head[1], version: head[2], maintainer: trailer[1], date: trailer[2] };
 }

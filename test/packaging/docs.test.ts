@@ -67,7 +67,7 @@ describe("man pages", () => {
 
   it("every option the command accepts is in its --help and its bash completion", () => {
     const options = readFileSync(join(REPO, "src/cli/options.ts"), "utf8");
-    const switches = [...(options.match(/const SPEC = \{[^]*?\n\}/)?.[0] ?? "").matchAll(/^ {2}"?([a-z-]+)"?: \{/gm)].map((m) => m[1]);
+    const switches = [...(options.match(/const SPEC = \{[\s\S]*?\n\}/)?.[0] ?? "").matchAll(/^ {2}"?([a-z-]+)"?: \{/gm)].map((m) => m[1]);
     const help = readFileSync(join(REPO, "src/cli/main.ts"), "utf8").match(/const HELP = `[^`]*`/)?.[0] ?? "";
     const completion = readFileSync(join(REPO, "completion/portable-attach.bash"), "utf8").match(/local opts='[^']*'/)?.[0] ?? "";
     for (const s of switches) {
