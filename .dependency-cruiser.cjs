@@ -44,7 +44,12 @@ module.exports = {
       from: { pathNot: "^src/image/decompress/zstd\\.ts$" },
       to: { path: "node_modules/fzstd/" },
     },
-    { name: "no-tests-in-product", severity: "error", from: { path: "^(src|generator)/" }, to: { path: "^(test|bench)/" } },
+    {
+      name: "no-tests-in-product",
+      severity: "error",
+      from: { path: "^(src|generator)/" },
+      to: { path: "^(test|bench)/" },
+    },
   ],
   options: {
     doNotFollow: { path: "node_modules" },

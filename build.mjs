@@ -31,9 +31,14 @@ const lazyBuiltins = {
   name: "lazy-builtins",
   setup(b) {
     b.onResolve({ filter: /^node:(zlib|net|child_process|crypto)$/ }, (args) =>
-      args.namespace === "lazy-builtin" ? { path: args.path, external: true } : { path: args.path, namespace: "lazy-builtin" },
+      args.namespace === "lazy-builtin"
+        ? { path: args.path, external: true }
+        : { path: args.path, namespace: "lazy-builtin" },
     );
-    b.onLoad({ filter: /.*/, namespace: "lazy-builtin" }, (args) => ({ contents: lazyBuiltinSource(args.path), loader: "js" }));
+    b.onLoad({ filter: /.*/, namespace: "lazy-builtin" }, (args) => ({
+      contents: lazyBuiltinSource(args.path),
+      loader: "js",
+    }));
   },
 };
 
@@ -46,7 +51,10 @@ const targets = [
   { entry: "generator/main.ts", out: "dist/portable-attach-generator" },
   { entry: "src/cli/main.ts", out: "dist/portable-attach" },
 ];
-const banner = "// portable-attach " + pkg.version + ". Bundles ini (ISC, (c) Isaac Z. Schlueter and Contributors) and fzstd (MIT, (c) 2020 Arjun Barrett).";
+const banner =
+  "// portable-attach " +
+  pkg.version +
+  ". Bundles ini (ISC, (c) Isaac Z. Schlueter and Contributors) and fzstd (MIT, (c) 2020 Arjun Barrett).";
 
 for (const { entry, out } of targets) {
   // A cache of an earlier build would be refused (it names other source), but must not linger.

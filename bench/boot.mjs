@@ -20,7 +20,8 @@ const median = (xs) => {
 
 export async function bootBench({ boots, reloads, log, repo }) {
   if (process.getuid?.() !== 0) return { note: "not measured: needs root (systemd-nspawn)", rows: [] };
-  if (spawnSync("sh", ["-c", "command -v systemd-nspawn"]).status !== 0) return { note: "not measured: systemd-nspawn missing", rows: [] };
+  if (spawnSync("sh", ["-c", "command -v systemd-nspawn"]).status !== 0)
+    return { note: "not measured: systemd-nspawn missing", rows: [] };
   const { ensureRootfs } = await import(join(repo, "test/e2e/lib/rootfs.mjs"));
   const { boot, readOut } = await import(join(repo, "test/e2e/lib/boot.mjs"));
   const { makePayload } = await import(join(repo, "test/e2e/lib/guest.mjs"));
@@ -43,8 +44,10 @@ check "bench ran" test -s /run/out/boot.txt
       if (n > 0) {
         // Installed as a user installs it: #! line with the flag, code cache (made by this Node,
         // which the guest runs: the e2e rootfs carries a copy of it) outside the generator directory.
-        for (const f of installPlan({ node: "/usr/bin/node", repo }).files) files[f.path.slice(1)] = { content: f.content, mode: f.mode };
-        for (const p of ["portable-attach-generator", "portable-attach"]) files[`usr/lib/portable-attach/${p}.v8cache`] = { copyFile: join(repo, "dist", `${p}.v8cache`) };
+        for (const f of installPlan({ node: "/usr/bin/node", repo }).files)
+          files[f.path.slice(1)] = { content: f.content, mode: f.mode };
+        for (const p of ["portable-attach-generator", "portable-attach"])
+          files[`usr/lib/portable-attach/${p}.v8cache`] = { copyFile: join(repo, "dist", `${p}.v8cache`) };
         let list = "";
         for (let i = 0; i < n; i++) {
           files[image(i).slice(1)] = { copyFile: join(root, image(i)) };
@@ -54,7 +57,11 @@ check "bench ran" test -s /run/out/boot.txt
       }
       payloads[n] = makePayload(join(tmp, `payload-${n}`), { check, ours: false, files });
     }
-    const samples = { 0: { boot: [], gen: [], reload: [] }, 10: { boot: [], gen: [], reload: [] }, 100: { boot: [], gen: [], reload: [] } };
+    const samples = {
+      0: { boot: [], gen: [], reload: [] },
+      10: { boot: [], gen: [], reload: [] },
+      100: { boot: [], gen: [], reload: [] },
+    };
     let analyze = "";
     for (let b = 0; b < boots; b++) {
       for (const n of [0, 10, 100]) {
@@ -62,13 +69,23 @@ check "bench ran" test -s /run/out/boot.txt
         const res = await boot({ rootfs, payload: payloads[n], timeoutMs: 180_000, name: `bench-boot-${n}` });
         try {
           const text = readOut(res, "boot.txt") ?? "";
-          if (!text) return { note: `not measured: a boot with ${n} entries produced no timings (timed out: ${res.timedOut})`, rows: [] };
+          if (!text)
+            return {
+              note: `not measured: a boot with ${n} entries produced no timings (timed out: ${res.timedOut})`,
+              rows: [],
+            };
           for (const line of text.split("\n")) {
             const [k, v] = line.split(" ");
             if (k === "reload") samples[n].reload.push(Number(v) / 1000);
             if (k !== "props") continue;
             // Manager properties, in µs since boot (CLOCK_MONOTONIC).
-            const p = Object.fromEntries(line.slice(6).trim().split(/\s+/).map((kv) => [kv.slice(0, kv.indexOf("=")), Number(kv.slice(kv.indexOf("=") + 1))]));
+            const p = Object.fromEntries(
+              line
+                .slice(6)
+                .trim()
+                .split(/\s+/)
+                .map((kv) => [kv.slice(0, kv.indexOf("=")), Number(kv.slice(kv.indexOf("=") + 1))]),
+            );
             samples[n].boot.push((p.FinishTimestampMonotonic - p.UserspaceTimestampMonotonic) / 1000);
             samples[n].gen.push((p.GeneratorsFinishTimestampMonotonic - p.GeneratorsStartTimestampMonotonic) / 1000);
           }

@@ -22,7 +22,8 @@ const median = (xs) => {
 
 export async function cliBench({ runs, warmup, log, repo, generator, cli }) {
   if (process.getuid?.() !== 0) return { note: "not measured: needs root (systemd-nspawn)", rows: [] };
-  if (spawnSync("sh", ["-c", "command -v systemd-nspawn && command -v mksquashfs"]).status !== 0) return { note: "not measured: systemd-nspawn or mksquashfs missing", rows: [] };
+  if (spawnSync("sh", ["-c", "command -v systemd-nspawn && command -v mksquashfs"]).status !== 0)
+    return { note: "not measured: systemd-nspawn or mksquashfs missing", rows: [] };
   // The e2e harness installs the builds it is pointed at (read when guest.mjs is first imported).
   const { ensureRootfs } = await import(join(repo, "test/e2e/lib/rootfs.mjs"));
   const { boot, readOut } = await import(join(repo, "test/e2e/lib/boot.mjs"));
@@ -35,7 +36,9 @@ export async function cliBench({ runs, warmup, log, repo, generator, cli }) {
     const tree = join(tmp, "tree");
     makeTree(tree, "bench");
     const raw = join(tmp, "bench_1.raw");
-    spawnSync("mksquashfs", [tree, raw, "-noappend", "-quiet", "-no-progress", "-all-root", "-comp", "zstd"], { stdio: "ignore" });
+    spawnSync("mksquashfs", [tree, raw, "-noappend", "-quiet", "-no-progress", "-all-root", "-comp", "zstd"], {
+      stdio: "ignore",
+    });
     const source = installSource(join(tmp, "source"), { repo, generator, cli });
     const total = warmup + runs;
     // One round: ours attach, ours detach, portablectl attach, portablectl detach (each with its
@@ -81,21 +84,49 @@ check "bench ran" test -s /run/out/bench.txt
         const [k, v] = line.split(" ");
         if (k && v) (samples[k] ??= []).push(Number(v) / 1000);
       }
-      if (!samples.node0) return { note: `not measured: the boot produced no timings (timed out: ${res.timedOut}); ${errors.slice(0, 500)}`, rows: [] };
+      if (!samples.node0)
+        return {
+          note: `not measured: the boot produced no timings (timed out: ${res.timedOut}); ${errors.slice(0, 500)}`,
+          rows: [],
+        };
       const stat = (k) => {
         const xs = (samples[k] ?? []).slice(warmup);
-        return xs.length ? { median: median(xs), min: Math.min(...xs), max: Math.max(...xs), runs: xs.length } : undefined;
+        return xs.length
+          ? { median: median(xs), min: Math.min(...xs), max: Math.max(...xs), runs: xs.length }
+          : undefined;
       };
       const codeCache = /^code cache: .*: (.+)$/m.exec(errors)?.[1] ?? "unknown";
-      const out = { node0: stat("node0"), codeCache, errors: errors.split("\n").filter((l) => l.startsWith("FAILED")).slice(0, 20), rows: [] };
+      const out = {
+        node0: stat("node0"),
+        codeCache,
+        errors: errors
+          .split("\n")
+          .filter((l) => l.startsWith("FAILED"))
+          .slice(0, 20),
+        rows: [],
+      };
       const floor = out.node0;
       for (const kind of ["dir", "raw"]) {
         for (const verb of ["attach", "detach"]) {
           const ours = stat(`ours-${verb}-${kind}`);
           const theirs = stat(`portablectl-${verb}-${kind}`);
-          out[`${verb}-${kind}`] = { ours, portablectl: theirs, oursOverPortablectl: ours && theirs ? ours.median / theirs.median : undefined };
-          for (const [who, s] of [["portable-attach", ours], ["portablectl", theirs]]) {
-            if (s) out.rows.push({ part: "cli (nspawn)", label: `${who} ${verb} + reload (${kind})`, ...s, floor: floor.median, ratio: s.median / floor.median });
+          out[`${verb}-${kind}`] = {
+            ours,
+            portablectl: theirs,
+            oursOverPortablectl: ours && theirs ? ours.median / theirs.median : undefined,
+          };
+          for (const [who, s] of [
+            ["portable-attach", ours],
+            ["portablectl", theirs],
+          ]) {
+            if (s)
+              out.rows.push({
+                part: "cli (nspawn)",
+                label: `${who} ${verb} + reload (${kind})`,
+                ...s,
+                floor: floor.median,
+                ratio: s.median / floor.median,
+              });
           }
         }
       }
@@ -108,7 +139,14 @@ check "bench ran" test -s /run/out/bench.txt
         ]) {
           const s = stat(k);
           out[k] = s;
-          if (s) out.rows.push({ part: "cli (nspawn)", label: `${label} (${kind})`, ...s, floor: floor.median, ratio: s.median / floor.median });
+          if (s)
+            out.rows.push({
+              part: "cli (nspawn)",
+              label: `${label} (${kind})`,
+              ...s,
+              floor: floor.median,
+              ratio: s.median / floor.median,
+            });
         }
       }
       if (out.errors.length) out.note = `some commands failed: ${out.errors.join("; ")}`;
@@ -123,12 +161,14 @@ check "bench ran" test -s /run/out/bench.txt
 
 /** What scripts/install.mjs needs of a source tree, with the given builds as its dist/. */
 function installSource(dir, { repo, generator, cli }) {
-  for (const d of ["scripts", "units", "profiles", "man", "completion"]) cpSync(join(repo, d), join(dir, d), { recursive: true });
+  for (const d of ["scripts", "units", "profiles", "man", "completion"])
+    cpSync(join(repo, d), join(dir, d), { recursive: true });
   mkdirSync(join(dir, "dist"));
   copyFileSync(generator, join(dir, "dist/portable-attach-generator"));
   copyFileSync(cli, join(dir, "dist/portable-attach"));
   // The images code-cache.mjs's representative run reads.
   mkdirSync(join(dir, "test/fixtures/images"), { recursive: true });
-  for (const f of ["erofs-lz4.raw", "squashfs-zstd.raw", "ext4.raw", "gpt-dps-root-erofs.raw"]) copyFileSync(join(repo, "test/fixtures/images", f), join(dir, "test/fixtures/images", f));
+  for (const f of ["erofs-lz4.raw", "squashfs-zstd.raw", "ext4.raw", "gpt-dps-root-erofs.raw"])
+    copyFileSync(join(repo, "test/fixtures/images", f), join(dir, "test/fixtures/images", f));
   return dir;
 }

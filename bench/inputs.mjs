@@ -37,12 +37,37 @@ export function makeTree(dir, name) {
 function mkfsArgs(format, src, out, bytes) {
   switch (format) {
     case "squashfs":
-      return ["mksquashfs", [src, out, "-noappend", "-quiet", "-no-progress", "-all-root", "-comp", "zstd", "-mkfs-time", EPOCH, "-all-time", EPOCH]];
+      return [
+        "mksquashfs",
+        [
+          src,
+          out,
+          "-noappend",
+          "-quiet",
+          "-no-progress",
+          "-all-root",
+          "-comp",
+          "zstd",
+          "-mkfs-time",
+          EPOCH,
+          "-all-time",
+          EPOCH,
+        ],
+      ];
     case "erofs":
       return ["mkfs.erofs", ["--quiet", "--all-root", "-zlz4", `-T${EPOCH}`, out, src]];
     case "ext4": {
       const blocks = Math.max(1024, Math.ceil(bytes / 1024));
-      return ["sh", ["-c", `truncate -s ${blocks}K "$1" && mkfs.ext4 -q -F -O ^has_journal -E root_owner=0:0 -d "$2" "$1"`, "sh", out, src]];
+      return [
+        "sh",
+        [
+          "-c",
+          `truncate -s ${blocks}K "$1" && mkfs.ext4 -q -F -O ^has_journal -E root_owner=0:0 -d "$2" "$1"`,
+          "sh",
+          out,
+          src,
+        ],
+      ];
     }
   }
   throw new Error(format);
@@ -78,7 +103,9 @@ export async function entryRoot(format, count, log) {
     rmSync(root, { recursive: true, force: true });
     mkdirSync(join(root, "var/lib/portables"), { recursive: true });
     mkdirSync(join(root, "etc"), { recursive: true });
-    cpSync(new URL("../profiles", import.meta.url).pathname, join(root, "usr/lib/portable-attach/profile"), { recursive: true });
+    cpSync(new URL("../profiles", import.meta.url).pathname, join(root, "usr/lib/portable-attach/profile"), {
+      recursive: true,
+    });
     const trees = join(CACHE, VERSION, "trees");
     const jobs = [];
     for (let i = 0; i < count; i++) {
@@ -108,7 +135,13 @@ export async function entryRoot(format, count, log) {
  */
 export async function cachedTwin(format, count, cli, log) {
   const { root, image } = await entryRoot(format, count, log);
-  const twin = await attachedTwin(root, Array.from({ length: count }, (_, i) => [`svc${pad(i)}`, image(i)]), format !== "dir", cli, log);
+  const twin = await attachedTwin(
+    root,
+    Array.from({ length: count }, (_, i) => [`svc${pad(i)}`, image(i)]),
+    format !== "dir",
+    cli,
+    log,
+  );
   return { root: twin, image };
 }
 
@@ -172,14 +205,17 @@ export async function sizeRoots(format, log) {
         } else {
           for (let d = 0; d < 100; d++) {
             mkdirSync(join(tree, `usr/share/svcbig/d${pad(d)}`), { recursive: true });
-            for (let f = 0; f < 100; f++) writeFileSync(join(tree, `usr/share/svcbig/d${pad(d)}/f${pad(f)}`), randomFillSync(buf));
+            for (let f = 0; f < 100; f++)
+              writeFileSync(join(tree, `usr/share/svcbig/d${pad(d)}/f${pad(f)}`), randomFillSync(buf));
           }
         }
         writeFileSync(treeStamp, "");
       }
       mkdirSync(join(root, "var/lib/portables"), { recursive: true });
       mkdirSync(join(root, "etc"), { recursive: true });
-      cpSync(new URL("../profiles", import.meta.url).pathname, join(root, "usr/lib/portable-attach/profile"), { recursive: true });
+      cpSync(new URL("../profiles", import.meta.url).pathname, join(root, "usr/lib/portable-attach/profile"), {
+        recursive: true,
+      });
       const [cmd, args] = mkfsArgs(format, tree, join(root, img), size === "big" ? 1300 * 1024 * 1024 : 1400 * 1024);
       // mkfs.erofs / mksquashfs take the stamp file along otherwise.
       const stamp = treeStamp + ".aside";
@@ -201,7 +237,6 @@ export function dropTrees() {
   rmSync(join(CACHE, VERSION, "trees"), { recursive: true, force: true });
 }
 
-
 /**
  * The 1 GiB erofs image of sizeRoots, and a copy of it signed the way a naked image is signed:
  * NAME.verity (veritysetup format), NAME.roothash and NAME.roothash.p7s (openssl cms -noattr),
@@ -217,18 +252,54 @@ export async function verityRoots(log) {
     rmSync(root, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
     mkdirSync(join(root, "etc/verity.d"), { recursive: true });
-    cpSync(new URL("../profiles", import.meta.url).pathname, join(root, "usr/lib/portable-attach/profile"), { recursive: true });
+    cpSync(new URL("../profiles", import.meta.url).pathname, join(root, "usr/lib/portable-attach/profile"), {
+      recursive: true,
+    });
     await runAsync("cp", ["--reflink=auto", big.image, join(dir, "svcbig.raw")]);
-    const v = spawnSync("veritysetup", ["format", join(dir, "svcbig.raw"), join(dir, "svcbig.verity")], { encoding: "utf8" });
+    const v = spawnSync("veritysetup", ["format", join(dir, "svcbig.raw"), join(dir, "svcbig.verity")], {
+      encoding: "utf8",
+    });
     const hash = /^Root hash:\s+([0-9a-f]+)/m.exec(v.stdout)?.[1];
     if (!hash) throw new Error(`veritysetup format: ${v.stderr}`);
     writeFileSync(join(dir, "svcbig.roothash"), `${hash}\n`);
     const key = join(root, "bench.key");
     const crt = join(root, "etc/verity.d/bench.crt");
-    await runAsync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", crt, "-days", "3650", "-subj", "/CN=portable-attach bench"]);
+    await runAsync("openssl", [
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-keyout",
+      key,
+      "-out",
+      crt,
+      "-days",
+      "3650",
+      "-subj",
+      "/CN=portable-attach bench",
+    ]);
     writeFileSync(join(root, "roothash.txt"), hash);
-    await runAsync("openssl", ["cms", "-sign", "-noattr", "-binary", "-in", join(root, "roothash.txt"), "-inkey", key, "-signer", crt, "-outform", "DER", "-out", join(dir, "svcbig.roothash.p7s")]);
-    writeFileSync(join(root, "etc/portable-attach.conf"), `[svcbig]\nImage=/var/lib/portables/svcbig.raw\nEnable=yes\nImagePolicy=signed\n`);
+    await runAsync("openssl", [
+      "cms",
+      "-sign",
+      "-noattr",
+      "-binary",
+      "-in",
+      join(root, "roothash.txt"),
+      "-inkey",
+      key,
+      "-signer",
+      crt,
+      "-outform",
+      "DER",
+      "-out",
+      join(dir, "svcbig.roothash.p7s"),
+    ]);
+    writeFileSync(
+      join(root, "etc/portable-attach.conf"),
+      `[svcbig]\nImage=/var/lib/portables/svcbig.raw\nEnable=yes\nImagePolicy=signed\n`,
+    );
     writeFileSync(join(root, ".done"), "");
   }
   return { unsigned: big.root, signed: root };
@@ -246,16 +317,35 @@ export async function mixedRoot(log) {
     rmSync(root, { recursive: true, force: true });
     mkdirSync(join(root, "var/lib/portables"), { recursive: true });
     mkdirSync(join(root, "etc"), { recursive: true });
-    cpSync(new URL("../profiles", import.meta.url).pathname, join(root, "usr/lib/portable-attach/profile"), { recursive: true });
+    cpSync(new URL("../profiles", import.meta.url).pathname, join(root, "usr/lib/portable-attach/profile"), {
+      recursive: true,
+    });
     let list = "";
     for (const [i, [name, image]] of entries.entries()) {
       const src = join(CACHE, VERSION, `trees/mixed-${name}`);
       makeTree(src, name);
       file(join(src, `usr/share/${name}/blob`), randomFillSync(Buffer.alloc((1 + (i % 5) / 5) * 1024 * 1024)));
       const out = join(root, image);
-      const [cmd, args] = i < 5
-        ? ["mksquashfs", [src, out, "-noappend", "-quiet", "-no-progress", "-all-root", "-comp", "gzip", "-mkfs-time", EPOCH, "-all-time", EPOCH]]
-        : mkfsArgs("erofs", src, out, 0);
+      const [cmd, args] =
+        i < 5
+          ? [
+              "mksquashfs",
+              [
+                src,
+                out,
+                "-noappend",
+                "-quiet",
+                "-no-progress",
+                "-all-root",
+                "-comp",
+                "gzip",
+                "-mkfs-time",
+                EPOCH,
+                "-all-time",
+                EPOCH,
+              ],
+            ]
+          : mkfsArgs("erofs", src, out, 0);
       await runAsync(cmd, args);
       rmSync(src, { recursive: true, force: true });
       list += `[${name}]\nImage=${image}\nEnable=yes\n\n`;

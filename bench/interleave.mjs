@@ -23,12 +23,17 @@ const env = { ...process.env };
 delete env.NODE_EXTRA_CA_CERTS;
 delete env.NODE_OPTIONS;
 
-const perf = process.env.INTERLEAVE_CPU !== "0" && spawnSync("perf", ["stat", "-x,", "-e", "task-clock", "--", "true"]).status === 0;
+const perf =
+  process.env.INTERLEAVE_CPU !== "0" &&
+  spawnSync("perf", ["stat", "-x,", "-e", "task-clock", "--", "true"]).status === 0;
 const perfOut = `/dev/shm/pa-interleave-perf-${process.pid}`;
 const run = (label, command, wrap) => {
   const out = mkdtempSync("/dev/shm/pa-interleave-");
   const t0 = process.hrtime.bigint();
-  const r = spawnSync("/bin/sh", ["-c", `exec ${wrap}${command.replaceAll("OUT", out)}`], { env, stdio: ["ignore", "ignore", "pipe"] });
+  const r = spawnSync("/bin/sh", ["-c", `exec ${wrap}${command.replaceAll("OUT", out)}`], {
+    env,
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   rmSync(out, { recursive: true, force: true });
   if (r.status !== 0) {
@@ -60,6 +65,8 @@ const cpuBase = perf ? median(cpu[0]) : 0;
 commands.forEach(({ label }, i) => {
   const m = median(times[i]);
   const c = perf ? `  CPU ${median(cpu[i]).toFixed(1).padStart(6)} ms  ${(median(cpu[i]) / cpuBase).toFixed(2)}×` : "";
-  console.log(`${label.padEnd(32)} ${m.toFixed(1).padStart(8)} ms  ${(m / base).toFixed(2)}×  min ${Math.min(...times[i]).toFixed(1)}${c}`);
+  console.log(
+    `${label.padEnd(32)} ${m.toFixed(1).padStart(8)} ms  ${(m / base).toFixed(2)}×  min ${Math.min(...times[i]).toFixed(1)}${c}`,
+  );
 });
 console.log(`load average: ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}`);

@@ -12,7 +12,18 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
-import { attachedTwin, CACHE, cachedTwin, dropTrees, entryRoot, FORMATS, mixedRoot, sizeRoots, verityRoots, writeList } from "./inputs.mjs";
+import {
+  attachedTwin,
+  CACHE,
+  cachedTwin,
+  dropTrees,
+  entryRoot,
+  FORMATS,
+  mixedRoot,
+  sizeRoots,
+  verityRoots,
+  writeList,
+} from "./inputs.mjs";
 import { cliBench } from "./cli.mjs";
 import { bootBench } from "./boot.mjs";
 import { NODE_FLAG } from "../scripts/install.mjs";
@@ -26,7 +37,8 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? 2);
 const ONLY = (process.env.BENCH_ONLY ?? "mixed,entries,size,verity,load,cli,boot").split(",");
 const COUNTS = (process.env.BENCH_COUNTS ?? "1,10,100,1000").split(",").map(Number);
 // The generator writes to /run (tmpfs) at boot: outputs go to a tmpfs too, not to a disk.
-const OUT_BASE = process.env.BENCH_OUT ?? (statSync("/dev/shm", { throwIfNoEntry: false })?.isDirectory() ? "/dev/shm" : tmpdir());
+const OUT_BASE =
+  process.env.BENCH_OUT ?? (statSync("/dev/shm", { throwIfNoEntry: false })?.isDirectory() ? "/dev/shm" : tmpdir());
 const log = (m) => process.stderr.write(`bench: ${m}\n`);
 
 const median = (xs) => {
@@ -47,12 +59,16 @@ function timeOnce(cmd, args, env) {
 
 // CPU time (user + system, every thread) of a process, from `perf stat -e task-clock`: on a shared,
 // loaded machine it moves far less than wall time. Measured in a run of its own, after the timed one.
-const PERF = process.env.BENCH_CPU !== "0" && spawnSync("perf", ["stat", "-x,", "-e", "task-clock", "--", "true"]).status === 0;
+const PERF =
+  process.env.BENCH_CPU !== "0" && spawnSync("perf", ["stat", "-x,", "-e", "task-clock", "--", "true"]).status === 0;
 const PERF_OUT = join(tmpdir(), `pa-bench-perf-${process.pid}`);
 /** CPU ms of one process, or undefined without perf. */
 function cpuOnce(cmd, args, env) {
   if (!PERF) return undefined;
-  const r = spawnSync("perf", ["stat", "-x,", "-e", "task-clock", "-o", PERF_OUT, "--", cmd, ...args], { env, stdio: ["ignore", "ignore", "pipe"] });
+  const r = spawnSync("perf", ["stat", "-x,", "-e", "task-clock", "-o", PERF_OUT, "--", cmd, ...args], {
+    env,
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: exit ${r.status}: ${r.stderr}`);
   const m = /^([\d.]+),msec,task-clock/m.exec(readFileSync(PERF_OUT, "utf8"));
   return m ? Number(m[1]) : undefined;
@@ -60,7 +76,11 @@ function cpuOnce(cmd, args, env) {
 
 /** Peak RSS (KiB) of one process, via GNU time (a separate, untimed run). */
 function peakRss(cmd, args, env) {
-  const r = spawnSync("/usr/bin/time", ["-f", "%M", cmd, ...args], { env, encoding: "utf8", stdio: ["ignore", "ignore", "pipe"] });
+  const r = spawnSync("/usr/bin/time", ["-f", "%M", cmd, ...args], {
+    env,
+    encoding: "utf8",
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   const m = /(\d+)\s*$/.exec(r.stderr ?? "");
   return m ? Number(m[1]) : null;
 }
@@ -96,7 +116,9 @@ function measure(commands) {
 // makes every Node start parse a CA bundle: ~50 ms, more than Node's own start, which would hide what
 // the generator costs. Node's variables are dropped for every timed process (BENCH_KEEP_ENV=1 keeps them).
 const ENV = { ...process.env };
-if (process.env.BENCH_KEEP_ENV !== "1") for (const k of Object.keys(ENV)) if (/^NODE_(OPTIONS|EXTRA_CA_CERTS|DEBUG|V8_COVERAGE)/.test(k) || k === "NODE_COMPILE_CACHE") delete ENV[k];
+if (process.env.BENCH_KEEP_ENV !== "1")
+  for (const k of Object.keys(ENV))
+    if (/^NODE_(OPTIONS|EXTRA_CA_CERTS|DEBUG|V8_COVERAGE)/.test(k) || k === "NODE_COMPILE_CACHE") delete ENV[k];
 
 // Programs are timed as installed ones run: with the V8 flag their #! line gives (scripts/install.mjs).
 const AS_INSTALLED = [NODE_FLAG];
@@ -122,22 +144,47 @@ function generatorCommand(name, root, extraEnv = {}) {
 function checkAttached(root, expected, unchanged = 0) {
   const out = mkdtempSync(join(tmpdir(), "pa-bench-check-"));
   try {
-    const r = spawnSync(process.execPath, [GENERATOR, out], { env: { ...ENV, PORTABLE_ATTACH_ROOT: root, SYSTEMD_LOG_LEVEL: "debug" }, encoding: "utf8" });
+    const r = spawnSync(process.execPath, [GENERATOR, out], {
+      env: { ...ENV, PORTABLE_ATTACH_ROOT: root, SYSTEMD_LOG_LEVEL: "debug" },
+      encoding: "utf8",
+    });
     const status = JSON.parse(readFileSync(join(out, ".portable-attach-status.json"), "utf8"));
     const attached = status.entries.filter((e) => e.state === "attached").length;
-    if (attached !== expected) throw new Error(`${root}: ${attached}/${expected} entries attached: ${r.stderr.slice(0, 2000)}`);
+    if (attached !== expected)
+      throw new Error(`${root}: ${attached}/${expected} entries attached: ${r.stderr.slice(0, 2000)}`);
     const notRead = Number(/(\d+) image\(s\) not read/.exec(r.stderr)?.[1]);
-    if (notRead !== unchanged) throw new Error(`${root}: ${notRead}/${unchanged} images served from their facts cache; remove ${root}/.done to attach them again`);
+    if (notRead !== unchanged)
+      throw new Error(
+        `${root}: ${notRead}/${unchanged} images served from their facts cache; remove ${root}/.done to attach them again`,
+      );
   } finally {
     rmSync(out, { recursive: true, force: true });
   }
 }
 
-const results = { date: new Date().toISOString(), machine: machine(), node: process.version, runs: RUNS, warmup: WARMUP, nodeEnvKept: process.env.BENCH_KEEP_ENV === "1" };
+const results = {
+  date: new Date().toISOString(),
+  machine: machine(),
+  node: process.version,
+  runs: RUNS,
+  warmup: WARMUP,
+  nodeEnvKept: process.env.BENCH_KEEP_ENV === "1",
+};
 const rows = [];
 const ratio = (x, base) => x / base;
 function row(part, label, gen, floor) {
-  rows.push({ part, label, median: gen.median, min: gen.min, max: gen.max, floor: floor.median, ratio: ratio(gen.median, floor.median), cpu: gen.cpuMs, cpuRatio: gen.cpuMs && floor.cpuMs ? gen.cpuMs / floor.cpuMs : undefined, rss: gen.peakRssKiB });
+  rows.push({
+    part,
+    label,
+    median: gen.median,
+    min: gen.min,
+    max: gen.max,
+    floor: floor.median,
+    ratio: ratio(gen.median, floor.median),
+    cpu: gen.cpuMs,
+    cpuRatio: gen.cpuMs && floor.cpuMs ? gen.cpuMs / floor.cpuMs : undefined,
+    rss: gen.peakRssKiB,
+  });
 }
 
 function machine() {
@@ -160,7 +207,11 @@ if (ONLY.includes("mixed")) {
   checkAttached(root, 10);
   checkAttached(twin, 10, 10);
   log("mixed: 5 squashfs (gzip) + 5 erofs");
-  const [floor, gen, cached] = measure([NODE0, generatorCommand("mixed 10", root), generatorCommand("mixed 10, cached", twin)]);
+  const [floor, gen, cached] = measure([
+    NODE0,
+    generatorCommand("mixed 10", root),
+    generatorCommand("mixed 10, cached", twin),
+  ]);
   results.mixed = { floor, generator: gen, cached };
   row("mixed", "10 raw (5 squashfs gzip, 5 erofs)", gen, floor);
   row("mixed", "10 raw (5 squashfs gzip, 5 erofs), attached by the CLI", cached, floor);
@@ -181,14 +232,19 @@ if (ONLY.includes("entries")) {
       checkAttached(root, n);
       checkAttached(twin.root, n, format === "dir" ? 0 : n);
       log(`entries: ${format} × ${n}`);
-      const [floor, gen, cached] = measure([NODE0, generatorCommand(`generator ${format} × ${n}`, root), generatorCommand(`generator ${format} × ${n}, cached`, twin.root)]);
+      const [floor, gen, cached] = measure([
+        NODE0,
+        generatorCommand(`generator ${format} × ${n}`, root),
+        generatorCommand(`generator ${format} × ${n}, cached`, twin.root),
+      ]);
       results.entries[format][n] = { floor, generator: gen, cached };
       row("entries", `${format} × ${n}`, gen, floor);
       row("entries", `${format} × ${n}, attached by the CLI`, cached, floor);
     }
     // Only with two counts to compare (BENCH_COUNTS=10 alone has no slope).
     if (COUNTS.length < 2) continue;
-    const perEntry = (k) => (results.entries[format][max][k].median - results.entries[format][COUNTS[0]][k].median) / (max - COUNTS[0]);
+    const perEntry = (k) =>
+      (results.entries[format][max][k].median - results.entries[format][COUNTS[0]][k].median) / (max - COUNTS[0]);
     results.entries[format].perEntryMs = perEntry("generator");
     results.entries[format].perEntryCachedMs = perEntry("cached");
   }
@@ -237,7 +293,11 @@ if (ONLY.includes("verity")) {
   checkAttached(unsigned, 1);
   checkAttached(signed, 1);
   log("verity: erofs 1 GiB");
-  const [floor, u, s] = measure([NODE0, generatorCommand("1 GiB erofs, unsigned", unsigned), generatorCommand("1 GiB erofs, signed", signed)]);
+  const [floor, u, s] = measure([
+    NODE0,
+    generatorCommand("1 GiB erofs, unsigned", unsigned),
+    generatorCommand("1 GiB erofs, signed", signed),
+  ]);
   results.verity = { floor, unsigned: u, signed: s, signedOverUnsigned: s.median / u.median };
   row("verity", "erofs 1 GiB, unsigned", u, floor);
   row("verity", "erofs 1 GiB, signed (dm-verity + signature checked)", s, floor);
@@ -249,7 +309,12 @@ if (ONLY.includes("load")) {
   // prints --version. Both still parse and evaluate the whole bundle.
   const load = [
     NODE0,
-    { name: "load generator", cmd: process.execPath, args: () => [...AS_INSTALLED, GENERATOR, "/nonexistent"], env: { ...ENV, SYSTEMD_SCOPE: "user" } },
+    {
+      name: "load generator",
+      cmd: process.execPath,
+      args: () => [...AS_INSTALLED, GENERATOR, "/nonexistent"],
+      env: { ...ENV, SYSTEMD_SCOPE: "user" },
+    },
     { name: "load cli", cmd: process.execPath, args: () => [...AS_INSTALLED, CLI, "--version"], env: ENV },
   ];
   log("load");
@@ -277,14 +342,44 @@ if (ONLY.includes("boot")) {
 
 // ---------------------------------------------------------------- report
 const f = (x) => (x === undefined || x === null ? "" : x.toFixed(1));
-console.log(`portable-attach bench, ${results.date}, ${results.machine}, node ${results.node}, ${RUNS} runs after ${WARMUP} warm-up, medians`);
-console.log(`load average at the end: ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}; CPU ms: perf task-clock, median, in runs of their own`);
-console.log(["part", "case", "median ms", "min", "max", "node -e 0 ms", "ratio", "CPU ms", "CPU ratio", "peak RSS MiB"].join(" | "));
+console.log(
+  `portable-attach bench, ${results.date}, ${results.machine}, node ${results.node}, ${RUNS} runs after ${WARMUP} warm-up, medians`,
+);
+console.log(
+  `load average at the end: ${readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ")}; CPU ms: perf task-clock, median, in runs of their own`,
+);
+console.log(
+  ["part", "case", "median ms", "min", "max", "node -e 0 ms", "ratio", "CPU ms", "CPU ratio", "peak RSS MiB"].join(
+    " | ",
+  ),
+);
 for (const r of rows) {
-  console.log([r.part, r.label, f(r.median), f(r.min), f(r.max), f(r.floor), r.ratio === undefined ? "" : r.ratio.toFixed(2) + "×", f(r.cpu), r.cpuRatio === undefined ? "" : r.cpuRatio.toFixed(2) + "×", r.rss ? (r.rss / 1024).toFixed(1) : ""].join(" | "));
+  console.log(
+    [
+      r.part,
+      r.label,
+      f(r.median),
+      f(r.min),
+      f(r.max),
+      f(r.floor),
+      r.ratio === undefined ? "" : r.ratio.toFixed(2) + "×",
+      f(r.cpu),
+      r.cpuRatio === undefined ? "" : r.cpuRatio.toFixed(2) + "×",
+      r.rss ? (r.rss / 1024).toFixed(1) : "",
+    ].join(" | "),
+  );
 }
-if (results.entries) for (const [fmt, v] of Object.entries(results.entries)) if (v.perEntryMs !== undefined) console.log(`per extra entry (${fmt}): ${v.perEntryMs.toFixed(3)} ms; attached by the CLI: ${v.perEntryCachedMs.toFixed(3)} ms`);
-if (results.size) for (const [fmt, v] of Object.entries(results.size)) console.log(`1 GiB / 1 MiB (${fmt}): ${v.bigOverSmall.toFixed(3)}×; attached by the CLI: ${v.bigOverSmallCached.toFixed(3)}×`);
+if (results.entries)
+  for (const [fmt, v] of Object.entries(results.entries))
+    if (v.perEntryMs !== undefined)
+      console.log(
+        `per extra entry (${fmt}): ${v.perEntryMs.toFixed(3)} ms; attached by the CLI: ${v.perEntryCachedMs.toFixed(3)} ms`,
+      );
+if (results.size)
+  for (const [fmt, v] of Object.entries(results.size))
+    console.log(
+      `1 GiB / 1 MiB (${fmt}): ${v.bigOverSmall.toFixed(3)}×; attached by the CLI: ${v.bigOverSmallCached.toFixed(3)}×`,
+    );
 if (results.verity) console.log(`signed / unsigned (erofs 1 GiB): ${results.verity.signedOverUnsigned.toFixed(3)}×`);
 if (results.cli?.codeCache) console.log(`cli: code cache of the installed CLI in the guest: ${results.cli.codeCache}`);
 if (results.cli?.note) console.log(`cli: ${results.cli.note}`);
@@ -296,18 +391,34 @@ const target = (name, value, met, cpuMet) => targets.push({ target: name, value,
 const x = (v) => `${v.toFixed(2)}×`;
 if (results.mixed) {
   const { floor, generator: g, cached: c } = results.mixed;
-  const cpu = (r) => (r.cpuMs && floor.cpuMs ? `; CPU time ${x(r.cpuMs / floor.cpuMs)} (${f(r.cpuMs)} vs ${f(floor.cpuMs)} ms)` : "");
+  const cpu = (r) =>
+    r.cpuMs && floor.cpuMs ? `; CPU time ${x(r.cpuMs / floor.cpuMs)} (${f(r.cpuMs)} vs ${f(floor.cpuMs)} ms)` : "";
   const cpuRatio = (r) => (r.cpuMs && floor.cpuMs ? r.cpuMs / floor.cpuMs : undefined);
   const under = (v, limit) => (v === undefined ? undefined : v <= limit);
-  target("10 raw entries read from their images ≤ 1.5 × node -e 0", `${x(g.median / floor.median)} (${f(g.median)} vs ${f(floor.median)} ms)${cpu(g)}`, g.median / floor.median <= 1.5, under(cpuRatio(g), 1.5));
-  target("10 raw entries attached by the CLI ≤ 1.35 × node -e 0", `${x(c.median / floor.median)} (${f(c.median)} ms)${cpu(c)}`, c.median / floor.median <= 1.35, under(cpuRatio(c), 1.35));
+  target(
+    "10 raw entries read from their images ≤ 1.5 × node -e 0",
+    `${x(g.median / floor.median)} (${f(g.median)} vs ${f(floor.median)} ms)${cpu(g)}`,
+    g.median / floor.median <= 1.5,
+    under(cpuRatio(g), 1.5),
+  );
+  target(
+    "10 raw entries attached by the CLI ≤ 1.35 × node -e 0",
+    `${x(c.median / floor.median)} (${f(c.median)} ms)${cpu(c)}`,
+    c.median / floor.median <= 1.35,
+    under(cpuRatio(c), 1.35),
+  );
 }
 if (results.entries) {
   for (const [fmt, v] of Object.entries(results.entries)) {
     if (!v[1000]) continue;
     const [g, c] = [v[1000].generator, v[1000].cached];
     const cpu = g.cpuMs && c.cpuMs ? `; CPU time ${f(g.cpuMs)} and ${f(c.cpuMs)} ms` : "";
-    target(`1,000 entries (${fmt}) < 0.5 s`, `${f(g.median)} ms; attached by the CLI ${f(c.median)} ms${cpu}`, Math.max(g.median, c.median) < 500, cpu ? Math.max(g.cpuMs, c.cpuMs) < 500 : undefined);
+    target(
+      `1,000 entries (${fmt}) < 0.5 s`,
+      `${f(g.median)} ms; attached by the CLI ${f(c.median)} ms${cpu}`,
+      Math.max(g.median, c.median) < 500,
+      cpu ? Math.max(g.cpuMs, c.cpuMs) < 500 : undefined,
+    );
   }
 }
 if (results.size) {
@@ -315,7 +426,12 @@ if (results.size) {
     const q = (a, b) => (a.cpuMs && b.cpuMs ? a.cpuMs / b.cpuMs : undefined);
     const [cq, cqc] = [q(v.big, v.small), q(v.bigCached, v.smallCached)];
     const cpu = cq && cqc ? `; CPU time ${x(cq)} and ${x(cqc)}` : "";
-    target(`1 GiB vs 1 MiB image (${fmt}) ≤ 1.1×`, `${x(v.bigOverSmall)}; attached by the CLI ${x(v.bigOverSmallCached)}${cpu}`, Math.max(v.bigOverSmall, v.bigOverSmallCached) <= 1.1, cpu ? Math.max(cq, cqc) <= 1.1 : undefined);
+    target(
+      `1 GiB vs 1 MiB image (${fmt}) ≤ 1.1×`,
+      `${x(v.bigOverSmall)}; attached by the CLI ${x(v.bigOverSmallCached)}${cpu}`,
+      Math.max(v.bigOverSmall, v.bigOverSmallCached) <= 1.1,
+      cpu ? Math.max(cq, cqc) <= 1.1 : undefined,
+    );
   }
 }
 if (results.cli?.node0) {
@@ -324,19 +440,31 @@ if (results.cli?.node0) {
     const v = results.cli[k];
     if (!v?.ours || !v.portablectl) continue;
     const over = v.ours.median - v.portablectl.median;
-    target(`CLI ${k.replace("-", " + reload, ")} image: within one Node start (${f(start)} ms in the guest) of portablectl`, `${f(v.ours.median)} vs ${f(v.portablectl.median)} ms (${over >= 0 ? "+" : ""}${f(over)})`, over <= start);
+    target(
+      `CLI ${k.replace("-", " + reload, ")} image: within one Node start (${f(start)} ms in the guest) of portablectl`,
+      `${f(v.ours.median)} vs ${f(v.portablectl.median)} ms (${over >= 0 ? "+" : ""}${f(over)})`,
+      over <= start,
+    );
   }
 }
 if (results.boot?.[0]) {
   const b = results.boot;
   const d = (n, k) => f(b[n][k].median - b[0][k].median);
-  target("boot cost (no target: measured)", `userspace +${d(10, "boot")} ms (10 entries), +${d(100, "boot")} ms (100); daemon-reload +${d(10, "reload")} / +${d(100, "reload")} ms`, undefined);
+  target(
+    "boot cost (no target: measured)",
+    `userspace +${d(10, "boot")} ms (10 entries), +${d(100, "boot")} ms (100); daemon-reload +${d(10, "reload")} / +${d(100, "reload")} ms`,
+    undefined,
+  );
 }
 results.targets = targets;
 console.log("\ntargets (verdict on wall time, as the targets say; then on CPU time, where measured):");
 const verdict = (m) => (m === undefined ? "-      " : m ? "met    " : "NOT MET");
-for (const t of targets) console.log(`${t.met === undefined ? "info   " : verdict(t.met)} | CPU: ${verdict(t.cpuMet)} | ${t.target} | ${t.value}`);
-if (results.boot?.analyze) console.log(`boot: systemd-analyze time, first boot of each:\n${results.boot.analyze.trimEnd()}`);
+for (const t of targets)
+  console.log(
+    `${t.met === undefined ? "info   " : verdict(t.met)} | CPU: ${verdict(t.cpuMet)} | ${t.target} | ${t.value}`,
+  );
+if (results.boot?.analyze)
+  console.log(`boot: systemd-analyze time, first boot of each:\n${results.boot.analyze.trimEnd()}`);
 if (results.boot?.note) console.log(`boot: ${results.boot.note}`);
 const jsonPath = process.env.BENCH_JSON ?? join(CACHE, "results.json");
 results.rows = rows;

@@ -2,7 +2,17 @@
 // at boot, and shows what it wrote. Everything happens under a temporary root
 // (PORTABLE_ATTACH_ROOT), so nothing on this machine is touched.
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, lstatSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  lstatSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -17,9 +27,15 @@ function file(path, text) {
 
 // A directory image with a service and a socket, and a directory extension that adds a tool.
 const img = "/var/lib/portables/hello_1.0";
-file(`${img}/usr/lib/os-release`, "ID=debian\nVERSION_ID=12\nPRETTY_NAME=\"Hello portable service\"\n");
-file(`${img}/usr/lib/systemd/system/hello.service`, "[Unit]\nDescription=Hello\n\n[Service]\nExecStart=/usr/bin/hello\n\n[Install]\nWantedBy=multi-user.target\n");
-file(`${img}/usr/lib/systemd/system/hello.socket`, "[Socket]\nListenStream=/run/hello.sock\n\n[Install]\nWantedBy=sockets.target\n");
+file(`${img}/usr/lib/os-release`, 'ID=debian\nVERSION_ID=12\nPRETTY_NAME="Hello portable service"\n');
+file(
+  `${img}/usr/lib/systemd/system/hello.service`,
+  "[Unit]\nDescription=Hello\n\n[Service]\nExecStart=/usr/bin/hello\n\n[Install]\nWantedBy=multi-user.target\n",
+);
+file(
+  `${img}/usr/lib/systemd/system/hello.socket`,
+  "[Socket]\nListenStream=/run/hello.sock\n\n[Install]\nWantedBy=sockets.target\n",
+);
 const ext = "/var/lib/portables/hello-debug";
 file(`${ext}/usr/lib/extension-release.d/extension-release.hello-debug`, "ID=debian\nVERSION_ID=12\n");
 file(`${ext}/usr/lib/systemd/system/hello-debug.service`, "[Service]\nExecStart=/usr/bin/hello --debug\n");
@@ -69,6 +85,7 @@ for (const unit of ["hello-debug.service", "foo.service"]) {
 }
 const status = JSON.parse(readFileSync(join(out, ".portable-attach-status.json"), "utf8"));
 console.log("\nOutcome per entry (what `portable-attach status` reads):");
-for (const e of status.entries) console.log(`  ${e.name}: ${e.state}${e.reason ? ` (${e.reason})` : ""} ${e.units.join(" ")}`);
+for (const e of status.entries)
+  console.log(`  ${e.name}: ${e.state}${e.reason ? ` (${e.reason})` : ""} ${e.units.join(" ")}`);
 rmSync(root, { recursive: true, force: true });
 process.exitCode = r.status ?? 1;

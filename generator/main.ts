@@ -46,8 +46,15 @@ function logOutcome(log: Logger, outcome: Outcome): void {
   for (const w of o.warnings) log.log("warning", `[${o.name}] ${w}`);
   switch (o.state) {
     case "attached":
-      if (o.cached) log.log("notice", `[${o.name}] ${o.cached.map((p) => `'${shown(p)}'`).join(", ")} not reachable yet: attached from the cache written at attach time, checked again once mounted`);
-      log.log("debug", `[${o.name}] Attached '${o.image}' from ${o.file}:${o.line}: ${o.units.join(" ")}${o.enabled ? " (enabled)" : ""}`);
+      if (o.cached)
+        log.log(
+          "notice",
+          `[${o.name}] ${o.cached.map((p) => `'${shown(p)}'`).join(", ")} not reachable yet: attached from the cache written at attach time, checked again once mounted`,
+        );
+      log.log(
+        "debug",
+        `[${o.name}] Attached '${o.image}' from ${o.file}:${o.line}: ${o.units.join(" ")}${o.enabled ? " (enabled)" : ""}`,
+      );
       break;
     case "deferred":
       log.log("notice", `[${o.name}] ${o.reason}`);
@@ -89,7 +96,8 @@ export function main(argv: string[], env: NodeJS.ProcessEnv): number {
       if (d.severity === "warning") log.log("warning", formatDiagnostic(d));
       else if (d.entry === undefined) log.log("err", `${formatDiagnostic(d)}, ignoring`);
     }
-    for (const s of list.merged.shadowed) log.log("debug", `[${s.entry.name}] ${s.entry.file}:${s.entry.line} is replaced by ${s.by.file}:${s.by.line}`);
+    for (const s of list.merged.shadowed)
+      log.log("debug", `[${s.entry.name}] ${s.entry.file}:${s.entry.line} is replaced by ${s.by.file}:${s.by.line}`);
 
     const latePassDone = existsSync(root + LATE_PASS_STAMP);
     // Image lookups share one view of the host: the portables directories are read once, not once per entry.
@@ -98,10 +106,28 @@ export function main(argv: string[], env: NodeJS.ProcessEnv): number {
     const trust = verityTrust(root);
     const debug = (m: string): void => log.log("debug", m);
     const budget = new RunBudget();
-    const facts = readAllFacts(list.merged.entries, (entry) => ({ root, architecture, latePassDone, hostTree: shared, cache, version: VERSION, trust, budget, debug: (m) => debug(`[${entry.name}] ${m}`) }));
-    log.log("debug", `${cache.unchangedImages} image(s) not read: unchanged since attach time, their cached facts were used`);
+    const facts = readAllFacts(list.merged.entries, (entry) => ({
+      root,
+      architecture,
+      latePassDone,
+      hostTree: shared,
+      cache,
+      version: VERSION,
+      trust,
+      budget,
+      debug: (m) => debug(`[${entry.name}] ${m}`),
+    }));
+    log.log(
+      "debug",
+      `${cache.unchangedImages} image(s) not read: unchanged since attach time, their cached facts were used`,
+    );
     const systemd = detectSystemd(root);
-    const result = plan({ entries: list.merged.entries, masked: list.merged.masked, facts, host: readHostFacts(root, architecture, systemd) });
+    const result = plan({
+      entries: list.merged.entries,
+      masked: list.merged.masked,
+      facts,
+      host: readHostFacts(root, architecture, systemd),
+    });
 
     let failures: Map<string, string>;
     try {
@@ -115,15 +141,26 @@ export function main(argv: string[], env: NodeJS.ProcessEnv): number {
     }
     const outcomes = result.outcomes.map((o): Outcome => {
       const why = failures.get(o.name);
-      return why === undefined ? o : { ...o, state: "failed", units: [], reason: `Failed to write its files to '${outputDir}': ${why}` };
+      return why === undefined
+        ? o
+        : { ...o, state: "failed", units: [], reason: `Failed to write its files to '${outputDir}': ${why}` };
     });
     for (const o of outcomes) logOutcome(log, o);
     // Said only when units were written for it.
-    if (systemd.version === undefined && outcomes.some((o) => o.state === "attached")) log.log("warning", `Could not tell which systemd this is (${systemd.source}): wrote units as the newest portablectl we know does (systemd ${systemd.behaviour.since}+)`);
-    else if (systemd.version !== undefined) log.log("debug", `systemd ${systemd.version} (${systemd.source}): units written as its portablectl writes them`);
+    if (systemd.version === undefined && outcomes.some((o) => o.state === "attached"))
+      log.log(
+        "warning",
+        `Could not tell which systemd this is (${systemd.source}): wrote units as the newest portablectl we know does (systemd ${systemd.behaviour.since}+)`,
+      );
+    else if (systemd.version !== undefined)
+      log.log("debug", `systemd ${systemd.version} (${systemd.source}): units written as its portablectl writes them`);
     try {
       // The record quotes list lines: as private as the most private list file it comes from.
-      writeFileAtomic(`${outputDir}/${STATUS_FILE_NAME}`, JSON.stringify({ version: 1, lists: list.fingerprint, entries: outcomes }, null, 1) + "\n", statusMode(root, list.files));
+      writeFileAtomic(
+        `${outputDir}/${STATUS_FILE_NAME}`,
+        JSON.stringify({ version: 1, lists: list.fingerprint, entries: outcomes }, null, 1) + "\n",
+        statusMode(root, list.files),
+      );
     } catch (e) {
       log.log("err", `Failed to write to '${outputDir}': ${(e as Error).message}`);
       return 1;

@@ -8,7 +8,18 @@
 // the Node it writes into the #! lines. The program itself never writes one.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -37,7 +48,10 @@ export function executable(bundle, { banner }) {
   // JavaScript string literal; other characters in it are escaped.
   const text = `#!/usr/bin/env node\n${banner}\n${launcher}${SIBLING_CACHE_LINE}\n`;
   if (/[^\x00-\x7f]/.test(text)) throw new Error("the launcher and the banner must be ASCII");
-  const literal = JSON.stringify(source).replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  const literal = JSON.stringify(source).replace(
+    /[^\x00-\x7f]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
   return `${text}launch(${JSON.stringify(id)}, ${literal});\n`;
 }
 
@@ -82,27 +96,44 @@ process.on("exit", () => {
 
 /** The two programs: how each is run to make its cache (in a root made by representativeRoot()). */
 export const PROGRAMS = {
-  "portable-attach-generator": (root) => ({ args: [join(root, "run/systemd/generator")], env: { PORTABLE_ATTACH_ROOT: root } }),
+  "portable-attach-generator": (root) => ({
+    args: [join(root, "run/systemd/generator")],
+    env: { PORTABLE_ATTACH_ROOT: root },
+  }),
   "portable-attach": (root) => ({ args: [`--root=${root}`, "list"], env: {} }),
 };
 
 /** The raw images of the representative run: name in the root → fixture file. */
-export const SAMPLE_IMAGES = { foo_1: "erofs-lz4.raw", sq_1: "squashfs-zstd.raw", ext_1: "ext4.raw", gpt_1: "gpt-dps-root-erofs.raw" };
+export const SAMPLE_IMAGES = {
+  foo_1: "erofs-lz4.raw",
+  sq_1: "squashfs-zstd.raw",
+  ext_1: "ext4.raw",
+  gpt_1: "gpt-dps-root-erofs.raw",
+};
 
 /**
  * A small root for the representative run: a directory image with an extension, and raw images of
  * the usual kinds (erofs, squashfs, ext4, GPT with an erofs root partition) from `images` (the test
  * fixtures; the package ships a few in /usr/share/portable-attach/code-cache): those there are used.
  */
-export function representativeRoot(dir, { images = join(REPO, "test/fixtures/images"), profiles = join(REPO, "profiles") } = {}) {
+export function representativeRoot(
+  dir,
+  { images = join(REPO, "test/fixtures/images"), profiles = join(REPO, "profiles") } = {},
+) {
   const file = (path, text) => {
     mkdirSync(dirname(join(dir, path)), { recursive: true });
     writeFileSync(join(dir, path), text);
   };
   const img = "/var/lib/portables/hello_1";
   file(`${img}/usr/lib/os-release`, "ID=debian\nVERSION_ID=12\n");
-  file(`${img}/usr/lib/systemd/system/hello.service`, "[Unit]\nDescription=Hello\n\n[Service]\nExecStart=/usr/bin/hello\n\n[Install]\nWantedBy=multi-user.target\n");
-  file(`${img}/usr/lib/systemd/system/hello.socket`, "[Socket]\nListenStream=/run/hello.sock\n\n[Install]\nWantedBy=sockets.target\n");
+  file(
+    `${img}/usr/lib/systemd/system/hello.service`,
+    "[Unit]\nDescription=Hello\n\n[Service]\nExecStart=/usr/bin/hello\n\n[Install]\nWantedBy=multi-user.target\n",
+  );
+  file(
+    `${img}/usr/lib/systemd/system/hello.socket`,
+    "[Socket]\nListenStream=/run/hello.sock\n\n[Install]\nWantedBy=sockets.target\n",
+  );
   const ext = "/var/lib/portables/hello-debug";
   file(`${ext}/usr/lib/extension-release.d/extension-release.hello-debug`, "ID=debian\nVERSION_ID=12\n");
   file(`${ext}/usr/lib/systemd/system/hello-debug.service`, "[Service]\nExecStart=/usr/bin/hello --debug\n");
@@ -149,11 +180,18 @@ export function makeCodeCache({ node = process.execPath, exe, program, cacheFile
     writeFileSync(copy, withCachePath(readFileSync(exe, "utf8"), cache));
     const { args, env } = how(representativeRoot(join(dir, "root"), samples));
     const r = spawnSync(node, ["-e", PRODUCER, runAs, ...args], {
-      cwd: dir, encoding: "utf8", stdio: ["ignore", "ignore", "pipe"], timeout: 60_000,
+      cwd: dir,
+      encoding: "utf8",
+      stdio: ["ignore", "ignore", "pipe"],
+      timeout: 60_000,
       env: cleanEnv({ ...env, PORTABLE_ATTACH_CODE_CACHE_OUT: cache, PORTABLE_ATTACH_CODE_CACHE_EXE: copy }),
     });
     if (r.error) return { ok: false, reason: `${node}: ${r.error.message}` };
-    if (r.status !== 0) return { ok: false, reason: `${program} ${args.join(" ")} exited with ${r.status ?? r.signal}: ${r.stderr.trim()}` };
+    if (r.status !== 0)
+      return {
+        ok: false,
+        reason: `${program} ${args.join(" ")} exited with ${r.status ?? r.signal}: ${r.stderr.trim()}`,
+      };
     const state = codeCacheState({ node, exe: copy });
     if (state !== "accepted") return { ok: false, reason: `${node} does not accept the code cache it made: ${state}` };
     // Readable by the users who run the CLI, whatever the umask; whole or not at all.
@@ -179,7 +217,12 @@ export function codeCacheState({ node = process.execPath, exe, env = {} }) {
   // be its output directory). In a directory of its own all the same.
   const cwd = mkdtempSync(join(tmpdir(), "portable-attach-code-cache-"));
   try {
-    const r = spawnSync(node, [exe, "--version", "--version"], { cwd, encoding: "utf8", env: cleanEnv({ ...env, PORTABLE_ATTACH_DEBUG_CODE_CACHE: "1" }), timeout: 60_000 });
+    const r = spawnSync(node, [exe, "--version", "--version"], {
+      cwd,
+      encoding: "utf8",
+      env: cleanEnv({ ...env, PORTABLE_ATTACH_DEBUG_CODE_CACHE: "1" }),
+      timeout: 60_000,
+    });
     const m = / code cache .*: (.+)$/m.exec(r.stderr ?? "");
     return m ? m[1] : `unknown (${(r.error?.message ?? r.stderr ?? "").trim()})`;
   } finally {
@@ -203,7 +246,10 @@ if (isMain()) {
   const option = (name) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   const args = process.argv.slice(2).filter((a) => !/^--(node|images|profiles)=/.test(a));
   const node = option("node") ?? process.execPath;
-  const samples = { images: option("images") ?? join(REPO, "test/fixtures/images"), profiles: option("profiles") ?? join(REPO, "profiles") };
+  const samples = {
+    images: option("images") ?? join(REPO, "test/fixtures/images"),
+    profiles: option("profiles") ?? join(REPO, "profiles"),
+  };
   const [verb, exe, cacheFile] = args;
   if (verb === "make" && exe && cacheFile && args.length === 3) {
     const r = makeCodeCache({ node, exe, program: basename(exe), cacheFile, samples });
@@ -212,7 +258,9 @@ if (isMain()) {
   } else if (verb === "state" && exe && args.length === 2) {
     console.log(codeCacheState({ node, exe }));
   } else {
-    console.error("usage: code-cache.mjs make EXECUTABLE CACHE-FILE [--node=PATH] [--images=DIR] [--profiles=DIR] | state EXECUTABLE [--node=PATH]");
+    console.error(
+      "usage: code-cache.mjs make EXECUTABLE CACHE-FILE [--node=PATH] [--images=DIR] [--profiles=DIR] | state EXECUTABLE [--node=PATH]",
+    );
     process.exitCode = 2;
   }
 }

@@ -34,7 +34,19 @@
 // lists in /etc are the administrator's and stay.
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
-import { chmodSync, cpSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync, lstatSync, realpathSync } from "node:fs";
+import {
+  chmodSync,
+  cpSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+  lstatSync,
+  realpathSync,
+} from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
@@ -65,7 +77,10 @@ function bundledLicense(name) {
   const copyright = (/^Copyright \(c\) (.+)$/m.exec(text) ?? [])[1];
   if (!copyright) throw new Error(`node_modules/${name}/LICENSE: no copyright line`);
   const version = JSON.parse(readFileSync(join(REPO, "node_modules", name, "package.json"), "utf8")).version;
-  const body = text.split("\n").map((l) => (l.trim() === "" ? " ." : ` ${l}`)).join("\n");
+  const body = text
+    .split("\n")
+    .map((l) => (l.trim() === "" ? " ." : ` ${l}`))
+    .join("\n");
   return { copyright, version, body };
 }
 
@@ -115,7 +130,8 @@ function sourceDateEpoch() {
 export function buildDeb({ outDir = join(REPO, "dist"), say = () => {} } = {}) {
   const pkg = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8"));
   const version = pkg.version;
-  if (!/^[0-9][A-Za-z0-9.+~-]*$/.test(version)) throw new Error(`package.json version '${version}' is not a Debian version`);
+  if (!/^[0-9][A-Za-z0-9.+~-]*$/.test(version))
+    throw new Error(`package.json version '${version}' is not a Debian version`);
   const stage = join(outDir, `deb-${PACKAGE}`);
   rmSync(stage, { recursive: true, force: true });
   mkdirSync(stage, { recursive: true });
@@ -123,11 +139,21 @@ export function buildDeb({ outDir = join(REPO, "dist"), say = () => {} } = {}) {
   const changelog = readFileSync(join(DEB, "changelog"), "utf8");
   const head = changelogHead(changelog);
   if (head.source !== PACKAGE || head.version !== version) {
-    throw new Error(`scripts/deb/changelog: the first entry is ${head.source} ${head.version}, package.json says ${PACKAGE} ${version}: add an entry`);
+    throw new Error(
+      `scripts/deb/changelog: the first entry is ${head.source} ${head.version}, package.json says ${PACKAGE} ${version}: add an entry`,
+    );
   }
   const epoch = sourceDateEpoch();
   const gz = (b) => gzipSync(b, { level: 9 });
-  install({ destdir: stage, prefix: "/usr", node: "/usr/bin/node", manifest: false, codeCache: false, gzipMan: true, gzip: gz });
+  install({
+    destdir: stage,
+    prefix: "/usr",
+    node: "/usr/bin/node",
+    manifest: false,
+    codeCache: false,
+    gzipMan: true,
+    gzip: gz,
+  });
   const doc = join(stage, "usr/share/doc", PACKAGE);
   mkdirSync(doc, { recursive: true });
   writeFileSync(join(doc, "copyright"), copyright(new Date(epoch * 1000).getUTCFullYear()));
@@ -140,13 +166,17 @@ export function buildDeb({ outDir = join(REPO, "dist"), say = () => {} } = {}) {
   for (const f of CACHE_SAMPLES) cpSync(join(REPO, "test/fixtures/images", f), join(samples, f));
 
   const files = walk(stage);
-  const md5 = files.filter((p) => lstatSync(p).isFile())
-    .map((p) => `${createHash("md5").update(readFileSync(p)).digest("hex")}  ${relative(stage, p)}\n`).join("");
+  const md5 = files
+    .filter((p) => lstatSync(p).isFile())
+    .map((p) => `${createHash("md5").update(readFileSync(p)).digest("hex")}  ${relative(stage, p)}\n`)
+    .join("");
   const installedKiB = Math.ceil(files.reduce((n, p) => n + (lstatSync(p).isFile() ? statSync(p).size : 0), 0) / 1024);
 
   const debian = join(stage, "DEBIAN");
   mkdirSync(debian);
-  writeFileSync(join(debian, "control"), `Package: ${PACKAGE}
+  writeFileSync(
+    join(debian, "control"),
+    `Package: ${PACKAGE}
 Version: ${version}
 Architecture: all
 Maintainer: ${head.maintainer}
@@ -161,7 +191,8 @@ Description: attach systemd portable service images declaratively at boot
  of the listed portable service images as portablectl attach would: no
  daemon, no D-Bus, no mounting. The portable-attach command edits the list,
  inspects images and shows their status.
-`);
+`,
+  );
   writeFileSync(join(debian, "md5sums"), md5);
   for (const name of ["postinst", "prerm", "postrm", "triggers"]) {
     cpSync(join(DEB, name), join(debian, name));
@@ -177,7 +208,8 @@ Description: attach systemd portable service images declaratively at boot
   mkdirSync(outDir, { recursive: true });
   const out = join(outDir, `${PACKAGE}_${version}_all.deb`);
   const r = spawnSync("dpkg-deb", ["--root-owner-group", "-Zxz", "--build", stage, out], {
-    encoding: "utf8", env: { ...process.env, SOURCE_DATE_EPOCH: String(epoch) },
+    encoding: "utf8",
+    env: { ...process.env, SOURCE_DATE_EPOCH: String(epoch) },
   });
   if (r.error) throw new Error(`dpkg-deb: ${r.error.message} (apt-get install dpkg)`);
   if (r.status !== 0) throw new Error(`dpkg-deb failed: ${r.stderr}`);

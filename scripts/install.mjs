@@ -36,7 +36,21 @@
 // what was installed; an edited file is kept and named), then the directories install created, if
 // empty, then the manifest. With no manifest it removes nothing and says so.
 import { createHash } from "node:crypto";
-import { chmodSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { delimiter, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { makeCodeCache, withCachePath } from "./code-cache.mjs";
@@ -62,7 +76,9 @@ export function findNode(explicit) {
     const p = join(dir, "node");
     try {
       if (statSync(p).isFile()) return p;
-    } catch { /* not here */ }
+    } catch {
+      /* not here */
+    }
   }
   return process.execPath;
 }
@@ -122,7 +138,10 @@ export function installPlan({ prefix = "/usr", node, repo = REPO, gzipMan = fals
     if (gzipMan) add(P(`share/man/man${m[1]}/${name}.gz`), gzip(page));
     else add(P(`share/man/man${m[1]}/${name}`), page);
   }
-  add(P("share/bash-completion/completions/portable-attach"), readFileSync(join(repo, "completion/portable-attach.bash")));
+  add(
+    P("share/bash-completion/completions/portable-attach"),
+    readFileSync(join(repo, "completion/portable-attach.bash")),
+  );
   return { prefix, files, programs, emptyDirs: [P("lib/portable-attach.d")] };
 }
 
@@ -146,7 +165,16 @@ function writeAtomic(path, content, mode) {
  * Install; returns the manifest (also written below PREFIX unless manifest: false). codeCache:
  * make the programs' code caches with the Node of the #! lines (when it can).
  */
-export function install({ destdir = "", prefix = "/usr", node, manifest = true, codeCache = true, gzipMan = false, gzip, say = () => {} } = {}) {
+export function install({
+  destdir = "",
+  prefix = "/usr",
+  node,
+  manifest = true,
+  codeCache = true,
+  gzipMan = false,
+  gzip,
+  say = () => {},
+} = {}) {
   const nodePath = findNode(node);
   const plan = installPlan({ prefix, node: nodePath, gzipMan, gzip });
   const P = (p) => (plan.prefix === "/" ? "" : plan.prefix) + "/" + p;
@@ -169,7 +197,13 @@ export function install({ destdir = "", prefix = "/usr", node, manifest = true, 
   for (const d of plan.emptyDirs) mkdirs(d);
   for (const p of codeCache ? plan.programs : []) {
     mkdirs(dirname(p.cache));
-    const made = makeCodeCache({ node: nodePath, exe: under(destdir, p.path), runAs: p.path, program: p.program, cacheFile: under(destdir, p.cache) });
+    const made = makeCodeCache({
+      node: nodePath,
+      exe: under(destdir, p.path),
+      runAs: p.path,
+      program: p.program,
+      cacheFile: under(destdir, p.cache),
+    });
     if (made.ok) {
       record.files.push({ path: p.cache, sha256: sha256(readFileSync(under(destdir, p.cache))) });
       say(`installed ${p.cache} (V8 code cache, made with ${nodePath})`);
@@ -188,10 +222,13 @@ export function install({ destdir = "", prefix = "/usr", node, manifest = true, 
   }
   record.dirs = createdDirs;
   if (plan.prefix !== "/usr") {
-    say(`note: the generator reads its own profiles only from ${GENERATOR_PROFILE_DIR}; with PREFIX=${plan.prefix}, ` +
-      "Profile= finds systemd's profiles (systemd-container) or none");
+    say(
+      `note: the generator reads its own profiles only from ${GENERATOR_PROFILE_DIR}; with PREFIX=${plan.prefix}, ` +
+        "Profile= finds systemd's profiles (systemd-container) or none",
+    );
   }
-  if (!nodePath.startsWith("/usr/")) say(`warning: node is ${nodePath}: a generator runs early at boot, when only / and /usr are sure to be mounted`);
+  if (!nodePath.startsWith("/usr/"))
+    say(`warning: node is ${nodePath}: a generator runs early at boot, when only / and /usr are sure to be mounted`);
   return record;
 }
 
@@ -200,14 +237,23 @@ export function uninstall({ destdir = "", prefix = "/usr", say = () => {} } = {}
   prefix = prefix.replace(/\/+$/, "") || "/";
   const m = (prefix === "/" ? "" : prefix) + "/" + MANIFEST;
   const mPath = under(destdir, m);
-  if (!existsSync(mPath)) throw new Error(`${m} not found below '${destdir || "/"}': nothing was installed with this PREFIX, nothing removed`);
+  if (!existsSync(mPath))
+    throw new Error(
+      `${m} not found below '${destdir || "/"}': nothing was installed with this PREFIX, nothing removed`,
+    );
   const record = JSON.parse(readFileSync(mPath, "utf8"));
-  if (record.version !== 1 || !Array.isArray(record.files) || !Array.isArray(record.dirs)) throw new Error(`${m}: unknown manifest format`);
-  const removed = [], kept = [];
+  if (record.version !== 1 || !Array.isArray(record.files) || !Array.isArray(record.dirs))
+    throw new Error(`${m}: unknown manifest format`);
+  const removed = [],
+    kept = [];
   for (const f of record.files) {
     const p = under(destdir, f.path);
     let st;
-    try { st = lstatSync(p); } catch { continue; } // already gone
+    try {
+      st = lstatSync(p);
+    } catch {
+      continue;
+    } // already gone
     if (!st.isFile() || sha256(readFileSync(p)) !== f.sha256) {
       kept.push(f.path);
       say(`kept ${f.path}: changed since it was installed`);
@@ -224,13 +270,22 @@ export function uninstall({ destdir = "", prefix = "/usr", say = () => {} } = {}
     try {
       rmdirSync(under(destdir, d));
       say(`removed ${d}/`);
-    } catch { /* not empty or gone */ }
+    } catch {
+      /* not empty or gone */
+    }
   }
   return { removed, kept };
 }
 
 function parseArgs(argv) {
-  const o = { verb: undefined, destdir: process.env.DESTDIR ?? "", prefix: process.env.PREFIX ?? "/usr", node: undefined, codeCache: true, quiet: false };
+  const o = {
+    verb: undefined,
+    destdir: process.env.DESTDIR ?? "",
+    prefix: process.env.PREFIX ?? "/usr",
+    node: undefined,
+    codeCache: true,
+    quiet: false,
+  };
   for (const a of argv) {
     let m;
     if ((m = /^--destdir=(.*)$/.exec(a))) o.destdir = m[1];
@@ -241,7 +296,10 @@ function parseArgs(argv) {
     else if (!a.startsWith("-") && o.verb === undefined) o.verb = a;
     else throw new Error(`unknown argument '${a}'`);
   }
-  if (o.verb !== "install" && o.verb !== "uninstall") throw new Error("usage: install.mjs install|uninstall [--destdir=DIR] [--prefix=DIR] [--node=PATH] [--no-code-cache] [-q]");
+  if (o.verb !== "install" && o.verb !== "uninstall")
+    throw new Error(
+      "usage: install.mjs install|uninstall [--destdir=DIR] [--prefix=DIR] [--node=PATH] [--no-code-cache] [-q]",
+    );
   if (o.destdir) o.destdir = resolve(o.destdir);
   return o;
 }
@@ -252,8 +310,10 @@ if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.me
     const say = o.quiet ? () => {} : (s) => console.log(s);
     if (o.verb === "install") {
       const r = install({ ...o, say });
-      if (!o.quiet) console.log(`${r.files.length} files installed below ${o.destdir || "/"} (PREFIX=${r.prefix}, #!${r.node})`);
-      if (!o.destdir && existsSync("/run/systemd/system") && !o.quiet) console.log("Run 'systemctl daemon-reload' to run the generator now.");
+      if (!o.quiet)
+        console.log(`${r.files.length} files installed below ${o.destdir || "/"} (PREFIX=${r.prefix}, #!${r.node})`);
+      if (!o.destdir && existsSync("/run/systemd/system") && !o.quiet)
+        console.log("Run 'systemctl daemon-reload' to run the generator now.");
     } else {
       const r = uninstall({ ...o, say });
       if (r.kept.length) process.exitCode = 1;

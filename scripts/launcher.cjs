@@ -51,15 +51,19 @@ function readCodeCache(fs, path, id) {
     for (let i = 0; i < 16; i++) if (b[i] !== id.charCodeAt(i)) return "unusable (made for another build)";
     for (let i = 0; i < 24; i++) if (b[16 + i] !== NODE.charCodeAt(i)) return "unusable (made by another Node)";
     const length = (b[40] | (b[41] << 8) | (b[42] << 16) | (b[43] << 24)) >>> 0;
-    if (length === 0 || size !== HEADER + length) return size > MAX_CACHE ? "unusable (too big)" : "unusable (wrong length)";
-    if (sum.hash(HEADER, size) !== (b[44] | (b[45] << 8) | (b[46] << 16) | (b[47] << 24))) return "unusable (checksum mismatch)";
+    if (length === 0 || size !== HEADER + length)
+      return size > MAX_CACHE ? "unusable (too big)" : "unusable (wrong length)";
+    if (sum.hash(HEADER, size) !== (b[44] | (b[45] << 8) | (b[46] << 16) | (b[47] << 24)))
+      return "unusable (checksum mismatch)";
     return b.subarray(HEADER, size);
   } catch (e) {
     return `unusable (${e.code ?? e.message})`; // EISDIR, EIO...
   } finally {
     try {
       fs.closeSync(fd);
-    } catch { /* nothing to do about it, and no reason to stop */ }
+    } catch {
+      /* nothing to do about it, and no reason to stop */
+    }
   }
 }
 
@@ -82,7 +86,15 @@ function checksum() {
   //     (local.set $a (i64.xor (i64.xor (i64.xor (local.get $a) (i64.rotl (local.get $b) (i64.const 16)))
   //                                     (i64.rotl (local.get $c) (i64.const 32))) (i64.rotl (local.get $d) (i64.const 48))))
   //     (i32.wrap_i64 (i64.xor (local.get $a) (i64.shr_u (local.get $a) (i64.const 32))))))
-  const wasm = new Uint8Array([0,97,115,109,1,0,0,0,1,7,1,96,2,127,127,1,127,3,2,1,0,5,3,1,0,1,7,9,2,1,109,2,0,1,104,0,0,10,148,1,1,145,1,1,4,126,66,1,33,2,66,2,33,3,66,3,33,4,66,4,33,5,2,64,3,64,32,0,32,1,79,13,1,32,2,32,0,41,3,0,133,66,179,131,128,128,128,32,126,33,2,32,3,32,0,41,3,8,133,66,179,131,128,128,128,32,126,33,3,32,4,32,0,41,3,16,133,66,179,131,128,128,128,32,126,33,4,32,5,32,0,41,3,24,133,66,179,131,128,128,128,32,126,33,5,32,0,65,32,106,33,0,12,0,11,11,32,2,32,3,66,16,137,133,32,4,66,32,137,133,32,5,66,48,137,133,33,2,32,2,32,2,66,32,136,133,167,11]);
+  const wasm = new Uint8Array([
+    0, 97, 115, 109, 1, 0, 0, 0, 1, 7, 1, 96, 2, 127, 127, 1, 127, 3, 2, 1, 0, 5, 3, 1, 0, 1, 7, 9, 2, 1, 109, 2, 0, 1,
+    104, 0, 0, 10, 148, 1, 1, 145, 1, 1, 4, 126, 66, 1, 33, 2, 66, 2, 33, 3, 66, 3, 33, 4, 66, 4, 33, 5, 2, 64, 3, 64,
+    32, 0, 32, 1, 79, 13, 1, 32, 2, 32, 0, 41, 3, 0, 133, 66, 179, 131, 128, 128, 128, 32, 126, 33, 2, 32, 3, 32, 0, 41,
+    3, 8, 133, 66, 179, 131, 128, 128, 128, 32, 126, 33, 3, 32, 4, 32, 0, 41, 3, 16, 133, 66, 179, 131, 128, 128, 128,
+    32, 126, 33, 4, 32, 5, 32, 0, 41, 3, 24, 133, 66, 179, 131, 128, 128, 128, 32, 126, 33, 5, 32, 0, 65, 32, 106, 33,
+    0, 12, 0, 11, 11, 32, 2, 32, 3, 66, 16, 137, 133, 32, 4, 66, 32, 137, 133, 32, 5, 66, 48, 137, 133, 33, 2, 32, 2,
+    32, 2, 66, 32, 136, 133, 167, 11,
+  ]);
   const { m, h } = new WebAssembly.Instance(new WebAssembly.Module(wasm)).exports;
   return {
     memory: m,

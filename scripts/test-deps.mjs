@@ -50,7 +50,9 @@ export function have(cmd) {
 }
 
 export function missing() {
-  return Object.entries(TOOLS).filter(([, cmds]) => !cmds.every(have)).map(([pkg, cmds]) => ({ pkg, cmds: cmds.filter((c) => !have(c)) }));
+  return Object.entries(TOOLS)
+    .filter(([, cmds]) => !cmds.every(have))
+    .map(([pkg, cmds]) => ({ pkg, cmds: cmds.filter((c) => !have(c)) }));
 }
 
 function main() {
@@ -67,10 +69,15 @@ function main() {
   }
   console.error(`Installing the tools the tests need: ${names}`);
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  for (const args of [["update", "-qq"], ["install", "-y", "-qq", "--no-install-recommends", ...pkgs]]) {
+  for (const args of [
+    ["update", "-qq"],
+    ["install", "-y", "-qq", "--no-install-recommends", ...pkgs],
+  ]) {
     const r = spawnSync("apt-get", args, { stdio: ["ignore", "ignore", "inherit"], env });
     if (r.status !== 0) {
-      console.error(`Failed to run apt-get ${args[0]} (exit status ${r.status ?? r.signal}); run as root:\n  apt-get update && ${command}`);
+      console.error(
+        `Failed to run apt-get ${args[0]} (exit status ${r.status ?? r.signal}); run as root:\n  apt-get update && ${command}`,
+      );
       return 1;
     }
   }

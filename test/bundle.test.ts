@@ -4,7 +4,18 @@
 // build made is used, and no cache, a damaged or foreign one, or a path that cannot be read changes
 // nothing a run does but its speed.
 import { spawnSync } from "node:child_process";
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -18,7 +29,10 @@ const scratch = mkdtempSync(join(tmpdir(), "pa-bundle-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 function run(args: string[], env: Record<string, string>) {
-  return spawnSync(process.execPath, [GENERATOR, ...args], { encoding: "utf8", env: { PATH: process.env.PATH ?? "", ...env } });
+  return spawnSync(process.execPath, [GENERATOR, ...args], {
+    encoding: "utf8",
+    env: { PATH: process.env.PATH ?? "", ...env },
+  });
 }
 
 /** The launch line of an executable (scripts/code-cache.mjs): the bundle's ID and its wrapped source. */
@@ -65,10 +79,17 @@ describe("what a plain run loads", () => {
   function loaded(args: string[], env: Record<string, string> = {}): string[] {
     const preload = join(scratch, "modules.cjs");
     // What Node itself loaded before the program (its bootstrap, --require) does not count.
-    writeFileSync(preload, 'const before = new Set(process.moduleLoadList);\nprocess.on("exit", () => require("node:fs").writeSync(2, "\\n" + JSON.stringify(process.moduleLoadList.filter((m) => !before.has(m))) + "\\n"));\n');
+    writeFileSync(
+      preload,
+      'const before = new Set(process.moduleLoadList);\nprocess.on("exit", () => require("node:fs").writeSync(2, "\\n" + JSON.stringify(process.moduleLoadList.filter((m) => !before.has(m))) + "\\n"));\n',
+    );
     // --no-opt, as an installed program's #! line gives it (scripts/install.mjs NODE_FLAG); without it
     // the launcher loads node:v8 (and so streams) to set it.
-    const r = spawnSync(process.execPath, ["--no-opt", "--require", preload, ...args], { encoding: "utf8", env: { PATH: process.env.PATH ?? "", ...env }, stdio: ["ignore", "pipe", "pipe"] });
+    const r = spawnSync(process.execPath, ["--no-opt", "--require", preload, ...args], {
+      encoding: "utf8",
+      env: { PATH: process.env.PATH ?? "", ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     const last = r.stderr.trim().split("\n").pop() ?? "[]";
     return (JSON.parse(last) as string[]).filter((m) => HEAVY.test(m));
   }
@@ -76,7 +97,9 @@ describe("what a plain run loads", () => {
   it("the generator, on a list with a directory image and a raw one, to a pipe", () => {
     const root = join(scratch, "loads");
     cpSync(join(REPO, "test/golden/15-raw-extension/input"), root, { recursive: true });
-    for (const line of readFileSync(join(REPO, "test/golden/15-raw-extension/images"), "utf8").split("\n").filter((l) => l.trim() !== "")) {
+    for (const line of readFileSync(join(REPO, "test/golden/15-raw-extension/images"), "utf8")
+      .split("\n")
+      .filter((l) => l.trim() !== "")) {
       const [dest, fixture] = line.split(/\s+/) as [string, string];
       mkdirSync(dirname(join(root, dest)), { recursive: true });
       cpSync(join(REPO, "test/fixtures/images", fixture), join(root, dest));
@@ -88,7 +111,8 @@ describe("what a plain run loads", () => {
   });
 
   it("the CLI's --help, --version and list, to a pipe", () => {
-    for (const args of [["--help"], ["--version"], [`--root=${scratch}`, "list"]]) expect(loaded([CLI, ...args])).toEqual([]);
+    for (const args of [["--help"], ["--version"], [`--root=${scratch}`, "list"]])
+      expect(loaded([CLI, ...args])).toEqual([]);
     // The check sees what it looks for.
     expect(loaded(["-e", 'require("node:child_process")'])).toContain("NativeModule child_process");
   });
@@ -99,12 +123,16 @@ describe("no TurboFan (scripts/launcher.cjs: Node's exit would wait for its jobs
   const root = join(scratch, "hot");
   beforeAll(() => {
     let list = "";
-    for (let i = 0; i < 400; i++) list += `[svc${i}]\nImage=/var/lib/portables/svc${i}\nEnable=yes\nProfile=default\n\n`;
+    for (let i = 0; i < 400; i++)
+      list += `[svc${i}]\nImage=/var/lib/portables/svc${i}\nEnable=yes\nProfile=default\n\n`;
     mkdirSync(join(root, "etc"), { recursive: true });
     writeFileSync(join(root, "etc/portable-attach.conf"), list);
   });
   const optimized = (program: string): string[] => {
-    const r = spawnSync(process.execPath, ["--trace-opt", program, `--root=${root}`, "list"], { encoding: "utf8", env: { PATH: process.env.PATH ?? "" } });
+    const r = spawnSync(process.execPath, ["--trace-opt", program, `--root=${root}`, "list"], {
+      encoding: "utf8",
+      env: { PATH: process.env.PATH ?? "" },
+    });
     expect(r.stdout).toContain("400 entries listed.");
     return r.stdout.split("\n").filter((l) => l.startsWith("[completed optimizing"));
   };
@@ -126,7 +154,10 @@ describe("no TurboFan (scripts/launcher.cjs: Node's exit would wait for its jobs
     mkdirSync(join(long, "etc"), { recursive: true });
     writeFileSync(join(long, "etc/portable-attach.conf"), list);
     const out = join(scratch, "long-out");
-    const r = spawnSync(process.execPath, ["--trace-opt", GENERATOR, out], { encoding: "utf8", env: { PATH: process.env.PATH ?? "", PORTABLE_ATTACH_ROOT: long } });
+    const r = spawnSync(process.execPath, ["--trace-opt", GENERATOR, out], {
+      encoding: "utf8",
+      env: { PATH: process.env.PATH ?? "", PORTABLE_ATTACH_ROOT: long },
+    });
     expect(r.status).toBe(0);
     expect(readdirSync(out).filter((f) => f.endsWith(".service"))).toHaveLength(1000);
     expect(r.stdout.split("\n").filter((l) => l.startsWith("[completed optimizing"))).toEqual([]);
@@ -134,7 +165,10 @@ describe("no TurboFan (scripts/launcher.cjs: Node's exit would wait for its jobs
 
   it("(the check sees what it looks for: the same bundle without the launcher)", () => {
     const bare = join(scratch, "bare-cli.cjs");
-    writeFileSync(bare, `(${parts(readFileSync(CLI, "utf8")).source})(exports, require, module, __filename, __dirname);\n`);
+    writeFileSync(
+      bare,
+      `(${parts(readFileSync(CLI, "utf8")).source})(exports, require, module, __filename, __dirname);\n`,
+    );
     expect(optimized(bare).length).toBeGreaterThan(0);
   });
 });
@@ -163,7 +197,9 @@ describe("the generator bundle", () => {
     const out = mkdtempSync(join(scratch, "out-"));
     const r = run([out], { PORTABLE_ATTACH_ROOT: root, SYSTEMD_LOG_LEVEL: "info" });
     expect(r.status).toBe(0);
-    expect(r.stderr).toBe("[gone] /etc/portable-attach.conf:1: Image '/var/lib/portables/gone_1' does not exist, ignoring\n");
+    expect(r.stderr).toBe(
+      "[gone] /etc/portable-attach.conf:1: Image '/var/lib/portables/gone_1' does not exist, ignoring\n",
+    );
     const status = JSON.parse(readFileSync(join(out, ".portable-attach-status.json"), "utf8"));
     expect(status.entries).toEqual([expect.objectContaining({ name: "gone", state: "failed" })]);
     const quiet = run([mkdtempSync(join(scratch, "out-"))], { PORTABLE_ATTACH_ROOT: root, SYSTEMD_LOG_LEVEL: "crit" });
@@ -194,7 +230,11 @@ function debugLine(stderr: string): { state: string | undefined; rest: string } 
 
 /** Run scripts/code-cache.mjs's functions (an ES module) in a child; `cc` is the module. */
 function codeCacheTool(body: string, ...args: string[]) {
-  const r = spawnSync(process.execPath, ["--input-type=module", "-e", `import * as cc from ${JSON.stringify(CODE_CACHE_MJS)};\n${body}`, ...args], { encoding: "utf8" });
+  const r = spawnSync(
+    process.execPath,
+    ["--input-type=module", "-e", `import * as cc from ${JSON.stringify(CODE_CACHE_MJS)};\n${body}`, ...args],
+    { encoding: "utf8" },
+  );
   expect(r.stderr).toBe("");
   expect(r.status).toBe(0);
   return r.stdout;
@@ -208,7 +248,8 @@ function referenceChecksum(bytes: Uint8Array, from: number, to: number): number 
   const lanes = [1n, 2n, 3n, 4n];
   const M = (1n << 64n) - 1n;
   for (let at = from; at < padded.length; at += 32) {
-    for (let k = 0; k < 4; k++) lanes[k] = (((lanes[k] ?? 0n) ^ view.getBigUint64(at + 8 * k, true)) * 0x100000001b3n) & M;
+    for (let k = 0; k < 4; k++)
+      lanes[k] = (((lanes[k] ?? 0n) ^ view.getBigUint64(at + 8 * k, true)) * 0x100000001b3n) & M;
   }
   const rotl = (x: bigint, n: bigint) => ((x << n) | (x >> (64n - n))) & M;
   const [a = 0n, b = 0n, c = 0n, d = 0n] = lanes;
@@ -231,7 +272,11 @@ describe("the code cache", () => {
     for (const exe of [GENERATOR, CLI]) {
       expect(existsSync(`${exe}.v8cache`)).toBe(true);
       // The generator refuses two arguments (one would be its output directory); the CLI says its version.
-      const r = spawnSync(process.execPath, [exe, "--version", "--version"], { cwd: scratch, encoding: "utf8", env: { PATH: process.env.PATH ?? "", PORTABLE_ATTACH_DEBUG_CODE_CACHE: "1" } });
+      const r = spawnSync(process.execPath, [exe, "--version", "--version"], {
+        cwd: scratch,
+        encoding: "utf8",
+        env: { PATH: process.env.PATH ?? "", PORTABLE_ATTACH_DEBUG_CODE_CACHE: "1" },
+      });
       expect(debugLine(r.stderr).state).toBe("accepted");
       expect(r.stderr).toContain(`code cache ${exe}.v8cache: accepted`);
       // Its header names the bundle and the Node it was made for.
@@ -247,22 +292,36 @@ describe("the code cache", () => {
     const slow = join(scratch, "slow-node");
     mkdirSync(slow, { recursive: true });
     writeFileSync(join(slow, "late.cjs"), "Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 150);\n");
-    writeFileSync(join(slow, "node"), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} --require ${JSON.stringify(join(slow, "late.cjs"))} "$@"\n`);
+    writeFileSync(
+      join(slow, "node"),
+      `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} --require ${JSON.stringify(join(slow, "late.cjs"))} "$@"\n`,
+    );
     chmodSync(join(slow, "node"), 0o755);
     const copy = join(slow, "portable-attach-generator");
     cpSync(GENERATOR, copy);
     codeCacheTool(
       `const made = cc.makeCodeCache({ node: process.argv[2], exe: process.argv[1], program: "portable-attach-generator", cacheFile: process.argv[1] + ".v8cache" });
       if (!made.ok) throw new Error(made.reason);`,
-      copy, join(slow, "node"),
+      copy,
+      join(slow, "node"),
     );
-    const r = spawnSync(process.execPath, [copy, "--version", "--version"], { cwd: scratch, encoding: "utf8", env: { PATH: process.env.PATH ?? "", PORTABLE_ATTACH_DEBUG_CODE_CACHE: "1" } });
+    const r = spawnSync(process.execPath, [copy, "--version", "--version"], {
+      cwd: scratch,
+      encoding: "utf8",
+      env: { PATH: process.env.PATH ?? "", PORTABLE_ATTACH_DEBUG_CODE_CACHE: "1" },
+    });
     expect(debugLine(r.stderr).state).toBe("accepted");
   });
 
   it("the launcher's checksum is the one it documents, and sees any one changed byte", () => {
     const text = readFileSync(join(REPO, "scripts/launcher.cjs"), "utf8");
-    const { checksum } = new Function("require", "module", "__filename", "__dirname", `${text}\nreturn { checksum };`)() as {
+    const { checksum } = new Function(
+      "require",
+      "module",
+      "__filename",
+      "__dirname",
+      `${text}\nreturn { checksum };`,
+    )() as {
       checksum: () => { bytes(n: number): Uint8Array; hash(from: number, to: number): number };
     };
     let seed = 7;
@@ -297,8 +356,15 @@ describe("the code cache", () => {
       setup();
       const out = mkdtempSync(join(scratch, "cc-out-"));
       const r = spawnSync(process.execPath, [exe, out], {
-        encoding: "utf8", timeout: 30_000,
-        env: { PATH: process.env.PATH ?? "", PORTABLE_ATTACH_ROOT: root, SYSTEMD_ARCHITECTURE: "x86-64", SYSTEMD_LOG_LEVEL: "info", PORTABLE_ATTACH_DEBUG_CODE_CACHE: "1" },
+        encoding: "utf8",
+        timeout: 30_000,
+        env: {
+          PATH: process.env.PATH ?? "",
+          PORTABLE_ATTACH_ROOT: root,
+          SYSTEMD_ARCHITECTURE: "x86-64",
+          SYSTEMD_LOG_LEVEL: "info",
+          PORTABLE_ATTACH_DEBUG_CODE_CACHE: "1",
+        },
       });
       expect(r.error).toBeUndefined();
       const { state, rest } = debugLine(r.stderr);
@@ -308,7 +374,9 @@ describe("the code cache", () => {
     beforeAll(() => {
       cpSync(join(GOLDEN, "input"), root, { recursive: true, verbatimSymlinks: true });
       cpSync(join(REPO, "profiles"), join(root, "usr/lib/portable-attach/profile"), { recursive: true });
-      for (const line of readFileSync(join(GOLDEN, "images"), "utf8").split("\n").filter((l) => l.trim() !== "")) {
+      for (const line of readFileSync(join(GOLDEN, "images"), "utf8")
+        .split("\n")
+        .filter((l) => l.trim() !== "")) {
         const [dest, fixture] = line.split(/\s+/) as [string, string];
         mkdirSync(dirname(join(root, dest)), { recursive: true });
         cpSync(join(REPO, "test/fixtures/images", fixture), join(root, dest));
@@ -316,7 +384,10 @@ describe("the code cache", () => {
       // The built generator, reading its cache from a path of this test's.
       mkdirSync(dirname(exe), { recursive: true });
       writeFileSync(join(dirname(exe), "package.json"), '{"type":"commonjs"}\n');
-      writeFileSync(exe, readFileSync(GENERATOR, "utf8").replace(CACHE_LINE, `const CODE_CACHE = ${JSON.stringify(cache)};`));
+      writeFileSync(
+        exe,
+        readFileSync(GENERATOR, "utf8").replace(CACHE_LINE, `const CODE_CACHE = ${JSON.stringify(cache)};`),
+      );
       // Another build: the same bundle with one character changed, so the same length (all that V8
       // itself compares), and its cache, made as the build makes one.
       const other = join(scratch, "cc-other", "portable-attach-generator");
@@ -329,7 +400,8 @@ describe("the code cache", () => {
         writeFileSync(process.argv[2], cc.executable(changed, { banner: "//" }));
         const made = cc.makeCodeCache({ exe: process.argv[2], program: "portable-attach-generator", cacheFile: process.argv[2] + ".v8cache" });
         if (!made.ok) throw new Error(made.reason);`,
-        GENERATOR, other,
+        GENERATOR,
+        other,
       );
       foreign = readFileSync(`${other}.v8cache`);
       expect(foreign.length).toBeGreaterThan(1000);
@@ -356,12 +428,32 @@ describe("the code cache", () => {
       ["missing", () => {}, /^missing$/],
       ["empty", () => writeFileSync(cache, ""), /^unusable \(truncated\)$/],
       ["truncated", () => writeFileSync(cache, good.subarray(0, good.length >> 1)), /^unusable \(wrong length\)$/],
-      ["longer than its header says", () => writeFileSync(cache, Buffer.concat([good, Buffer.from("x")])), /^unusable \(wrong length\)$/],
-      ["one byte of the payload changed", () => writeFileSync(cache, flip(good, good.length >> 1)), /^unusable \(checksum mismatch\)$/],
+      [
+        "longer than its header says",
+        () => writeFileSync(cache, Buffer.concat([good, Buffer.from("x")])),
+        /^unusable \(wrong length\)$/,
+      ],
+      [
+        "one byte of the payload changed",
+        () => writeFileSync(cache, flip(good, good.length >> 1)),
+        /^unusable \(checksum mismatch\)$/,
+      ],
       ["its checksum changed", () => writeFileSync(cache, flip(good, HEADER - 3)), /^unusable \(checksum mismatch\)$/],
-      ["garbage of the same size", () => writeFileSync(cache, Buffer.alloc(good.length, "garbage")), /^unusable \(made for another build\)$/],
-      ["made for another build whose bundle has the same length", () => writeFileSync(cache, foreign), /^unusable \(made for another build\)$/],
-      ["made by another Node release", () => writeFileSync(cache, resealed(flip(good, 16 + 2))), /^unusable \(made by another Node\)$/],
+      [
+        "garbage of the same size",
+        () => writeFileSync(cache, Buffer.alloc(good.length, "garbage")),
+        /^unusable \(made for another build\)$/,
+      ],
+      [
+        "made for another build whose bundle has the same length",
+        () => writeFileSync(cache, foreign),
+        /^unusable \(made for another build\)$/,
+      ],
+      [
+        "made by another Node release",
+        () => writeFileSync(cache, resealed(flip(good, 16 + 2))),
+        /^unusable \(made by another Node\)$/,
+      ],
       // Sound by our checks, refused by V8 (its version hash, at offset 4 of its own header, changed).
       ["made by another V8", () => writeFileSync(cache, resealed(flip(good, HEADER + 4))), /^rejected$/],
       ["a directory", () => mkdirSync(cache), /^unusable \(EISDIR\)$/],
@@ -404,7 +496,10 @@ describe("the code cache", () => {
     );
     for (const cached of [true, false]) {
       if (!cached) rmSync(`${exe}.v8cache`);
-      const r = spawnSync(exe, ["throw"], { encoding: "utf8", env: { PATH: process.env.PATH ?? "", PORTABLE_ATTACH_DEBUG_CODE_CACHE: "1" } });
+      const r = spawnSync(exe, ["throw"], {
+        encoding: "utf8",
+        env: { PATH: process.env.PATH ?? "", PORTABLE_ATTACH_DEBUG_CODE_CACHE: "1" },
+      });
       expect(r.status).toBe(1);
       const { state, rest } = debugLine(r.stderr);
       expect(state).toBe(cached ? "accepted" : "missing");

@@ -21,14 +21,22 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 export function runGenerator(root: string, out: string, env: Record<string, string> = {}) {
   return spawnSync(process.execPath, [GENERATOR, out, out, out], {
     encoding: "utf8",
-    env: { PATH: process.env.PATH ?? "", PORTABLE_ATTACH_ROOT: root, SYSTEMD_ARCHITECTURE: "x86-64", SYSTEMD_LOG_LEVEL: "info", ...env },
+    env: {
+      PATH: process.env.PATH ?? "",
+      PORTABLE_ATTACH_ROOT: root,
+      SYSTEMD_ARCHITECTURE: "x86-64",
+      SYSTEMD_LOG_LEVEL: "info",
+      ...env,
+    },
   });
 }
 
 /** Settings newer than the systemd 252 that verifies the trees, and the version that has them. */
 const NEWER_KEYS: Record<string, number> = { RootImagePolicy: 254, ExtensionImagePolicy: 254 };
 
-const cases = readdirSync(GOLDEN).filter((d) => /^\d\d-/.test(d)).sort();
+const cases = readdirSync(GOLDEN)
+  .filter((d) => /^\d\d-/.test(d))
+  .sort();
 
 describe("golden generator output", () => {
   it.each(cases)("%s", (name) => {
@@ -40,7 +48,9 @@ describe("golden generator output", () => {
     cpSync(PROFILES, join(root, "usr/lib/portable-attach/profile"), { recursive: true });
     // Raw images come from the committed fixtures: "images" lists "PATH-IN-ROOT FIXTURE" lines.
     if (existsSync(join(dir, "images"))) {
-      for (const line of readFileSync(join(dir, "images"), "utf8").split("\n").filter((l) => l.trim() !== "")) {
+      for (const line of readFileSync(join(dir, "images"), "utf8")
+        .split("\n")
+        .filter((l) => l.trim() !== "")) {
         const [dest, fixture] = line.split(/\s+/) as [string, string];
         mkdirSync(dirname(join(root, dest)), { recursive: true });
         cpSync(join(FIXTURES, fixture), join(root, dest));
@@ -53,7 +63,8 @@ describe("golden generator output", () => {
     rmSync(join(out, ".portable-attach-status.json"));
 
     // Generated files are 0644 and directories 0755 (systemd's generators run with umask 022).
-    for (const e of walk(out)) if (e.type !== "l") expect([e.path, e.mode.toString(8)]).toEqual([e.path, e.type === "d" ? "755" : "644"]);
+    for (const e of walk(out))
+      if (e.type !== "l") expect([e.path, e.mode.toString(8)]).toEqual([e.path, e.type === "d" ? "755" : "644"]);
     // The host's secret never appears in anything we wrote.
     for (const [path, text] of contents(out)) expect(text, path).not.toContain("HOST-SECRET");
 
@@ -76,8 +87,16 @@ describe("golden generator output", () => {
 
     // systemd 252 itself must load every unit we wrote without a word of complaint, but for the
     // settings newer systemd has that a case written for it may use (systemd.exec(5): since 254).
-    const systemd = Number(/libsystemd-shared-(\d+)/.exec(walk(join(dir, "input")).map((e) => e.path).join("\n"))?.[1] ?? 252);
-    const newer = Object.entries(NEWER_KEYS).filter(([, since]) => since <= systemd).map(([key]) => `Unknown key '${key}' in section [Service]`);
+    const systemd = Number(
+      /libsystemd-shared-(\d+)/.exec(
+        walk(join(dir, "input"))
+          .map((e) => e.path)
+          .join("\n"),
+      )?.[1] ?? 252,
+    );
+    const newer = Object.entries(NEWER_KEYS)
+      .filter(([, since]) => since <= systemd)
+      .map(([key]) => `Unknown key '${key}' in section [Service]`);
     const problems = verifyTree(root, out).filter((p) => !newer.some((n) => p.includes(n)));
     expect(problems, problems.join("\n")).toEqual([]);
   });

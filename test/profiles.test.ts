@@ -75,17 +75,20 @@ function parsedSettings(profileText: string): Map<string, string[]> {
   return settings;
 }
 
-describe.skipIf(!haveSystemdTestMode || HOST_PROFILES === undefined)("each profile means what systemd's own profile means", () => {
-  for (const name of PROFILES) {
-    it(name, () => {
-      const upstream = readFileSync(join(HOST_PROFILES as string, name, "service.conf"), "utf8");
-      const ours = readFileSync(profilePath(name), "utf8");
-      expect(parsedSettings(ours)).toEqual(parsedSettings(upstream));
+describe.skipIf(!haveSystemdTestMode || HOST_PROFILES === undefined)(
+  "each profile means what systemd's own profile means",
+  () => {
+    for (const name of PROFILES) {
+      it(name, () => {
+        const upstream = readFileSync(join(HOST_PROFILES as string, name, "service.conf"), "utf8");
+        const ours = readFileSync(profilePath(name), "utf8");
+        expect(parsedSettings(ours)).toEqual(parsedSettings(upstream));
+      });
+    }
+    it("would notice a difference", () => {
+      const ours = readFileSync(profilePath("strict"), "utf8").replace("TasksMax=4", "TasksMax=5");
+      const upstream = readFileSync(join(HOST_PROFILES as string, "strict", "service.conf"), "utf8");
+      expect(parsedSettings(ours)).not.toEqual(parsedSettings(upstream));
     });
-  }
-  it("would notice a difference", () => {
-    const ours = readFileSync(profilePath("strict"), "utf8").replace("TasksMax=4", "TasksMax=5");
-    const upstream = readFileSync(join(HOST_PROFILES as string, "strict", "service.conf"), "utf8");
-    expect(parsedSettings(ours)).not.toEqual(parsedSettings(upstream));
-  });
-});
+  },
+);

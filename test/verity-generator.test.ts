@@ -24,7 +24,12 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 function runGenerator(root: string, out: string) {
   return spawnSync(process.execPath, [GENERATOR, out, out, out], {
     encoding: "utf8",
-    env: { PATH: process.env.PATH ?? "", PORTABLE_ATTACH_ROOT: root, SYSTEMD_ARCHITECTURE: "x86-64", SYSTEMD_LOG_LEVEL: "debug" },
+    env: {
+      PATH: process.env.PATH ?? "",
+      PORTABLE_ATTACH_ROOT: root,
+      SYSTEMD_ARCHITECTURE: "x86-64",
+      SYSTEMD_LOG_LEVEL: "debug",
+    },
   });
 }
 
@@ -57,11 +62,16 @@ function run(label: string, image: string, extra = "", trusted = true) {
     mkdirSync(join(root, "etc/verity.d"), { recursive: true });
     copyFileSync(join(images, "keys/trusted-rsa.crt"), join(root, "etc/verity.d/test.crt"));
   }
-  writeFileSync(join(root, "etc/portable-attach.conf"), `[case]\nImage=/var/lib/portables/${image}\nPrefixes=app\n${extra}\n[other]\nImage=/var/lib/portables/other\n`);
+  writeFileSync(
+    join(root, "etc/portable-attach.conf"),
+    `[case]\nImage=/var/lib/portables/${image}\nPrefixes=app\n${extra}\n[other]\nImage=/var/lib/portables/other\n`,
+  );
   const out = join(root, "out");
   const r = runGenerator(root, out);
   expect(r.status, r.stderr).toBe(0);
-  const status = JSON.parse(readFileSync(join(out, ".portable-attach-status.json"), "utf8")) as { entries: { name: string; state: string; reason?: string }[] };
+  const status = JSON.parse(readFileSync(join(out, ".portable-attach-status.json"), "utf8")) as {
+    entries: { name: string; state: string; reason?: string }[];
+  };
   const byName = new Map(status.entries.map((e) => [e.name, e]));
   expect(byName.get("other")?.state).toBe("attached");
   expect(existsSync(join(out, "other.service"))).toBe(true);
@@ -80,34 +90,61 @@ describe("the generator and dm-verity", () => {
   });
 
   const refused: [string, string, { text: string; delta?: number } | undefined, RegExp][] = [
-    ["unit", "signed.raw", { text: "APP-UNIT-MARKER" }, /signed\.raw \(partition 1 root-x86-64\): dm-verity check failed: data block \d+ .* does not match its hash/],
+    [
+      "unit",
+      "signed.raw",
+      { text: "APP-UNIT-MARKER" },
+      /signed\.raw \(partition 1 root-x86-64\): dm-verity check failed: data block \d+ .* does not match its hash/,
+    ],
     ["dir", "signed.raw", { text: "zz-dir-marker" }, /\(partition 1 root-x86-64\): dm-verity check failed: data block/],
-    ["tree", "signed.raw", { text: "verity\0\0", delta: 4196 }, /root-x86-64\): dm-verity check failed: the top hash block does not match the root hash \(hash tree partition 2 \(root-x86-64-verity\)/],
-    ["untrusted", "untrusted.raw", undefined, /untrusted\.raw: root-x86-64: the signature in partition 3 \(root-x86-64-verity-sig\) of root hash [0-9a-f]+ was not made by any of the 1 certificate\(s\) in verity.d/],
-    ["naked", "naked.raw", { text: "APP-UNIT-MARKER" }, /naked\.raw: dm-verity check failed: data block \d+ .*hash tree \/var\/lib\/portables\/naked\.verity, root hash from \/var\/lib\/portables\/naked\.roothash/],
+    [
+      "tree",
+      "signed.raw",
+      { text: "verity\0\0", delta: 4196 },
+      /root-x86-64\): dm-verity check failed: the top hash block does not match the root hash \(hash tree partition 2 \(root-x86-64-verity\)/,
+    ],
+    [
+      "untrusted",
+      "untrusted.raw",
+      undefined,
+      /untrusted\.raw: root-x86-64: the signature in partition 3 \(root-x86-64-verity-sig\) of root hash [0-9a-f]+ was not made by any of the 1 certificate\(s\) in verity.d/,
+    ],
+    [
+      "naked",
+      "naked.raw",
+      { text: "APP-UNIT-MARKER" },
+      /naked\.raw: dm-verity check failed: data block \d+ .*hash tree \/var\/lib\/portables\/naked\.verity, root hash from \/var\/lib\/portables\/naked\.roothash/,
+    ],
   ];
-  it.each(refused)("refuses a tampered or untrusted image (%s), with the reason in status and journal", (label, image, marker, why) => {
-    place(join(scratch, label), image, image, marker);
-    const { entry, log } = run(label, image);
-    expect(entry.state).toBe("failed");
-    expect(entry.reason).toMatch(why);
-    expect(log).toMatch(why);
-    // Messages name paths as the booted system sees them.
-    expect(entry.reason).not.toContain(scratch);
-  });
+  it.each(refused)(
+    "refuses a tampered or untrusted image (%s), with the reason in status and journal",
+    (label, image, marker, why) => {
+      place(join(scratch, label), image, image, marker);
+      const { entry, log } = run(label, image);
+      expect(entry.state).toBe("failed");
+      expect(entry.reason).toMatch(why);
+      expect(log).toMatch(why);
+      // Messages name paths as the booted system sees them.
+      expect(entry.reason).not.toContain(scratch);
+    },
+  );
 
   it("without certificates, a signed image attaches and the unchecked signature is a debug message", () => {
     place(join(scratch, "nocerts"), "untrusted.raw", "untrusted.raw");
     const { entry, log } = run("nocerts", "untrusted.raw", "", false);
     expect(entry.state).toBe("attached");
-    expect(log).toMatch(/\[case\] \/var\/lib\/portables\/untrusted\.raw: root-x86-64: the signature in partition 3 \(root-x86-64-verity-sig\) was not checked: no certificates/);
+    expect(log).toMatch(
+      /\[case\] \/var\/lib\/portables\/untrusted\.raw: root-x86-64: the signature in partition 3 \(root-x86-64-verity-sig\) was not checked: no certificates/,
+    );
   });
 
   it("ImagePolicy= refuses what it does not allow, and rejects unknown words", () => {
     place(join(scratch, "policy"), "naked.raw", "naked.raw");
     let r = run("policy", "naked.raw", "ImagePolicy=signed");
     expect(r.entry.state).toBe("failed");
-    expect(r.entry.reason).toBe("Image '/var/lib/portables/naked.raw' is protected by dm-verity but not signed by a trusted key, and ImagePolicy=signed (/etc/portable-attach.conf:1) does not allow that");
+    expect(r.entry.reason).toBe(
+      "Image '/var/lib/portables/naked.raw' is protected by dm-verity but not signed by a trusted key, and ImagePolicy=signed (/etc/portable-attach.conf:1) does not allow that",
+    );
     place(join(scratch, "policy2"), "plain.raw", "plain.raw");
     r = run("policy2", "plain.raw", "ImagePolicy=signed+verity");
     expect(r.entry.reason).toMatch(/is not protected by dm-verity, and ImagePolicy=signed\+verity/);
@@ -128,29 +165,44 @@ describe("the generator and dm-verity", () => {
     await new Promise((r) => setTimeout(r, 2100)); // past the facts cache's racy window
     const a = runCli(root, ["attach", "/var/lib/portables/app.raw"]);
     expect(a.status, a.stderr).toBe(0);
-    const record = JSON.parse(readFileSync(join(root, "etc/portable-attach/cache/app.json"), "utf8")) as { images: { identity?: unknown; facts: { protection?: string } }[] };
+    const record = JSON.parse(readFileSync(join(root, "etc/portable-attach/cache/app.json"), "utf8")) as {
+      images: { identity?: unknown; facts: { protection?: string } }[];
+    };
     expect(record.images[0]?.identity).toBeDefined();
     expect(record.images[0]?.facts.protection).toBe("signed");
     const gen = () => {
       const out = join(root, `out-${Math.random()}`);
       const r = runGenerator(root, out);
-      const entry = (JSON.parse(readFileSync(join(out, ".portable-attach-status.json"), "utf8")) as { entries: { state: string; reason?: string }[] }).entries[0];
+      const entry = (
+        JSON.parse(readFileSync(join(out, ".portable-attach-status.json"), "utf8")) as {
+          entries: { state: string; reason?: string }[];
+        }
+      ).entries[0];
       return { r, entry };
     };
-    const inspect = JSON.parse(runCli(root, ["inspect", "app", "--json=short"]).stdout) as { protection: { level: string; details: string[] } };
+    const inspect = JSON.parse(runCli(root, ["inspect", "app", "--json=short"]).stdout) as {
+      protection: { level: string; details: string[] };
+    };
     expect(inspect.protection.level).toBe("signed");
-    expect(inspect.protection.details[0]).toMatch(/^root-x86-64: signed \(sha256, root hash [0-9a-f]{64} from partition 3 \(root-x86-64-verity-sig\), certificate \/etc\/verity.d\/test.crt\)$/);
+    expect(inspect.protection.details[0]).toMatch(
+      /^root-x86-64: signed \(sha256, root hash [0-9a-f]{64} from partition 3 \(root-x86-64-verity-sig\), certificate \/etc\/verity.d\/test.crt\)$/,
+    );
     let g = gen();
     expect(g.entry?.state).toBe("attached");
     expect(g.r.stderr).toContain("0 image(s) not read");
     // The image replaced by one without its signature, or without verity data: refused as a downgrade.
     const img = join(root, "var/lib/portables/app.raw");
     const original = readFileSync(img);
-    for (const [other, now] of [["hashonly.raw", "only protected by dm-verity"], ["plain.raw", "unprotected"]]) {
+    for (const [other, now] of [
+      ["hashonly.raw", "only protected by dm-verity"],
+      ["plain.raw", "unprotected"],
+    ]) {
       copyFileSync(join(images, other as string), img);
       g = gen();
       expect(g.entry?.state).toBe("failed");
-      expect(g.entry?.reason).toBe(`Image '/var/lib/portables/app.raw' was signed when it was attached and is now ${now}, refusing (attach it again if that is intended)`);
+      expect(g.entry?.reason).toBe(
+        `Image '/var/lib/portables/app.raw' was signed when it was attached and is now ${now}, refusing (attach it again if that is intended)`,
+      );
     }
     writeFileSync(img, original);
     expect(gen().entry?.state).toBe("attached");
@@ -161,6 +213,8 @@ describe("the generator and dm-verity", () => {
     expect(g.entry?.reason).toMatch(/was not made by any of the 1 certificate/);
     const refused = runCli(root, ["inspect", "app"]);
     expect(refused.status).not.toBe(0);
-    expect(refused.stderr).toMatch(/Failed to inspect 'app': \/var\/lib\/portables\/app.raw: root-x86-64: the signature in partition 3/);
+    expect(refused.stderr).toMatch(
+      /Failed to inspect 'app': \/var\/lib\/portables\/app.raw: root-x86-64: the signature in partition 3/,
+    );
   }, 20_000);
 });

@@ -15,7 +15,14 @@ import { computeOutcomes, readStatusRecord, startable } from "./outcomes.ts";
 import { reload, unitJob } from "./system.ts";
 
 /** The keys an entry is made of, in the order a new section lists them; undefined removes a key. */
-export function entryKeys(e: { image: string; extensions: string[]; prefixes: string[] | undefined; profile: string | undefined; enable: boolean; force: boolean }): KeyChange[] {
+export function entryKeys(e: {
+  image: string;
+  extensions: string[];
+  prefixes: string[] | undefined;
+  profile: string | undefined;
+  enable: boolean;
+  force: boolean;
+}): KeyChange[] {
   return [
     ["Image", e.image],
     ["Extensions", e.extensions.length > 0 ? e.extensions.join(" ") : undefined],
@@ -29,7 +36,11 @@ export function entryKeys(e: { image: string; extensions: string[]; prefixes: st
 
 /** The Entry the list will hold after the edit, parsed from the lines we would write. */
 export function entryFromKeys(name: string, file: string, keys: KeyChange[]): Entry {
-  const text = [`[${name}]`, ...keys.filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${encodeIniValue(v as string)}`)].join("\n") + "\n";
+  const text =
+    [
+      `[${name}]`,
+      ...keys.filter(([, v]) => v !== undefined).map(([k, v]) => `${k}=${encodeIniValue(v as string)}`),
+    ].join("\n") + "\n";
   const { entries } = parseAttachList(text, file);
   return entries[0] as Entry;
 }
@@ -39,20 +50,28 @@ export function entryFromKeys(name: string, file: string, keys: KeyChange[]): En
  * together with the rest of the list, so a unit another entry already provides is caught too.
  */
 export function precheck(ctx: Context, entry: Entry, verb: string, facts = new Map<string, EntryFacts>()): string[] {
-  if (entry.errors.length > 0) throw new CliError(`Failed to ${verb} '${entry.image}': ${entry.errors.map((e) => e.message).join("; ")}`);
+  if (entry.errors.length > 0)
+    throw new CliError(`Failed to ${verb} '${entry.image}': ${entry.errors.map((e) => e.message).join("; ")}`);
   const list = loadList(ctx.opts.root).merged;
   const others = list.entries.filter((e) => e.name !== entry.name);
   const entries = [...others, entry].sort((a, b) => (a.name < b.name ? -1 : 1));
   const masked = list.masked.filter((e) => e.name !== entry.name);
   const outcomes = computeOutcomes(ctx, entries, { masked, fresh: entry.name, facts });
   const outcome = outcomes.find((o) => o.name === entry.name);
-  if (outcome?.state !== "attached") throw new CliError(`Failed to ${verb} '${entry.image}': ${outcome?.reason ?? "no outcome"}`);
-  const clashesWith = (o: Outcome): boolean => o.conflicts?.some((c) => c.with !== "host" && c.with.entry === entry.name) === true;
+  if (outcome?.state !== "attached")
+    throw new CliError(`Failed to ${verb} '${entry.image}': ${outcome?.reason ?? "no outcome"}`);
+  const clashesWith = (o: Outcome): boolean =>
+    o.conflicts?.some((c) => c.with !== "host" && c.with.entry === entry.name) === true;
   const victim = outcomes.find(clashesWith);
-  if (victim) throw new CliError(`Failed to ${verb} '${entry.image}': entry [${victim.name}] (${victim.file}:${victim.line}) already provides ${outcome.units.join(" ")}, refusing to provide it twice`);
+  if (victim)
+    throw new CliError(
+      `Failed to ${verb} '${entry.image}': entry [${victim.name}] (${victim.file}:${victim.line}) already provides ${outcome.units.join(" ")}, refusing to provide it twice`,
+    );
   const onHost = (outcome.conflicts ?? []).filter((c) => c.with === "host").map((c) => `'${c.unit}'`);
   if (onHost.length > 0) {
-    throw new CliError(`Failed to ${verb} '${entry.image}': unit file ${onHost.join(", ")} exists on the host already, refusing (use --force to attach it anyway).`);
+    throw new CliError(
+      `Failed to ${verb} '${entry.image}': unit file ${onHost.join(", ")} exists on the host already, refusing (use --force to attach it anyway).`,
+    );
   }
   for (const w of outcome.warnings) ctx.warn(`Warning: ${w}`);
   return outcome.units;
@@ -70,7 +89,10 @@ export function attach(ctx: Context): number {
   const existing = [...list.merged.entries, ...list.merged.masked].find((e) => e.name === name);
   let file = targetFile(ctx);
   if (existing && isEditable(existing.file)) {
-    if (opts.runtime && !existing.file.startsWith("/run/")) throw new CliError(`Entry [${name}] is defined in ${existing.file}, which takes precedence over ${file}; refusing.`);
+    if (opts.runtime && !existing.file.startsWith("/run/"))
+      throw new CliError(
+        `Entry [${name}] is defined in ${existing.file}, which takes precedence over ${file}; refusing.`,
+      );
     file = existing.file;
   }
   // Replacing an entry replaces what attach is about (image, extensions, prefixes); its Enable=,
@@ -84,15 +106,26 @@ export function attach(ctx: Context): number {
     profile: opts.profile ?? (kept && kept.profile !== "default" ? kept.profile : undefined),
     enable: opts.enable || (kept?.enable ?? false),
     force: opts.force || (kept?.force ?? false),
-  }).filter(([key]) => !kept || (key === "Profile" && opts.profile !== undefined) || (key === "Enable" && opts.enable) || (key === "Force" && opts.force) || !["Profile", "Enable", "Force"].includes(key));
-  const entry = entryFromKeys(name, file, entryKeys({
-    image,
-    extensions: opts.extensions.map((e) => imageArgument(ctx, e)),
-    prefixes: prefixes.length > 0 ? prefixes : undefined,
-    profile: opts.profile ?? kept?.profile,
-    enable: opts.enable || (kept?.enable ?? false),
-    force: opts.force || (kept?.force ?? false),
-  }));
+  }).filter(
+    ([key]) =>
+      !kept ||
+      (key === "Profile" && opts.profile !== undefined) ||
+      (key === "Enable" && opts.enable) ||
+      (key === "Force" && opts.force) ||
+      !["Profile", "Enable", "Force"].includes(key),
+  );
+  const entry = entryFromKeys(
+    name,
+    file,
+    entryKeys({
+      image,
+      extensions: opts.extensions.map((e) => imageArgument(ctx, e)),
+      prefixes: prefixes.length > 0 ? prefixes : undefined,
+      profile: opts.profile ?? kept?.profile,
+      enable: opts.enable || (kept?.enable ?? false),
+      force: opts.force || (kept?.force ?? false),
+    }),
+  );
   // Checked under the list's lock, so two concurrent attaches cannot both claim one unit.
   let units: string[] = [];
   editListFile(ctx, file, (text) => {
@@ -102,7 +135,9 @@ export function attach(ctx: Context): number {
     writeEntryCache(ctx, entry, file, facts.get(name), seen);
     return setKeys(text, name, keys);
   });
-  ctx.note(`${existing ? "Replaced" : "Added"} entry [${name}] in ${file}: ${units.join(" ")}${entry.enable ? " (enabled)" : ""}.`);
+  ctx.note(
+    `${existing ? "Replaced" : "Added"} entry [${name}] in ${file}: ${units.join(" ")}${entry.enable ? " (enabled)" : ""}.`,
+  );
 
   const reloaded = reload(ctx);
   let ok = true;

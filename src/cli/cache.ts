@@ -8,7 +8,14 @@ import { mkdirSync } from "node:fs";
 import type { Entry } from "../config/attach-list.ts";
 import { CACHE_DIRS } from "../config/paths.ts";
 import { removeStaleTemporariesIn, replaceFileAtomic } from "../io/atomic-file.ts";
-import { cacheFileName, cacheRecord, identityOf, type ImageIdentity, removeCacheFiles, settledIdentity } from "../io/facts-cache.ts";
+import {
+  cacheFileName,
+  cacheRecord,
+  identityOf,
+  type ImageIdentity,
+  removeCacheFiles,
+  settledIdentity,
+} from "../io/facts-cache.ts";
 import { lookupImage } from "../io/image-lookup.ts";
 import { inRoot, inRootOrUndefined } from "../io/root-path.ts";
 import { matchesFor } from "../plan/plan.ts";
@@ -44,7 +51,13 @@ export function imagesSeen(ctx: Context, entry: Entry): ImagesSeen {
  * that changed while it was read, or just before, is recorded without an identity: the generator
  * then reads it whenever it is reachable, and uses the record only while it is not.
  */
-export function writeEntryCache(ctx: Context, entry: Entry, listFile: string, facts: EntryFacts | undefined, before: ImagesSeen): void {
+export function writeEntryCache(
+  ctx: Context,
+  entry: Entry,
+  listFile: string,
+  facts: EntryFacts | undefined,
+  before: ImagesSeen,
+): void {
   if (facts?.kind !== "read" || facts.unverified) return;
   const images = [facts.root, ...facts.extensions];
   if (images.some((img, i) => img.path !== before.paths[i])) return; // moved under us: record nothing
@@ -53,7 +66,10 @@ export function writeEntryCache(ctx: Context, entry: Entry, listFile: string, fa
   const record = cacheRecord(
     entry,
     { version: VERSION, architecture: hostArchitecture(ctx.env), matches: matchesFor(entry) },
-    images.map((img, i) => ({ facts: img, identity: settledIdentity(before.identities[i], identityOf(ctx.opts.root + img.path), now) })),
+    images.map((img, i) => ({
+      facts: img,
+      identity: settledIdentity(before.identities[i], identityOf(ctx.opts.root + img.path), now),
+    })),
   );
   let hostDir = ctx.opts.root + dir;
   try {
@@ -64,9 +80,15 @@ export function writeEntryCache(ctx: Context, entry: Entry, listFile: string, fa
     removeStaleTemporariesIn(hostDir);
     replaceFileAtomic(ctx.opts.root, `${dir}/${cacheFileName(entry.name)}`, record);
   } catch (e) {
-    ctx.warn(`Warning: Failed to write the cache for [${entry.name}] in '${hostDir}': ${strerror(e)}; an image not reachable at boot will be attached by the late pass instead.`);
+    ctx.warn(
+      `Warning: Failed to write the cache for [${entry.name}] in '${hostDir}': ${strerror(e)}; an image not reachable at boot will be attached by the late pass instead.`,
+    );
     return;
   }
   // A record in the other directory is for an older state of this entry.
-  removeCacheFiles("", entry.name, WRITABLE_CACHE_DIRS.filter((d) => d !== dir).flatMap((d) => inRootOrUndefined(ctx.opts.root, d) ?? []));
+  removeCacheFiles(
+    "",
+    entry.name,
+    WRITABLE_CACHE_DIRS.filter((d) => d !== dir).flatMap((d) => inRootOrUndefined(ctx.opts.root, d) ?? []),
+  );
 }

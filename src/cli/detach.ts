@@ -15,7 +15,8 @@ import { reload, unitJob } from "./system.ts";
 
 export function detach(ctx: Context): number {
   const [arg] = ctx.opts.args;
-  if (arg === undefined || ctx.opts.args.length > 1) throw new CliError("detach: expected one NAME or IMAGE argument.", 2);
+  if (arg === undefined || ctx.opts.args.length > 1)
+    throw new CliError("detach: expected one NAME or IMAGE argument.", 2);
   const list = loadList(ctx.opts.root);
   const entry = requireEntry(list, arg);
   if (!entry.attach) throw new CliError(`Entry [${entry.name}] is already masked by Attach=no in ${entry.file}.`);
@@ -27,15 +28,25 @@ export function detach(ctx: Context): number {
   const hidesOthers = list.merged.shadowed.some((s) => s.by === entry);
   const mask = (text: string): string => appendSection(text, entry.name, [["Attach", "no"]]);
   if (isEditable(entry.file)) {
-    editListFile(ctx, entry.file, (text) => (hidesOthers ? mask(removeSection(text, entry.name)) : removeSection(text, entry.name)));
-    ctx.note(hidesOthers ? `Masked entry [${entry.name}] in ${entry.file} (it hid a same-named entry of a lower list).` : `Removed entry [${entry.name}] from ${entry.file}.`);
+    editListFile(ctx, entry.file, (text) =>
+      hidesOthers ? mask(removeSection(text, entry.name)) : removeSection(text, entry.name),
+    );
+    ctx.note(
+      hidesOthers
+        ? `Masked entry [${entry.name}] in ${entry.file} (it hid a same-named entry of a lower list).`
+        : `Removed entry [${entry.name}] from ${entry.file}.`,
+    );
   } else {
     const file = targetFile(ctx);
     editListFile(ctx, file, (text) => mask(removeSection(text, entry.name)));
     ctx.note(`Masked vendor entry [${entry.name}] of ${entry.file} with Attach=no in ${file}.`);
   }
   // The cached facts served an attached entry only; a mask, or nothing, needs none.
-  removeCacheFiles("", entry.name, WRITABLE_CACHE_DIRS.flatMap((d) => inRootOrUndefined(ctx.opts.root, d) ?? []));
+  removeCacheFiles(
+    "",
+    entry.name,
+    WRITABLE_CACHE_DIRS.flatMap((d) => inRootOrUndefined(ctx.opts.root, d) ?? []),
+  );
   reload(ctx);
   return ok ? 0 : 1;
 }

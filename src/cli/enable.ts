@@ -32,7 +32,9 @@ export function changeEntry(ctx: Context, entry: Entry, changes: KeyChange[]): s
   } catch (e) {
     throw new CliError(`Refusing to copy [${entry.name}] from ${entry.file}: ${(e as Error).message}`);
   }
-  editListFile(ctx, file, (text) => setKeys(appendLines(text, [`# Copied from ${entry.file} by portable-attach.`, ...lines]), entry.name, changes));
+  editListFile(ctx, file, (text) =>
+    setKeys(appendLines(text, [`# Copied from ${entry.file} by portable-attach.`, ...lines]), entry.name, changes),
+  );
   return file;
 }
 
@@ -46,7 +48,9 @@ function currentOutcomes(ctx: Context, list: LoadedList): Outcome[] {
 /** The attached entry whose units include `unit`, or its template. */
 function provider(outcomes: Outcome[], unit: string): Outcome | undefined {
   const template = templateOf(unit);
-  return outcomes.find((o) => o.state === "attached" && (o.units.includes(unit) || (template !== undefined && o.units.includes(template))));
+  return outcomes.find(
+    (o) => o.state === "attached" && (o.units.includes(unit) || (template !== undefined && o.units.includes(template))),
+  );
 }
 
 interface Change {
@@ -63,11 +67,13 @@ interface Change {
 /** Applies one unit argument to its entry's planned change. */
 function changeUnit(ctx: Context, c: Change, unit: string, enable: boolean): void {
   const o = c.outcome;
-  const covered = (u: string): boolean => c.enable && (o?.units.includes(u) === true || o?.enabledUnits?.includes(u) === true);
+  const covered = (u: string): boolean =>
+    c.enable && (o?.units.includes(u) === true || o?.enabledUnits?.includes(u) === true);
   // A template stands for all its instances, as with systemctl disable.
   const matches = (u: string): boolean => u === unit || (isTemplate(unit) && templateOf(u) === unit);
   if (enable) {
-    if (c.enableUnits.includes(unit) || covered(unit)) ctx.note(`Unit ${unit} is already enabled by entry [${c.entry.name}].`);
+    if (c.enableUnits.includes(unit) || covered(unit))
+      ctx.note(`Unit ${unit} is already enabled by entry [${c.entry.name}].`);
     else c.enableUnits.push(unit);
   } else {
     const wasCovered = covered(unit);
@@ -78,7 +84,8 @@ function changeUnit(ctx: Context, c: Change, unit: string, enable: boolean): voi
     }
     const before = c.enableUnits.length;
     c.enableUnits = c.enableUnits.filter((u) => !matches(u));
-    if (before === c.enableUnits.length && !wasCovered) ctx.note(`Unit ${unit} is not enabled by entry [${c.entry.name}].`);
+    if (before === c.enableUnits.length && !wasCovered)
+      ctx.note(`Unit ${unit} is not enabled by entry [${c.entry.name}].`);
   }
   c.units.push(unit);
 }
@@ -91,11 +98,19 @@ export function setEnabled(ctx: Context, enable: boolean): number {
   let outcomes: Outcome[] | undefined;
   const changes = new Map<string, Change>();
   const planned = (entry: Entry): Change => {
-    if (!entry.attach) throw new CliError(`Entry [${entry.name}] is masked by Attach=no in ${entry.file}, refusing to ${verb} it.`);
+    if (!entry.attach)
+      throw new CliError(`Entry [${entry.name}] is masked by Attach=no in ${entry.file}, refusing to ${verb} it.`);
     outcomes ??= currentOutcomes(ctx, list);
     let c = changes.get(entry.name);
     if (!c) {
-      c = { entry, outcome: outcomes.find((o) => o.name === entry.name), enable: entry.enable, enableUnits: [...entry.enableUnits], units: [], wholeEntry: false };
+      c = {
+        entry,
+        outcome: outcomes.find((o) => o.name === entry.name),
+        enable: entry.enable,
+        enableUnits: [...entry.enableUnits],
+        units: [],
+        wholeEntry: false,
+      };
       changes.set(entry.name, c);
     }
     return c;
@@ -109,7 +124,9 @@ export function setEnabled(ctx: Context, enable: boolean): number {
       const entry = o && list.merged.entries.find((e) => e.name === o.name);
       if (!entry) {
         const template = templateOf(arg);
-        throw new CliError(`No attached entry provides unit ${arg}${template ? ` (nor its template ${template})` : ""}; nothing was changed. 'portable-attach list' shows the entries and their units.`);
+        throw new CliError(
+          `No attached entry provides unit ${arg}${template ? ` (nor its template ${template})` : ""}; nothing was changed. 'portable-attach list' shows the entries and their units.`,
+        );
       }
       changeUnit(ctx, planned(entry), arg, enable);
       continue;
@@ -118,24 +135,30 @@ export function setEnabled(ctx: Context, enable: boolean): number {
     if (!entry) throw new CliError(`No entry or unit '${arg}' in any attach list; nothing was changed.`);
     const c = planned(entry);
     c.wholeEntry = true;
-    if (c.enable === enable && (enable || c.enableUnits.length === 0)) ctx.note(`Entry [${entry.name}] is already ${enable ? "enabled" : "disabled"}.`);
+    if (c.enable === enable && (enable || c.enableUnits.length === 0))
+      ctx.note(`Entry [${entry.name}] is already ${enable ? "enabled" : "disabled"}.`);
     c.enable = enable;
     if (!enable) c.enableUnits = [];
   }
 
   let ok = true;
   if (!enable && ctx.opts.now) {
-    const stop = [...changes.values()].flatMap((c) => (c.wholeEntry ? [...(c.outcome?.units ?? []), ...(c.outcome?.enabledUnits ?? [])] : c.units));
+    const stop = [...changes.values()].flatMap((c) =>
+      c.wholeEntry ? [...(c.outcome?.units ?? []), ...(c.outcome?.enabledUnits ?? [])] : c.units,
+    );
     ok = unitJob(ctx, "stop", startable([...new Set(stop)]), true);
   }
   for (const c of changes.values()) {
     const edits: KeyChange[] = [];
     if (c.enable !== c.entry.enable) edits.push(["Enable", c.enable ? "yes" : "no"]);
-    if (c.enableUnits.join(" ") !== c.entry.enableUnits.join(" ")) edits.push(["EnableUnits", c.enableUnits.length > 0 ? c.enableUnits.join(" ") : undefined]);
+    if (c.enableUnits.join(" ") !== c.entry.enableUnits.join(" "))
+      edits.push(["EnableUnits", c.enableUnits.length > 0 ? c.enableUnits.join(" ") : undefined]);
     if (edits.length === 0) continue;
     const file = changeEntry(ctx, c.entry, edits);
     const what = edits.map(([k, v]) => `${k}=${v ?? ""}`).join(", ");
-    ctx.note(`${enable ? "Enabled" : "Disabled"} ${c.wholeEntry ? `entry [${c.entry.name}]` : c.units.join(" ")} in ${file} (${what}).`);
+    ctx.note(
+      `${enable ? "Enabled" : "Disabled"} ${c.wholeEntry ? `entry [${c.entry.name}]` : c.units.join(" ")} in ${file} (${what}).`,
+    );
   }
   const reloaded = reload(ctx);
   if (enable && ctx.opts.now) {

@@ -12,8 +12,13 @@ export function findEntry(list: LoadedList, arg: string): Entry | undefined {
   if (byName) return byName;
   const trimmed = arg.length > 1 ? arg.replace(/\/+$/, "") : arg;
   const base = imageBaseName(trimmed);
-  const byImage = list.merged.entries.filter((e) => e.image === trimmed || (base !== "" && imageBaseName(e.image) === base));
-  if (byImage.length > 1) throw new CliError(`Image '${arg}' is used by several entries (${byImage.map((e) => `[${e.name}]`).join(", ")}); name one of them`);
+  const byImage = list.merged.entries.filter(
+    (e) => e.image === trimmed || (base !== "" && imageBaseName(e.image) === base),
+  );
+  if (byImage.length > 1)
+    throw new CliError(
+      `Image '${arg}' is used by several entries (${byImage.map((e) => `[${e.name}]`).join(", ")}); name one of them`,
+    );
   return byImage[0];
 }
 

@@ -66,7 +66,10 @@ export function inspect(ctx: Context): number {
   const trust = verityTrust(ctx.opts.root);
   // Paths as the booted system sees them, without --root in front.
   const unroot = (d: string): string => (ctx.opts.root === "" ? d : d.split(ctx.opts.root).join(""));
-  const protection = (t: ImageTree) => ({ level: t.protection?.level ?? "unprotected", details: (t.protection?.details ?? []).map(unroot) });
+  const protection = (t: ImageTree) => ({
+    level: t.protection?.level ?? "unprotected",
+    details: (t.protection?.details ?? []).map(unroot),
+  });
   try {
     const open = (p: string): ImageTree => {
       const t = openImage(ctx.opts.root + p, { architecture, trust });
@@ -86,9 +89,28 @@ export function inspect(ctx: Context): number {
       return { image: e, path: p, release: r ? parseEnvFile(r.text) : null, text: r?.text, protection: protection(t) };
     });
     const checks = fitness(tree, osRelease !== undefined);
-    const entry = entryFromKeys(ctx.opts.name ?? "inspect", "(inspect)", entryKeys({ image, extensions, prefixes: prefixes.length > 0 ? prefixes : undefined, profile: ctx.opts.profile, enable: false, force: ctx.opts.force }));
-    const outcome = entry.errors.length > 0 ? { state: "failed", reason: entry.errors.map((e) => e.message).join("; "), units: [], warnings: [] } : computeOutcomes(ctx, [entry])[0];
-    const attach = { state: outcome?.state ?? "failed", ...(outcome?.reason !== undefined ? { reason: outcome.reason } : {}), units: outcome?.units ?? [], warnings: outcome?.warnings ?? [] };
+    const entry = entryFromKeys(
+      ctx.opts.name ?? "inspect",
+      "(inspect)",
+      entryKeys({
+        image,
+        extensions,
+        prefixes: prefixes.length > 0 ? prefixes : undefined,
+        profile: ctx.opts.profile,
+        enable: false,
+        force: ctx.opts.force,
+      }),
+    );
+    const outcome =
+      entry.errors.length > 0
+        ? { state: "failed", reason: entry.errors.map((e) => e.message).join("; "), units: [], warnings: [] }
+        : computeOutcomes(ctx, [entry])[0];
+    const attach = {
+      state: outcome?.state ?? "failed",
+      ...(outcome?.reason !== undefined ? { reason: outcome.reason } : {}),
+      units: outcome?.units ?? [],
+      warnings: outcome?.warnings ?? [],
+    };
     const names = [...units.keys()].sort();
     if (ctx.opts.json) {
       printJson(ctx, {
@@ -100,7 +122,12 @@ export function inspect(ctx: Context): number {
         portableService: release?.PORTABLE_PRETTY_NAME ?? null,
         operatingSystem: release?.PRETTY_NAME ?? null,
         osRelease: release ?? null,
-        extensions: exts.map(({ image: i, path: p, release: r, protection: v }) => ({ image: i, path: p, release: r, protection: v })),
+        extensions: exts.map(({ image: i, path: p, release: r, protection: v }) => ({
+          image: i,
+          path: p,
+          release: r,
+          protection: v,
+        })),
         units: names,
         fitness: checks,
         attach,
@@ -112,13 +139,25 @@ export function inspect(ctx: Context): number {
       for (const e of exts) ctx.out(`-- Extension Release: ${e.path} --\n${e.text ?? "n/a\n"}`);
       for (const n of names) ctx.out(`-- Unit file: ${n} --\n${decoder.decode(units.get(n))}`);
     } else {
-      const shield = (t: ImageTree): string => `\n\tProtection: ${[protection(t).level, ...protection(t).details].join("\n\t\t")}`;
-      const out = [`Image:\n\t${path} (${tree.description})${shield(tree)}`, `Portable Service:\n\t${release?.PORTABLE_PRETTY_NAME ?? "n/a"}`, `Operating System:\n\t${release?.PRETTY_NAME ?? "n/a"}`];
-      for (const e of exts) out.push(`Extension:\n\t${e.path}\n\tProtection: ${[e.protection.level, ...e.protection.details].join("\n\t\t")}\n\tExtension Scope:\n\t\t${e.release?.SYSEXT_SCOPE ?? "n/a"}\n\tExtension Compatibility Level:\n\t\t${e.release?.SYSEXT_LEVEL ?? "n/a"}`);
+      const shield = (t: ImageTree): string =>
+        `\n\tProtection: ${[protection(t).level, ...protection(t).details].join("\n\t\t")}`;
+      const out = [
+        `Image:\n\t${path} (${tree.description})${shield(tree)}`,
+        `Portable Service:\n\t${release?.PORTABLE_PRETTY_NAME ?? "n/a"}`,
+        `Operating System:\n\t${release?.PRETTY_NAME ?? "n/a"}`,
+      ];
+      for (const e of exts)
+        out.push(
+          `Extension:\n\t${e.path}\n\tProtection: ${[e.protection.level, ...e.protection.details].join("\n\t\t")}\n\tExtension Scope:\n\t\t${e.release?.SYSEXT_SCOPE ?? "n/a"}\n\tExtension Compatibility Level:\n\t\t${e.release?.SYSEXT_LEVEL ?? "n/a"}`,
+        );
       out.push(`Unit files:${names.map((n) => `\n\t${n}`).join("") || "\n\tn/a"}`);
       ctx.out(out.join("\n"));
     }
-    for (const c of checks) if (!c.ok) ctx.warn(`Warning: ${c.check.replace(" present", "")} is missing in '${path}'${c.check.startsWith("os-release") ? "" : " (created at run time only if the image is writable)"}.`);
+    for (const c of checks)
+      if (!c.ok)
+        ctx.warn(
+          `Warning: ${c.check.replace(" present", "")} is missing in '${path}'${c.check.startsWith("os-release") ? "" : " (created at run time only if the image is writable)"}.`,
+        );
     if (attach.state === "attached") {
       for (const w of attach.warnings) ctx.warn(`Warning: ${w}`);
       ctx.note(`Would attach: ${attach.units.join(" ")}`);

@@ -20,7 +20,9 @@ export function isAttached(ctx: Context): number {
     const recorded = record?.find((o) => o.name === entry.name && o.file === entry.file);
     // The generator ran but has not seen this entry (added since, or merged over /etc by a confext
     // after it): its units are not loaded, whatever the plan says. Offline, the plan is all there is.
-    const o = recorded ?? (record ? { state: "pending" as const, units: [], enabled: false } : computeOutcomes(ctx, [entry])[0]);
+    const o =
+      recorded ??
+      (record ? { state: "pending" as const, units: [], enabled: false } : computeOutcomes(ctx, [entry])[0]);
     const suffix = entry.file.startsWith("/run/") ? "-runtime" : "";
     if (o?.state === "attached") {
       const states = notTalkingReason(ctx) ? new Map<string, string>() : activeStates(o.units, ctx.env);

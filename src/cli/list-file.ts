@@ -23,7 +23,9 @@ export function targetFile(ctx: Context): string {
   const run = LIST_LEVELS[1].main as string;
   if (ctx.opts.runtime) return run;
   if (ctx.opts.root !== "" || !readOnly(dirname(etc))) return etc;
-  ctx.note(`${dirname(etc)} is read-only: writing ${run} instead, which is gone at reboot (ship the entry where /etc comes from, e.g. the confext image, to keep it).`);
+  ctx.note(
+    `${dirname(etc)} is read-only: writing ${run} instead, which is gone at reboot (ship the entry where /etc comes from, e.g. the confext image, to keep it).`,
+  );
   return run;
 }
 
@@ -48,14 +50,20 @@ export function isEditable(path: string): boolean {
  */
 function readText(root: string, host: string, path: string): string {
   const { text, unreadable } = readBytes(root, host, path);
-  if (unreadable.length > 0) throw new CliError(`Refusing to edit '${host}': line ${unreadable.join(", ")} cannot be read (NUL bytes or invalid UTF-8) and would be lost; fix or remove ${unreadable.length > 1 ? "them" : "it"} by hand first`);
+  if (unreadable.length > 0)
+    throw new CliError(
+      `Refusing to edit '${host}': line ${unreadable.join(", ")} cannot be read (NUL bytes or invalid UTF-8) and would be lost; fix or remove ${unreadable.length > 1 ? "them" : "it"} by hand first`,
+    );
   return text;
 }
 
 function readBytes(root: string, host: string, path: string): { text: string; unreadable: number[] } {
   let fd: number;
   try {
-    fd = openSync(host, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY | (root === "" ? 0 : constants.O_NOFOLLOW));
+    fd = openSync(
+      host,
+      constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY | (root === "" ? 0 : constants.O_NOFOLLOW),
+    );
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return { text: "", unreadable: [] };
     throw new CliError(`Failed to read '${host}': ${strerror(e)}`);
@@ -64,7 +72,8 @@ function readBytes(root: string, host: string, path: string): { text: string; un
   try {
     checkInRoot(root, fd, path);
     const st = fstatSync(fd);
-    if (!st.isFile()) throw new CliError(`Refusing to edit '${host}': ${st.isDirectory() ? "is a directory" : "not a regular file"}`);
+    if (!st.isFile())
+      throw new CliError(`Refusing to edit '${host}': ${st.isDirectory() ? "is a directory" : "not a regular file"}`);
     bytes = st.size > MAX_LIST_BYTES ? undefined : readAtMost(fd, st.size, MAX_LIST_BYTES);
   } catch (e) {
     throw e instanceof CliError ? e : new CliError(`Failed to read '${host}': ${strerror(e)}`);
@@ -72,7 +81,10 @@ function readBytes(root: string, host: string, path: string): { text: string; un
     closeSync(fd);
   }
   if (!bytes) throw new CliError(`Refusing to edit '${host}': larger than ${MAX_LIST_BYTES} bytes`);
-  return { text: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("utf8"), unreadable: unreadableLines(bytes) };
+  return {
+    text: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("utf8"),
+    unreadable: unreadableLines(bytes),
+  };
 }
 
 /** A list file's text and its unreadable lines, read as the editor reads it (inside the root). */
@@ -107,7 +119,9 @@ export function editListFile(ctx: Context, path: string, edit: (text: string) =>
     lock = acquireLock(`${dir}/.portable-attach.lock`);
   } catch (e) {
     // A LockError says what failed in its own words; anything else is the system's error.
-    throw new CliError(e instanceof LockError ? e.message : `Failed to lock '${host}': ${strerror(e)}${readOnlyHint(ctx, e)}`);
+    throw new CliError(
+      e instanceof LockError ? e.message : `Failed to lock '${host}': ${strerror(e)}${readOnlyHint(ctx, e)}`,
+    );
   }
   try {
     removeStaleTemporaries("", host);
@@ -116,8 +130,13 @@ export function editListFile(ctx: Context, path: string, edit: (text: string) =>
     if (after === before) return false;
     // Never write a file the parser would reject outright (a bug in the editor, not the user's fault).
     const check = parseAttachList(after, path);
-    if (check.diagnostics.some((d) => d.severity === "error") && !parseAttachList(before, path).diagnostics.some((d) => d.severity === "error")) {
-      throw new CliError(`Refusing to write '${path}': the edit would make it unparsable (${check.diagnostics[0]?.message})`);
+    if (
+      check.diagnostics.some((d) => d.severity === "error") &&
+      !parseAttachList(before, path).diagnostics.some((d) => d.severity === "error")
+    ) {
+      throw new CliError(
+        `Refusing to write '${path}': the edit would make it unparsable (${check.diagnostics[0]?.message})`,
+      );
     }
     try {
       replaceFileAtomic(root, path, after);
@@ -134,6 +153,9 @@ export function editListFile(ctx: Context, path: string, edit: (text: string) =>
 function readOnlyHint(ctx: Context, e: unknown): string {
   const code = (e as NodeJS.ErrnoException).code;
   // An entry in a read-only /etc list: a /run list has lower precedence and cannot override it.
-  if (code === "EROFS" && ctx.opts.root === "" && !ctx.opts.runtime) return " (the file system is read-only: change the entry where this list comes from, e.g. its confext image)";
-  return (code === "EROFS" || code === "EACCES" || code === "EPERM") && !ctx.opts.runtime && ctx.opts.root === "" ? " (use --runtime to write the list under /run)" : "";
+  if (code === "EROFS" && ctx.opts.root === "" && !ctx.opts.runtime)
+    return " (the file system is read-only: change the entry where this list comes from, e.g. its confext image)";
+  return (code === "EROFS" || code === "EACCES" || code === "EPERM") && !ctx.opts.runtime && ctx.opts.root === ""
+    ? " (use --runtime to write the list under /run)"
+    : "";
 }

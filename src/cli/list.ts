@@ -37,14 +37,19 @@ export interface ListRow {
 
 /** The same as far as anyone can see: state, file, units and what is enabled. */
 function sameOutcome(a: Outcome, b: Outcome): boolean {
-  const key = (o: Outcome) => JSON.stringify([o.state, o.file, o.line, o.image, o.extensions, o.units, o.enabledUnits ?? [], o.reason]);
+  const key = (o: Outcome) =>
+    JSON.stringify([o.state, o.file, o.line, o.image, o.extensions, o.units, o.enabledUnits ?? [], o.reason]);
   return key(a) === key(b);
 }
 
 function unitsOf(o: Outcome | undefined): ListRow["units"] {
   const enabled = new Set(o?.enabledUnits ?? []);
   const names = [...new Set([...(o?.units ?? []), ...enabled])].sort();
-  return names.map((name) => ({ name, enabled: enabled.has(name) || (o?.enabled === true && !name.includes("@.")), active: null }));
+  return names.map((name) => ({
+    name,
+    enabled: enabled.has(name) || (o?.enabled === true && !name.includes("@.")),
+    active: null,
+  }));
 }
 
 export function listRows(ctx: Context): ListRow[] {
@@ -55,7 +60,9 @@ export function listRows(ctx: Context): ListRow[] {
   // The generator read other lists than there are now (an edit, a confext merged over /etc since,
   // --root): plan them here, once over all entries, as the generator would.
   const changed = !record || record.lists !== list.fingerprint;
-  const computed = new Map(changed ? computeOutcomes(ctx, list.merged.entries, { masked: list.merged.masked }).map((o) => [o.name, o]) : []);
+  const computed = new Map(
+    changed ? computeOutcomes(ctx, list.merged.entries, { masked: list.merged.masked }).map((o) => [o.name, o]) : [],
+  );
   const rows: ListRow[] = [];
   const loaded = new Set<string>();
   for (const e of current) {
@@ -63,14 +70,38 @@ export function listRows(ctx: Context): ListRow[] {
     const c = computed.get(e.name);
     const fresh = r !== undefined && (c === undefined || sameOutcome(r, c));
     const o = fresh ? r : c;
-    const row: ListRow = { name: e.name, file: e.file, line: e.line, image: e.image, extensions: e.extensions, enabled: e.enable, enableUnits: e.enableUnits, state: r?.state ?? "pending", source: fresh ? "generator" : "computed", units: unitsOf(o) };
+    const row: ListRow = {
+      name: e.name,
+      file: e.file,
+      line: e.line,
+      image: e.image,
+      extensions: e.extensions,
+      enabled: e.enable,
+      enableUnits: e.enableUnits,
+      state: r?.state ?? "pending",
+      source: fresh ? "generator" : "computed",
+      units: unitsOf(o),
+    };
     if (!fresh) row.next = c?.state ?? "failed";
     if (o?.reason !== undefined) row.reason = o.reason;
     if (r?.state === "attached") for (const u of [...r.units, ...(r.enabledUnits ?? [])]) loaded.add(u);
     rows.push(row);
   }
   for (const s of list.merged.shadowed) {
-    rows.push({ name: s.entry.name, file: s.entry.file, line: s.entry.line, image: s.entry.image, extensions: s.entry.extensions, enabled: s.entry.enable, enableUnits: s.entry.enableUnits, state: "shadowed", shadowedBy: `${s.by.file}:${s.by.line}`, reason: `Replaced by ${s.by.file}:${s.by.line}`, source: "computed", units: [] });
+    rows.push({
+      name: s.entry.name,
+      file: s.entry.file,
+      line: s.entry.line,
+      image: s.entry.image,
+      extensions: s.entry.extensions,
+      enabled: s.entry.enable,
+      enableUnits: s.entry.enableUnits,
+      state: "shadowed",
+      shadowedBy: `${s.by.file}:${s.by.line}`,
+      reason: `Replaced by ${s.by.file}:${s.by.line}`,
+      source: "computed",
+      units: [],
+    });
   }
   if (!notTalkingReason(ctx)) {
     // A template has no state, and naming one makes systemctl is-active fail for all the others.
@@ -89,8 +120,10 @@ function stateCell(r: ListRow): string {
 /** Why a row is not simply attached, in a line under the table. */
 function hint(r: ListRow): string | undefined {
   const why = r.reason ? `: ${r.reason}` : "";
-  if (r.state === "pending") return `[${r.name}] not loaded yet; the next reload or boot makes it ${r.next}${r.next === "attached" ? "" : why}`;
-  if (r.next !== undefined) return `[${r.name}] changed since the generator's last run; the next reload or boot ${r.next === r.state ? "applies the change" : `makes it ${r.next}`}${r.next === "attached" ? "" : why}`;
+  if (r.state === "pending")
+    return `[${r.name}] not loaded yet; the next reload or boot makes it ${r.next}${r.next === "attached" ? "" : why}`;
+  if (r.next !== undefined)
+    return `[${r.name}] changed since the generator's last run; the next reload or boot ${r.next === r.state ? "applies the change" : `makes it ${r.next}`}${r.next === "attached" ? "" : why}`;
   if (r.reason && r.state !== "attached") return `[${r.name}] ${r.reason}`;
   return undefined;
 }
@@ -109,10 +142,12 @@ export function list(ctx: Context): number {
     r.name,
     stateCell(r),
     r.image,
-    r.units.map((u) => {
-      const notes = [...(u.enabled ? ["enabled"] : []), ...(u.active ? [u.active] : [])];
-      return notes.length > 0 ? `${u.name}(${notes.join(",")})` : u.name;
-    }).join(" ") || "-",
+    r.units
+      .map((u) => {
+        const notes = [...(u.enabled ? ["enabled"] : []), ...(u.active ? [u.active] : [])];
+        return notes.length > 0 ? `${u.name}(${notes.join(",")})` : u.name;
+      })
+      .join(" ") || "-",
     `${r.file}:${r.line}`,
   ]);
   ctx.out(formatTable(["NAME", "STATE", "IMAGE", "UNITS", "FILE"], table, !ctx.opts.noLegend));
@@ -122,7 +157,8 @@ export function list(ctx: Context): number {
       const h = hint(r);
       if (h !== undefined && !ctx.opts.quiet) ctx.out(`  ${h}`);
     }
-    if (rows.some((r) => r.next !== undefined) && ctx.opts.root === "" && !ctx.opts.quiet) ctx.out("\nThe lists changed since the generator last ran: 'portable-attach reload' applies them.");
+    if (rows.some((r) => r.next !== undefined) && ctx.opts.root === "" && !ctx.opts.quiet)
+      ctx.out("\nThe lists changed since the generator last ran: 'portable-attach reload' applies them.");
     ctx.out(`\n${rows.length} entries listed.`);
   }
   return 0;

@@ -61,7 +61,8 @@ export function parseOptions(argv: string[]): Options {
   }
   const v = parsed.values;
   const json = v.json;
-  if (json !== undefined && json !== "pretty" && json !== "short" && json !== "off") throw new UsageError(`Unknown argument to --json=: '${json}' (expected pretty, short or off)`);
+  if (json !== undefined && json !== "pretty" && json !== "short" && json !== "off")
+    throw new UsageError(`Unknown argument to --json=: '${json}' (expected pretty, short or off)`);
   let root = v.root ?? "";
   if (root !== "") {
     if (!root.startsWith("/")) root = `${process.cwd()}/${root}`;

@@ -28,7 +28,9 @@ export interface StatusRecord {
 /** The generator's record of its last run, or undefined if it has not run (or the record is unreadable). */
 export function readStatus(ctx: Context): StatusRecord | undefined {
   try {
-    const record = JSON.parse(readFileSync(inRoot(ctx.opts.root, `${GENERATOR_NORMAL_DIR}/${STATUS_FILE_NAME}`), "utf8")) as { version?: number; lists?: unknown; entries?: Outcome[] };
+    const record = JSON.parse(
+      readFileSync(inRoot(ctx.opts.root, `${GENERATOR_NORMAL_DIR}/${STATUS_FILE_NAME}`), "utf8"),
+    ) as { version?: number; lists?: unknown; entries?: Outcome[] };
     if (record.version !== 1 || !Array.isArray(record.entries)) return undefined;
     return { lists: typeof record.lists === "string" ? record.lists : undefined, entries: record.entries };
   } catch {
@@ -60,7 +62,14 @@ export function computeOutcomes(ctx: Context, entries: Entry[], options: Compute
   const root = ctx.opts.root;
   const cache = new FactsCache(root);
   const budget = new RunBudget();
-  const read = readAllFacts(entries, (entry) => ({ root, architecture, latePassDone: true, version: VERSION, budget, ...(entry.name !== fresh && { cache }) }));
+  const read = readAllFacts(entries, (entry) => ({
+    root,
+    architecture,
+    latePassDone: true,
+    version: VERSION,
+    budget,
+    ...(entry.name !== fresh && { cache }),
+  }));
   for (const [name, f] of read) facts.set(name, f);
   return plan({ entries, masked, facts, host: readHostFacts(root, architecture) }).outcomes;
 }

@@ -47,12 +47,25 @@ export function reattach(ctx: Context): number {
   if (arg === undefined || rest.length > 0) throw new CliError("reattach: expected NAME|IMAGE [NEW-IMAGE].", 2);
   const list = loadList(ctx.opts.root);
   const entry = requireEntry(list, arg);
-  if (!entry.attach) throw new CliError(`Entry [${entry.name}] is masked by Attach=no in ${entry.file}, refusing to reattach it.`);
+  if (!entry.attach)
+    throw new CliError(`Entry [${entry.name}] is masked by Attach=no in ${entry.file}, refusing to reattach it.`);
 
   const image = newImage !== undefined ? imageArgument(ctx, newImage) : newestBeside(ctx.opts.root, entry.image);
-  const extensions = ctx.opts.extensions.length > 0 ? ctx.opts.extensions.map((e) => imageArgument(ctx, e)) : entry.extensions.map((e) => newestBeside(ctx.opts.root, e));
-  const keys = entryKeys({ ...entry, image, extensions, profile: entry.profile === "default" ? undefined : entry.profile }).filter(([k]) => k === "Image" || k === "Extensions");
-  const next = entryFromKeys(entry.name, entry.file, entryKeys({ ...entry, image, extensions, profile: entry.profile }));
+  const extensions =
+    ctx.opts.extensions.length > 0
+      ? ctx.opts.extensions.map((e) => imageArgument(ctx, e))
+      : entry.extensions.map((e) => newestBeside(ctx.opts.root, e));
+  const keys = entryKeys({
+    ...entry,
+    image,
+    extensions,
+    profile: entry.profile === "default" ? undefined : entry.profile,
+  }).filter(([k]) => k === "Image" || k === "Extensions");
+  const next = entryFromKeys(
+    entry.name,
+    entry.file,
+    entryKeys({ ...entry, image, extensions, profile: entry.profile }),
+  );
   const seen = imagesSeen(ctx, next);
   const facts = new Map<string, EntryFacts>();
   const newUnits = precheck(ctx, next, "reattach", facts);
@@ -64,7 +77,9 @@ export function reattach(ctx: Context): number {
 
   let file = entry.file;
   if (image === entry.image && extensions.join(" ") === entry.extensions.join(" ")) {
-    ctx.note(`Entry [${entry.name}] already uses '${image}'${entry.image.startsWith("/") ? "" : " (a bare name: the newest version is picked at every reload)"}.`);
+    ctx.note(
+      `Entry [${entry.name}] already uses '${image}'${entry.image.startsWith("/") ? "" : " (a bare name: the newest version is picked at every reload)"}.`,
+    );
   } else {
     file = changeEntry(ctx, entry, keys);
     ctx.note(`Entry [${entry.name}] in ${file}: '${entry.image}' → '${image}'.`);
@@ -73,8 +88,19 @@ export function reattach(ctx: Context): number {
   writeEntryCache(ctx, next, file, facts.get(next.name), seen);
   const reloaded = reload(ctx);
   const after = (reloaded ? readStatusRecord(ctx)?.find((o) => o.name === entry.name)?.units : undefined) ?? newUnits;
-  let ok = unitJob(ctx, "stop", running.filter((u) => !after.includes(u)), true);
-  ok = unitJob(ctx, "restart", running.filter((u) => after.includes(u)), reloaded) && ok;
+  let ok = unitJob(
+    ctx,
+    "stop",
+    running.filter((u) => !after.includes(u)),
+    true,
+  );
+  ok =
+    unitJob(
+      ctx,
+      "restart",
+      running.filter((u) => after.includes(u)),
+      reloaded,
+    ) && ok;
   if (ctx.opts.now) ok = unitJob(ctx, "start", startable(after.filter((u) => !before.includes(u))), reloaded) && ok;
   return ok ? 0 : 1;
 }

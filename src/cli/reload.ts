@@ -15,12 +15,20 @@ export function reloadVerb(ctx: Context): number {
   if (!reloaded) return 0;
   let ok = true;
   const outcomes = readStatusRecord(ctx) ?? [];
-  for (const o of outcomes) if (o.state === "failed") ctx.warn(`Entry [${o.name}] (${o.file}:${o.line}) failed: ${o.reason ?? ""}`);
+  for (const o of outcomes)
+    if (o.state === "failed") ctx.warn(`Entry [${o.name}] (${o.file}:${o.line}) failed: ${o.reason ?? ""}`);
   if (ctx.opts.now) {
     const pulled = pulledInUnits(ctx);
-    const wanted = outcomes.filter((o) => o.state === "attached").flatMap((o) => (o.enabledUnits ?? []).filter((u) => pulled.has(u)));
+    const wanted = outcomes
+      .filter((o) => o.state === "attached")
+      .flatMap((o) => (o.enabledUnits ?? []).filter((u) => pulled.has(u)));
     const states = activeStates(wanted, ctx.env);
-    ok = unitJob(ctx, "start", wanted.filter((u) => !isRunning(states.get(u))), reloaded);
+    ok = unitJob(
+      ctx,
+      "start",
+      wanted.filter((u) => !isRunning(states.get(u))),
+      reloaded,
+    );
   }
   return ok ? 0 : 1;
 }

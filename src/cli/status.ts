@@ -10,9 +10,13 @@ export function status(ctx: Context): number {
   const [name, ...rest] = ctx.opts.args;
   if (rest.length > 0) throw new CliError("status: expected at most one NAME.", 2);
   const record = readStatusRecord(ctx);
-  if (!record) throw new CliError(`No generator record at ${statusFile(ctx)}: portable-attach-generator has not run since boot (or the system was not booted with it).`);
+  if (!record)
+    throw new CliError(
+      `No generator record at ${statusFile(ctx)}: portable-attach-generator has not run since boot (or the system was not booted with it).`,
+    );
   const outcomes = name === undefined ? record : record.filter((o) => o.name === name);
-  if (name !== undefined && outcomes.length === 0) throw new CliError(`Entry '${name}' was not seen by the generator's last run.`);
+  if (name !== undefined && outcomes.length === 0)
+    throw new CliError(`Entry '${name}' was not seen by the generator's last run.`);
   if (ctx.opts.json) {
     printJson(ctx, outcomes);
     return 0;

@@ -47,7 +47,12 @@ export function nothingToReload(ctx: Context): boolean {
  * Runs `systemctl VERB units…` if PID 1 has the current list loaded (`reloaded`); returns false on
  * failure. Not being able to talk to PID 1 is a note, not a failure.
  */
-export function unitJob(ctx: Context, verb: "start" | "stop" | "restart", units: readonly string[], reloaded: boolean): boolean {
+export function unitJob(
+  ctx: Context,
+  verb: "start" | "stop" | "restart",
+  units: readonly string[],
+  reloaded: boolean,
+): boolean {
   if (units.length === 0) return true;
   const what = `${verb === "stop" ? "Not stopping" : verb === "start" ? "Not starting" : "Not restarting"} ${units.join(" ")}`;
   const why = notTalkingReason(ctx);
@@ -73,6 +78,9 @@ export function unitJob(ctx: Context, verb: "start" | "stop" | "restart", units:
   const failed = verb === "stop" ? [] : failedAfterStart(units, ctx.env);
   const fine = units.filter((u) => !failed.some((f) => f.unit === u));
   if (fine.length > 0) ctx.note(`${past} ${fine.join(" ")}.`);
-  for (const f of failed) ctx.warn(`Failed to ${verb} ${f.unit}: it is ${f.why} right after its ${verb} job. See 'systemctl status ${f.unit}' and 'journalctl -u ${f.unit}'.`);
+  for (const f of failed)
+    ctx.warn(
+      `Failed to ${verb} ${f.unit}: it is ${f.why} right after its ${verb} job. See 'systemctl status ${f.unit}' and 'journalctl -u ${f.unit}'.`,
+    );
   return failed.length === 0;
 }

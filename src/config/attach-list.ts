@@ -34,12 +34,37 @@ export interface Entry {
   errors: Diagnostic[];
 }
 
-export const KNOWN_KEYS = ["Image", "Extensions", "Prefixes", "Profile", "Enable", "EnableUnits", "Force", "Attach", "ImagePolicy"] as const;
+export const KNOWN_KEYS = [
+  "Image",
+  "Extensions",
+  "Prefixes",
+  "Profile",
+  "Enable",
+  "EnableUnits",
+  "Force",
+  "Attach",
+  "ImagePolicy",
+] as const;
 /** systemd's image-policy protection words that apply to images read here. */
 const IMAGE_POLICY_WORDS = ["signed", "verity", "unprotected"];
 
 // A Map, so that "constructor" or "__proto__" is no boolean.
-const BOOLEANS = new Map(Object.entries({ "1": true, yes: true, y: true, true: true, t: true, on: true, "0": false, no: false, n: false, false: false, f: false, off: false }));
+const BOOLEANS = new Map(
+  Object.entries({
+    "1": true,
+    yes: true,
+    y: true,
+    true: true,
+    t: true,
+    on: true,
+    "0": false,
+    no: false,
+    n: false,
+    false: false,
+    f: false,
+    off: false,
+  }),
+);
 /** An attachment name: used in messages, CLI arguments and file names of the cache. */
 const NAME = /^[A-Za-z0-9][A-Za-z0-9_.@:+-]{0,254}$/;
 /** A profile name, as portablectl accepts one (a file name). */
@@ -47,7 +72,15 @@ const PROFILE = /^[A-Za-z0-9_.@+-]{1,255}$/;
 
 /** portablectl's "valid image name": a single file name (portable-spec §1.2). */
 export function isImageName(s: string): boolean {
-  return s.length > 0 && s.length <= 255 && s !== "." && s !== ".." && !s.includes("/") && !s.startsWith(".#") && !/[\x00-\x1f\x7f]/.test(s);
+  return (
+    s.length > 0 &&
+    s.length <= 255 &&
+    s !== "." &&
+    s !== ".." &&
+    !s.includes("/") &&
+    !s.startsWith(".#") &&
+    !/[\x00-\x1f\x7f]/.test(s)
+  );
 }
 
 function imageProblem(value: string): string | undefined {
@@ -59,7 +92,8 @@ function imageProblem(value: string): string | undefined {
     if (value.endsWith("/") && /^\/+$/.test(value)) return "is the host's root directory, not an image";
     if (value.length > 4095) return "is longer than PATH_MAX (4095 bytes)";
     // A UTF-16 code unit is at most 3 bytes of UTF-8: a path of 85 or fewer has no long component.
-    if (value.length > 85 && value.split("/").some((c) => Buffer.byteLength(c) > 255)) return "has a component longer than 255 bytes";
+    if (value.length > 85 && value.split("/").some((c) => Buffer.byteLength(c) > 255))
+      return "has a component longer than 255 bytes";
     return undefined;
   }
   if (isImageName(value)) return undefined;
@@ -67,7 +101,11 @@ function imageProblem(value: string): string | undefined {
 }
 
 /** `unreadable`: lines that are not text, as the reader found them (see parseIni). */
-export function parseAttachList(text: string, file: string, unreadable: readonly number[] = []): { entries: Entry[]; diagnostics: Diagnostic[] } {
+export function parseAttachList(
+  text: string,
+  file: string,
+  unreadable: readonly number[] = [],
+): { entries: Entry[]; diagnostics: Diagnostic[] } {
   const doc = parseIni(text, file, unreadable);
   const diagnostics = [...doc.diagnostics];
   const entries: Entry[] = [];
@@ -98,7 +136,13 @@ function trimSlashes(path: string): string {
   return path.length > 1 && path.endsWith("/") ? path.replace(/\/+$/, "") : path;
 }
 
-function problem(entry: Entry, diagnostics: Diagnostic[], line: number, message: string, severity: "error" | "warning" = "error"): void {
+function problem(
+  entry: Entry,
+  diagnostics: Diagnostic[],
+  line: number,
+  message: string,
+  severity: "error" | "warning" = "error",
+): void {
   const d: Diagnostic = { severity, file: entry.file, line, entry: entry.name, message };
   diagnostics.push(d);
   if (severity === "error") entry.errors.push(d);
@@ -127,17 +171,34 @@ function parseSection(section: IniSection, file: string, diagnostics: Diagnostic
     errors: [],
   };
   if (!NAME.test(section.name)) {
-    problem(entry, diagnostics, section.line, `Invalid attachment name [${shown(section.name)}]: use letters, digits and _ . @ : + - (at most 255, not starting with a punctuation character)`);
+    problem(
+      entry,
+      diagnostics,
+      section.line,
+      `Invalid attachment name [${shown(section.name)}]: use letters, digits and _ . @ : + - (at most 255, not starting with a punctuation character)`,
+    );
   }
   if (section.unreadableLine !== undefined) {
     // Whatever it said (a Profile=, an Image=) is lost: refuse rather than attach it without.
-    problem(entry, diagnostics, section.unreadableLine, `Section [${shown(section.name)}] holds a line that cannot be read, refusing the entry`);
+    problem(
+      entry,
+      diagnostics,
+      section.unreadableLine,
+      `Section [${shown(section.name)}] holds a line that cannot be read, refusing the entry`,
+    );
   }
   const lineOf = new Map<string, number>();
   let imageLine = section.line;
   for (const { key, value, line } of section.keys) {
     const previous = lineOf.get(key);
-    if (previous !== undefined) problem(entry, diagnostics, line, `${shown(key)}= is set again (first at line ${previous}); the later value is used`, "warning");
+    if (previous !== undefined)
+      problem(
+        entry,
+        diagnostics,
+        line,
+        `${shown(key)}= is set again (first at line ${previous}); the later value is used`,
+        "warning",
+      );
     lineOf.set(key, line);
     switch (key) {
       case "Image": {
@@ -158,21 +219,32 @@ function parseSection(section: IniSection, file: string, diagnostics: Diagnostic
       }
       case "Prefixes": {
         const words = value.split(/\s+/).filter((w) => w !== "");
-        for (const p of words) if (!/^[A-Za-z0-9_.@:\\-]+$/.test(p)) problem(entry, diagnostics, line, `Invalid prefix '${shown(p)}' in Prefixes=`);
+        for (const p of words)
+          if (!/^[A-Za-z0-9_.@:\\-]+$/.test(p))
+            problem(entry, diagnostics, line, `Invalid prefix '${shown(p)}' in Prefixes=`);
         entry.prefixes = words.length > 0 ? words : undefined;
         break;
       }
       case "Profile":
-        if (!PROFILE.test(value) || value === "." || value === "..") problem(entry, diagnostics, line, `Unit profile name not valid: '${shown(value)}'`);
+        if (!PROFILE.test(value) || value === "." || value === "..")
+          problem(entry, diagnostics, line, `Unit profile name not valid: '${shown(value)}'`);
         entry.profile = value;
         break;
       case "Enable":
-        if (BOOLEANS.has(value.toLowerCase()) || !value.split(/\s+/).some(isValidUnitName)) entry.enable = parseBoolean(entry, diagnostics, key, value, line);
-        else problem(entry, diagnostics, line, `Failed to parse Enable='${shown(value)}': expected a boolean (yes/no); units and template instances are enabled one by one with EnableUnits=`);
+        if (BOOLEANS.has(value.toLowerCase()) || !value.split(/\s+/).some(isValidUnitName))
+          entry.enable = parseBoolean(entry, diagnostics, key, value, line);
+        else
+          problem(
+            entry,
+            diagnostics,
+            line,
+            `Failed to parse Enable='${shown(value)}': expected a boolean (yes/no); units and template instances are enabled one by one with EnableUnits=`,
+          );
         break;
       case "EnableUnits": {
         const words = value.split(/\s+/).filter((w) => w !== "");
-        for (const u of words) if (!isValidUnitName(u)) problem(entry, diagnostics, line, `Invalid unit name '${shown(u)}' in EnableUnits=`);
+        for (const u of words)
+          if (!isValidUnitName(u)) problem(entry, diagnostics, line, `Invalid unit name '${shown(u)}' in EnableUnits=`);
         entry.enableUnits = [...new Set(words)];
         break;
       }
@@ -181,7 +253,13 @@ function parseSection(section: IniSection, file: string, diagnostics: Diagnostic
         break;
       case "ImagePolicy": {
         const words = value.split("+").map((w) => w.trim());
-        if (words.some((w) => !IMAGE_POLICY_WORDS.includes(w))) problem(entry, diagnostics, line, `Failed to parse ImagePolicy='${shown(value)}': expected signed, verity or unprotected, joined by '+'`);
+        if (words.some((w) => !IMAGE_POLICY_WORDS.includes(w)))
+          problem(
+            entry,
+            diagnostics,
+            line,
+            `Failed to parse ImagePolicy='${shown(value)}': expected signed, verity or unprotected, joined by '+'`,
+          );
         else entry.imagePolicy = [...new Set(words)];
         break;
       }
@@ -189,10 +267,17 @@ function parseSection(section: IniSection, file: string, diagnostics: Diagnostic
         entry.attach = parseBoolean(entry, diagnostics, key, value, line);
         break;
       default:
-        problem(entry, diagnostics, line, `Unknown key '${shown(key)}' in section [${shown(section.name)}], ignoring`, "warning");
+        problem(
+          entry,
+          diagnostics,
+          line,
+          `Unknown key '${shown(key)}' in section [${shown(section.name)}], ignoring`,
+          "warning",
+        );
     }
   }
   // An unreadable line may have been the Image=: that is said already.
-  if (entry.attach && entry.image === "" && !lineOf.has("Image") && section.unreadableLine === undefined) problem(entry, diagnostics, imageLine, `Section [${shown(section.name)}] has no Image=`);
+  if (entry.attach && entry.image === "" && !lineOf.has("Image") && section.unreadableLine === undefined)
+    problem(entry, diagnostics, imageLine, `Section [${shown(section.name)}] has no Image=`);
   return entry;
 }

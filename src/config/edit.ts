@@ -77,7 +77,9 @@ function rewriteKeyLine(line: string, value: string): string {
 
 function findSection(text: string, name: string, unreadable: readonly number[] = []): IniSection | undefined {
   // The last one wins for a section defined twice (the parser refuses both anyway).
-  return parseIni(text, "", unreadable).sections.filter((s) => s.name === name).pop();
+  return parseIni(text, "", unreadable)
+    .sections.filter((s) => s.name === name)
+    .pop();
 }
 
 export function hasSection(text: string, name: string): boolean {
@@ -149,7 +151,8 @@ export function removeSection(text: string, name: string): string {
 export function sectionLines(text: string, name: string, unreadable: readonly number[] = []): string[] | undefined {
   const section = findSection(text, name, unreadable);
   if (!section) return undefined;
-  if (section.unreadableLine !== undefined) throw new Error(`line ${section.unreadableLine} cannot be read (NUL bytes or invalid UTF-8)`);
+  if (section.unreadableLine !== undefined)
+    throw new Error(`line ${section.unreadableLine} cannot be read (NUL bytes or invalid UTF-8)`);
   const lastKey = section.keys.reduce((m, k) => Math.max(m, k.line), section.line);
   return split(text).text.slice(section.line - 1, lastKey);
 }

@@ -59,7 +59,9 @@ function hasLineTerminator(s: string): boolean {
  * "; # [ =" (then neither COMMENT nor SECTION can match, and KEY's split is at the first '=').
  * Anything else, or a value holding a line terminator, goes through the patterns.
  */
-function parseLine(raw: string): "comment" | { section: string } | { key: string; value: string; raw: string } | undefined {
+function parseLine(
+  raw: string,
+): "comment" | { section: string } | { key: string; value: string; raw: string } | undefined {
   if (raw === "") return "comment";
   const c = raw.charCodeAt(0);
   if (c === 0x5b /* [ */ && raw.indexOf("]") === raw.length - 1) return { section: raw.slice(1, -1).trim() };
@@ -73,7 +75,9 @@ function parseLine(raw: string): "comment" | { section: string } | { key: string
   const section = SECTION.exec(raw);
   if (section) return { section: (section[1] as string).trim() };
   const kv = KEY.exec(raw);
-  return kv ? { key: (kv[1] as string).trim(), value: decodeIniValue(kv[2] as string), raw: kv[2] as string } : undefined;
+  return kv
+    ? { key: (kv[1] as string).trim(), value: decodeIniValue(kv[2] as string), raw: kv[2] as string }
+    : undefined;
 }
 
 /** Warnings about unreadable lines, per file: binary junk must not flood the log. */
@@ -94,8 +98,20 @@ export function parseIni(text: string, file: string, unreadable: readonly number
     const raw = lines[i] as string;
     const line = i + 1;
     if (unreadable[next] === line) {
-      if (next < MAX_UNREADABLE_WARNINGS) diagnostics.push({ severity: "warning", file, line, message: "Line cannot be read (NUL bytes or invalid UTF-8), skipping it" });
-      else if (next === MAX_UNREADABLE_WARNINGS) diagnostics.push({ severity: "warning", file, line, message: `${unreadable.length - next} more lines from here on cannot be read, skipping them` });
+      if (next < MAX_UNREADABLE_WARNINGS)
+        diagnostics.push({
+          severity: "warning",
+          file,
+          line,
+          message: "Line cannot be read (NUL bytes or invalid UTF-8), skipping it",
+        });
+      else if (next === MAX_UNREADABLE_WARNINGS)
+        diagnostics.push({
+          severity: "warning",
+          file,
+          line,
+          message: `${unreadable.length - next} more lines from here on cannot be read, skipping them`,
+        });
       next++;
       if (current) {
         current.unreadableLine ??= line;
@@ -107,12 +123,23 @@ export function parseIni(text: string, file: string, unreadable: readonly number
     if (parsed === "comment") {
       if (current) current.endLine = line;
     } else if (parsed === undefined) {
-      diagnostics.push({ severity: "error", file, line, ...(current ? { entry: current.name } : {}), message: `Invalid line '${shown(raw.trim().slice(0, 80))}': expected [NAME], KEY=VALUE or a comment` });
+      diagnostics.push({
+        severity: "error",
+        file,
+        line,
+        ...(current ? { entry: current.name } : {}),
+        message: `Invalid line '${shown(raw.trim().slice(0, 80))}': expected [NAME], KEY=VALUE or a comment`,
+      });
     } else if ("section" in parsed) {
       current = { name: parsed.section, line, keys: [], endLine: line };
       sections.push(current);
     } else if (!current) {
-      diagnostics.push({ severity: "error", file, line, message: `Assignment '${shown(parsed.key)}=' outside of any [NAME] section` });
+      diagnostics.push({
+        severity: "error",
+        file,
+        line,
+        message: `Assignment '${shown(parsed.key)}=' outside of any [NAME] section`,
+      });
     } else {
       const cut = parsed.raw.includes(";") || parsed.raw.includes("#") ? gluedComment(parsed.raw) : undefined;
       if (cut !== undefined) {
@@ -139,7 +166,8 @@ function gluedComment(raw: string): string | undefined {
   if (value.length > 1 && (q === '"' || q === "'") && value.endsWith(q)) return undefined; // quoted: no comment
   for (let i = 0; i < value.length; i++) {
     const c = value[i];
-    if (c === "\\") i++; // an escape takes the next character, as unsafe() reads it
+    if (c === "\\")
+      i++; // an escape takes the next character, as unsafe() reads it
     else if (c === ";" || c === "#") return i > 0 && !/\s/.test(value[i - 1] as string) ? value.slice(i) : undefined;
   }
   return undefined;

@@ -11,10 +11,22 @@ export const LIST_LEVELS = [
 ] as const;
 
 /** portablectl's image search path, in order (portable-spec §5.2). */
-export const PORTABLE_DIRS = ["/etc/portables", "/run/portables", "/var/lib/portables", "/usr/local/lib/portables", "/usr/lib/portables"];
+export const PORTABLE_DIRS = [
+  "/etc/portables",
+  "/run/portables",
+  "/var/lib/portables",
+  "/usr/local/lib/portables",
+  "/usr/lib/portables",
+];
 
 /** Profile search path; our own shipped profiles come after these. */
-export const PROFILE_DIRS = ["/etc/systemd/portable/profile", "/run/systemd/portable/profile", "/usr/local/lib/systemd/portable/profile", "/usr/lib/systemd/portable/profile", "/lib/systemd/portable/profile"];
+export const PROFILE_DIRS = [
+  "/etc/systemd/portable/profile",
+  "/run/systemd/portable/profile",
+  "/usr/local/lib/systemd/portable/profile",
+  "/usr/lib/systemd/portable/profile",
+  "/lib/systemd/portable/profile",
+];
 /** Where the package installs our profiles (used when the host has no systemd-container). */
 export const OWN_PROFILE_DIR = "/usr/lib/portable-attach/profile";
 
@@ -50,7 +62,11 @@ export const IMAGE_UNIT_DIRS = [
 ];
 
 /** Unit-file and release-file caches written by the CLI, read when an image is not reachable at boot. */
-export const CACHE_DIRS = ["/etc/portable-attach/cache", "/run/portable-attach/cache", "/usr/lib/portable-attach/cache"];
+export const CACHE_DIRS = [
+  "/etc/portable-attach/cache",
+  "/run/portable-attach/cache",
+  "/usr/lib/portable-attach/cache",
+];
 
 /** Created by portable-attach-late.service once the late pass has run in this boot. */
 export const LATE_PASS_STAMP = "/run/portable-attach/late-pass-done";

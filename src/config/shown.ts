@@ -4,5 +4,9 @@
 /** A value as it may appear in a message: control characters escaped, at most 200 characters. */
 export function shown(value: string): string {
   const cut = value.length > 200 ? `${value.slice(0, 200)}…` : value;
-  return cut.replace(/[\x00-\x1f\x7f\u2028\u2029]/g, (c) => (c.charCodeAt(0) > 0xff ? `\\u${c.charCodeAt(0).toString(16)}` : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`));
+  return cut.replace(/[\x00-\x1f\x7f\u2028\u2029]/g, (c) =>
+    c.charCodeAt(0) > 0xff
+      ? `\\u${c.charCodeAt(0).toString(16)}`
+      : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
 }

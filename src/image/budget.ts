@@ -79,7 +79,8 @@ class ImageBudget {
   checkTime(): void {
     if (this.run.now() <= this.deadline) return;
     const l = this.run.limits;
-    if (this.run.now() > this.run.started + l.runMs) this.over(`reading images took more than the ${l.runMs / 1000} s one run may spend on them`);
+    if (this.run.now() > this.run.started + l.runMs)
+      this.over(`reading images took more than the ${l.runMs / 1000} s one run may spend on them`);
     this.over(`reading it took more than ${l.imageMs / 1000} s`);
   }
 }
@@ -116,8 +117,10 @@ export function chargeDecompressed(bytes: number): void {
   const l = b.run.limits;
   b.decompressedBytes += bytes;
   b.run.decompressedBytes += bytes;
-  if (b.decompressedBytes > l.imageDecompressedBytes) b.over(`more than ${size(l.imageDecompressedBytes)} decompressed`);
-  if (b.run.decompressedBytes > l.runDecompressedBytes) b.over(`more than ${size(l.runDecompressedBytes)} decompressed for all images of this run`);
+  if (b.decompressedBytes > l.imageDecompressedBytes)
+    b.over(`more than ${size(l.imageDecompressedBytes)} decompressed`);
+  if (b.run.decompressedBytes > l.runDecompressedBytes)
+    b.over(`more than ${size(l.runDecompressedBytes)} decompressed for all images of this run`);
   b.checkTime();
 }
 
@@ -125,14 +128,16 @@ export function chargeDecompressed(bytes: number): void {
 export function chargeStep(): void {
   const b = current;
   if (!b) return;
-  if (++b.steps > b.run.limits.imageResolveSteps) b.over(`more than ${b.run.limits.imageResolveSteps} path components walked resolving paths in it`);
+  if (++b.steps > b.run.limits.imageResolveSteps)
+    b.over(`more than ${b.run.limits.imageResolveSteps} path components walked resolving paths in it`);
   if ((b.steps & 1023) === 0) b.checkTime();
 }
 
 export function chargeHop(): void {
   const b = current;
   if (!b) return;
-  if (++b.hops > b.run.limits.imageSymlinkHops) b.over(`more than ${b.run.limits.imageSymlinkHops} symbolic links followed in it`);
+  if (++b.hops > b.run.limits.imageSymlinkHops)
+    b.over(`more than ${b.run.limits.imageSymlinkHops} symbolic links followed in it`);
 }
 
 /** `count` unit files found (before they are read). */

@@ -19,8 +19,19 @@ export interface ByteSource {
 }
 
 function checkRange(src: { name: string; size: number }, offset: number, length: number, what = "read"): void {
-  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > src.size) {
-    throw new ImageError("TRUNCATED", `${what} of ${length} bytes at offset ${offset} is outside ${src.name} (size ${src.size})`, undefined, offset);
+  if (
+    !Number.isSafeInteger(offset) ||
+    !Number.isSafeInteger(length) ||
+    offset < 0 ||
+    length < 0 ||
+    offset + length > src.size
+  ) {
+    throw new ImageError(
+      "TRUNCATED",
+      `${what} of ${length} bytes at offset ${offset} is outside ${src.name} (size ${src.size})`,
+      undefined,
+      offset,
+    );
   }
 }
 
@@ -63,7 +74,10 @@ export function fileSource(path: string): FileSource {
     fd = openSync(path, "r");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new ImageError(code === "ENOENT" ? "NOT_FOUND" : "IO", `Failed to open image '${path}': ${(e as Error).message}`);
+    throw new ImageError(
+      code === "ENOENT" ? "NOT_FOUND" : "IO",
+      `Failed to open image '${path}': ${(e as Error).message}`,
+    );
   }
   const size = Number(fstatSync(fd).size);
   return {
@@ -80,9 +94,20 @@ export function fileSource(path: string): FileSource {
         try {
           r = readSync(fd, buf, n, length - n, offset + n);
         } catch (e) {
-          throw new ImageError("IO", `Failed to read ${path} at offset ${offset + n}: ${(e as Error).message}`, undefined, offset + n);
+          throw new ImageError(
+            "IO",
+            `Failed to read ${path} at offset ${offset + n}: ${(e as Error).message}`,
+            undefined,
+            offset + n,
+          );
         }
-        if (r === 0) throw new ImageError("TRUNCATED", `${path} ended at offset ${offset + n}, expected ${length - n} more bytes`, undefined, offset + n);
+        if (r === 0)
+          throw new ImageError(
+            "TRUNCATED",
+            `${path} ended at offset ${offset + n}, expected ${length - n} more bytes`,
+            undefined,
+            offset + n,
+          );
         n += r;
       }
       return new Uint8Array(buf.buffer, buf.byteOffset, length);

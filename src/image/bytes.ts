@@ -4,7 +4,12 @@ import { ImageError } from "./types.ts";
 
 function need(buf: Uint8Array, off: number, len: number, field: string): void {
   if (!Number.isInteger(off) || off < 0 || off + len > buf.length) {
-    throw new ImageError("TRUNCATED", `Cannot read ${field}: ${len} bytes at ${off} past end of ${buf.length}-byte block`, undefined, off);
+    throw new ImageError(
+      "TRUNCATED",
+      `Cannot read ${field}: ${len} bytes at ${off} past end of ${buf.length}-byte block`,
+      undefined,
+      off,
+    );
   }
 }
 
@@ -46,7 +51,8 @@ export function u64le(buf: Uint8Array, off: number, field: string): number {
   need(buf, off, 8, field);
   const low = u32le(buf, off, field);
   const high = u32le(buf, off + 4, field);
-  if (high > 0x1fffff) throw new ImageError("LIMIT", `${field} is too large (high word 0x${high.toString(16)})`, undefined, off);
+  if (high > 0x1fffff)
+    throw new ImageError("LIMIT", `${field} is too large (high word 0x${high.toString(16)})`, undefined, off);
   return high * 0x100000000 + low;
 }
 

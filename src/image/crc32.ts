@@ -38,8 +38,16 @@ function update(t: Uint32Array, crc: number, data: Uint8Array): number {
   let i = 0;
   const end4 = data.length & ~3;
   while (i < end4) {
-    c ^= (data[i] as number) | ((data[i + 1] as number) << 8) | ((data[i + 2] as number) << 16) | ((data[i + 3] as number) << 24);
-    c = (t[768 + (c & 0xff)] as number) ^ (t[512 + ((c >>> 8) & 0xff)] as number) ^ (t[256 + ((c >>> 16) & 0xff)] as number) ^ (t[c >>> 24] as number);
+    c ^=
+      (data[i] as number) |
+      ((data[i + 1] as number) << 8) |
+      ((data[i + 2] as number) << 16) |
+      ((data[i + 3] as number) << 24);
+    c =
+      (t[768 + (c & 0xff)] as number) ^
+      (t[512 + ((c >>> 8) & 0xff)] as number) ^
+      (t[256 + ((c >>> 16) & 0xff)] as number) ^
+      (t[c >>> 24] as number);
     i += 4;
   }
   while (i < data.length) c = (t[(c ^ (data[i++] as number)) & 0xff] as number) ^ (c >>> 8);

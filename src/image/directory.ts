@@ -1,7 +1,18 @@
 // A directory tree used as an image. Paths given to it are physical (see types.ts): the resolver
 // never hands us a path with a symlink in a middle component, so joining them to the root cannot
 // leave the tree; a final symlink is only ever lstat()ed or readlink()ed, never opened.
-import { closeSync, constants, fstatSync, lstatSync, opendirSync, openSync, readlinkSync, type Dir, type Dirent, type Stats } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  opendirSync,
+  openSync,
+  readlinkSync,
+  type Dir,
+  type Dirent,
+  type Stats,
+} from "node:fs";
 import { chargeRead } from "./budget.ts";
 import { MAX_DIR_ENTRIES, MAX_SYMLINK_BYTES } from "./limits.ts";
 import { readAtMost } from "./read-at-most.ts";
@@ -51,7 +62,12 @@ export class DirectoryImage implements ImageTree {
     }
     try {
       for (let d = dir.readSync(); d !== null; d = dir.readSync()) {
-        if (entries.length >= MAX_DIR_ENTRIES) throw new ImageError("LIMIT", `Directory '${path}' in ${this.source} has more than ${MAX_DIR_ENTRIES} entries`, "directory");
+        if (entries.length >= MAX_DIR_ENTRIES)
+          throw new ImageError(
+            "LIMIT",
+            `Directory '${path}' in ${this.source} has more than ${MAX_DIR_ENTRIES} entries`,
+            "directory",
+          );
         entries.push({ name: d.name, kind: kindOf(d) });
       }
     } catch (e) {
@@ -66,7 +82,8 @@ export class DirectoryImage implements ImageTree {
   readlink(path: string): string {
     try {
       const target = readlinkSync(this.host(path));
-      if (target.length > MAX_SYMLINK_BYTES) throw new ImageError("LIMIT", `Symlink '${path}' in ${this.source} is too long`, "directory");
+      if (target.length > MAX_SYMLINK_BYTES)
+        throw new ImageError("LIMIT", `Symlink '${path}' in ${this.source} is too long`, "directory");
       return target;
     } catch (e) {
       if (e instanceof ImageError) throw e;
@@ -85,11 +102,14 @@ export class DirectoryImage implements ImageTree {
     }
     try {
       const st = fstatSync(fd);
-      if (!st.isFile()) throw new ImageError("CORRUPT", `'${path}' in ${this.source} is not a regular file`, "directory");
-      if (st.size > maxBytes) throw new ImageError("LIMIT", `'${path}' in ${this.source} is larger than ${maxBytes} bytes`, "directory");
+      if (!st.isFile())
+        throw new ImageError("CORRUPT", `'${path}' in ${this.source} is not a regular file`, "directory");
+      if (st.size > maxBytes)
+        throw new ImageError("LIMIT", `'${path}' in ${this.source} is larger than ${maxBytes} bytes`, "directory");
       chargeRead(Number(st.size));
       const bytes = readAtMost(fd, Number(st.size), maxBytes);
-      if (!bytes) throw new ImageError("LIMIT", `'${path}' in ${this.source} is larger than ${maxBytes} bytes`, "directory");
+      if (!bytes)
+        throw new ImageError("LIMIT", `'${path}' in ${this.source} is larger than ${maxBytes} bytes`, "directory");
       return bytes;
     } catch (e) {
       if (e instanceof ImageError) throw e;

@@ -103,7 +103,8 @@ class Budget {
   private left = MAX_WALK_STEPS;
   constructor(private readonly what: () => string) {}
   step(): void {
-    if (--this.left < 0) throw new ImageError("LIMIT", `${this.what()}: more than ${MAX_WALK_STEPS} index steps`, "erofs");
+    if (--this.left < 0)
+      throw new ImageError("LIMIT", `${this.what()}: more than ${MAX_WALK_STEPS} index steps`, "erofs");
   }
 }
 
@@ -146,19 +147,44 @@ export class CompressedReader {
     const h = this.ctx.read(header, 8);
     const clusterbits = u8(h, 7, "erofs h_clusterbits");
     // Bit 7 of h_clusterbits: the whole file lives in the packed inode (a fragment).
-    if (clusterbits & 0x80) throw this.fail("UNSUPPORTED", inode, "file stored as a fragment in the packed inode (mkfs.erofs -Efragments) is not supported", header);
+    if (clusterbits & 0x80)
+      throw this.fail(
+        "UNSUPPORTED",
+        inode,
+        "file stored as a fragment in the packed inode (mkfs.erofs -Efragments) is not supported",
+        header,
+      );
     const advise = u16le(h, 4, "erofs h_advise");
     const algtype = u8(h, 6, "erofs h_algorithmtype");
     const algorithms: [number, number] = [algtype & 15, algtype >> 4];
     for (const a of algorithms) {
-      if (a >= ALGORITHM_NAMES.length) throw this.fail("UNSUPPORTED", inode, `unknown compression algorithm ${a}`, header);
+      if (a >= ALGORITHM_NAMES.length)
+        throw this.fail("UNSUPPORTED", inode, `unknown compression algorithm ${a}`, header);
     }
-    if (advise & ~ADVISE_KNOWN) throw this.fail("UNSUPPORTED", inode, `unknown compression flags 0x${advise.toString(16)}`, header);
-    if (advise & ADVISE_FRAGMENT_PCLUSTER) throw this.fail("UNSUPPORTED", inode, "fragments (tails in the packed inode, mkfs.erofs -Efragments) are not supported", header);
-    if (advise & ADVISE_INTERLACED_PCLUSTER) throw this.fail("UNSUPPORTED", inode, "interlaced uncompressed pclusters (mkfs.erofs -Ededupe) are not supported", header);
+    if (advise & ~ADVISE_KNOWN)
+      throw this.fail("UNSUPPORTED", inode, `unknown compression flags 0x${advise.toString(16)}`, header);
+    if (advise & ADVISE_FRAGMENT_PCLUSTER)
+      throw this.fail(
+        "UNSUPPORTED",
+        inode,
+        "fragments (tails in the packed inode, mkfs.erofs -Efragments) are not supported",
+        header,
+      );
+    if (advise & ADVISE_INTERLACED_PCLUSTER)
+      throw this.fail(
+        "UNSUPPORTED",
+        inode,
+        "interlaced uncompressed pclusters (mkfs.erofs -Ededupe) are not supported",
+        header,
+      );
     const big = advise & (ADVISE_BIG_PCLUSTER_1 | ADVISE_BIG_PCLUSTER_2);
-    if (big && !this.ctx.bigPcluster) throw this.fail("CORRUPT", inode, "big pcluster used without the superblock feature", header);
-    if (inode.layout === LAYOUT_COMPRESSED_COMPACT && big !== 0 && big !== (ADVISE_BIG_PCLUSTER_1 | ADVISE_BIG_PCLUSTER_2)) {
+    if (big && !this.ctx.bigPcluster)
+      throw this.fail("CORRUPT", inode, "big pcluster used without the superblock feature", header);
+    if (
+      inode.layout === LAYOUT_COMPRESSED_COMPACT &&
+      big !== 0 &&
+      big !== (ADVISE_BIG_PCLUSTER_1 | ADVISE_BIG_PCLUSTER_2)
+    ) {
       throw this.fail("CORRUPT", inode, "big pcluster flags of compact indexes differ for HEAD1 and HEAD2", header);
     }
     const lclusterbits = this.ctx.blkszbits + (clusterbits & 15);
@@ -170,7 +196,8 @@ export class CompressedReader {
         ? Math.ceil(inode.size / 2 ** this.ctx.blkszbits) // the kernel counts compact indexes in blocks
         : Math.ceil(inode.size / 2 ** lclusterbits);
     const info: ZInfo = { advise, algorithms, lclusterbits, totalIdx, header };
-    if (advise & ADVISE_INLINE_PCLUSTER && inode.size > 0) info.tail = this.findTail(inode, info, u16le(h, 2, "erofs h_idata_size"));
+    if (advise & ADVISE_INLINE_PCLUSTER && inode.size > 0)
+      info.tail = this.findTail(inode, info, u16le(h, 2, "erofs h_idata_size"));
     if (this.infos.size >= 256) this.infos.clear();
     this.infos.set(inode.nid, info);
     return info;
@@ -184,14 +211,22 @@ export class CompressedReader {
     const head = this.findHead(inode, info, inode.size - 1, budget);
     const blockSize = 2 ** this.ctx.blkszbits;
     if (size === 0 || (last.nextPackOff % blockSize) + size > blockSize) {
-      throw this.fail("CORRUPT", inode, `inline tail pcluster of ${size} bytes at ${last.nextPackOff} crosses a block boundary`, last.nextPackOff);
+      throw this.fail(
+        "CORRUPT",
+        inode,
+        `inline tail pcluster of ${size} bytes at ${last.nextPackOff} crosses a block boundary`,
+        last.nextPackOff,
+      );
     }
     return { offset: last.nextPackOff, size, headLcn: head.lcn };
   }
 
   private load(inode: ZInode, info: ZInfo, lcn: number): Lcluster {
-    if (lcn >= info.totalIdx) throw this.fail("CORRUPT", inode, `logical cluster ${lcn} is past the last index (${info.totalIdx})`);
-    return inode.layout === LAYOUT_COMPRESSED_FULL ? this.loadFull(inode, info, lcn) : this.loadCompact(inode, info, lcn);
+    if (lcn >= info.totalIdx)
+      throw this.fail("CORRUPT", inode, `logical cluster ${lcn} is past the last index (${info.totalIdx})`);
+    return inode.layout === LAYOUT_COMPRESSED_FULL
+      ? this.loadFull(inode, info, lcn)
+      : this.loadCompact(inode, info, lcn);
   }
 
   /** z_erofs_load_full_lcluster: 8-byte z_erofs_lcluster_index records after a 16-byte header area. */
@@ -201,18 +236,27 @@ export class CompressedReader {
     const advise = u16le(di, 0, "erofs di_advise");
     const type = advise & 3;
     const lclusterSize = 2 ** info.lclusterbits;
-    const lc: Lcluster = { type, clusterofs: lclusterSize, delta0: 0, compressedBlocks: 0, pblk: 0, nextPackOff: pos + 8 };
+    const lc: Lcluster = {
+      type,
+      clusterofs: lclusterSize,
+      delta0: 0,
+      compressedBlocks: 0,
+      pblk: 0,
+      nextPackOff: pos + 8,
+    };
     if (type === TYPE_NONHEAD) {
       lc.delta0 = u16le(di, 4, "erofs di_u.delta[0]");
       if (lc.delta0 & D0_CBLKCNT) {
-        if (!(info.advise & (ADVISE_BIG_PCLUSTER_1 | ADVISE_BIG_PCLUSTER_2))) throw this.fail("CORRUPT", inode, `CBLKCNT at lcluster ${lcn} without big pclusters`, pos);
+        if (!(info.advise & (ADVISE_BIG_PCLUSTER_1 | ADVISE_BIG_PCLUSTER_2)))
+          throw this.fail("CORRUPT", inode, `CBLKCNT at lcluster ${lcn} without big pclusters`, pos);
         lc.compressedBlocks = lc.delta0 & ~D0_CBLKCNT;
         lc.delta0 = 1;
       }
       return lc;
     }
     lc.clusterofs = u16le(di, 2, "erofs di_clusterofs");
-    if (lc.clusterofs >= lclusterSize) throw this.fail("CORRUPT", inode, `cluster offset ${lc.clusterofs} at lcluster ${lcn} is past the lcluster`, pos);
+    if (lc.clusterofs >= lclusterSize)
+      throw this.fail("CORRUPT", inode, `cluster offset ${lc.clusterofs} at lcluster ${lcn} is past the lcluster`, pos);
     lc.pblk = u32le(di, 4, "erofs di_u.blkaddr");
     return lc;
   }
@@ -227,7 +271,10 @@ export class CompressedReader {
     const ebase = info.header + 8;
     let initial4b = (32 - (ebase % 32)) / 4;
     if (initial4b === 8) initial4b = 0;
-    const compacted2b = info.advise & ADVISE_COMPACTED_2B && initial4b < info.totalIdx ? Math.floor((info.totalIdx - initial4b) / 16) * 16 : 0;
+    const compacted2b =
+      info.advise & ADVISE_COMPACTED_2B && initial4b < info.totalIdx
+        ? Math.floor((info.totalIdx - initial4b) / 16) * 16
+        : 0;
     let pos = ebase;
     let n = lcn;
     let shift = 2;
@@ -260,7 +307,14 @@ export class CompressedReader {
     const big = (info.advise & ADVISE_BIG_PCLUSTER_1) !== 0;
     let i = (pos - packStart) >> shift;
     const { lo, type } = decode(i);
-    const lc: Lcluster = { type, clusterofs: 2 ** bits, delta0: 0, compressedBlocks: 0, pblk: 0, nextPackOff: packStart + packSize };
+    const lc: Lcluster = {
+      type,
+      clusterofs: 2 ** bits,
+      delta0: 0,
+      compressedBlocks: 0,
+      pblk: 0,
+      nextPackOff: packStart + packSize,
+    };
 
     if (type === TYPE_NONHEAD) {
       if (lo & D0_CBLKCNT) {
@@ -298,7 +352,13 @@ export class CompressedReader {
             nblk += d.lo & ~D0_CBLKCNT;
             continue;
           }
-          if (d.lo <= 1) throw this.fail("CORRUPT", inode, `bad lookback distance ${d.lo} in a big-pcluster pack at lcluster ${lcn}`, pos);
+          if (d.lo <= 1)
+            throw this.fail(
+              "CORRUPT",
+              inode,
+              `bad lookback distance ${d.lo} in a big-pcluster pack at lcluster ${lcn}`,
+              pos,
+            );
           i -= d.lo - 2;
           continue;
         }
@@ -314,7 +374,12 @@ export class CompressedReader {
    * z_erofs_extent_lookback): an index is either a HEAD whose extent starts at or before `pos`
    * inside this lcluster, or a NONHEAD pointing back some lclusters.
    */
-  private findHead(inode: ZInode, info: ZInfo, pos: number, budget: Budget): { lcn: number; lc: Lcluster; start: number } {
+  private findHead(
+    inode: ZInode,
+    info: ZInfo,
+    pos: number,
+    budget: Budget,
+  ): { lcn: number; lc: Lcluster; start: number } {
     let lcn = Math.floor(pos / 2 ** info.lclusterbits);
     const endoff = pos - lcn * 2 ** info.lclusterbits;
     let lc = this.load(inode, info, lcn);
@@ -324,7 +389,8 @@ export class CompressedReader {
     else distance = 1; // `pos` precedes the extent starting here: it belongs to the previous one.
     for (;;) {
       budget.step();
-      if (distance < 1 || distance > lcn) throw this.fail("CORRUPT", inode, `bogus lookback distance ${distance} at lcluster ${lcn}`);
+      if (distance < 1 || distance > lcn)
+        throw this.fail("CORRUPT", inode, `bogus lookback distance ${distance} at lcluster ${lcn}`);
       lcn -= distance;
       lc = this.load(inode, info, lcn);
       if (lc.type !== TYPE_NONHEAD) return { lcn, lc, start: lcn * 2 ** info.lclusterbits + lc.clusterofs };
@@ -333,11 +399,17 @@ export class CompressedReader {
   }
 
   /** Physical extent of the pcluster that starts at head lcluster `lcn` (z_erofs_get_extent_compressedlen). */
-  private pcluster(inode: ZInode, info: ZInfo, lcn: number, head: Lcluster): { offset: number; size: number; inline: boolean } {
+  private pcluster(
+    inode: ZInode,
+    info: ZInfo,
+    lcn: number,
+    head: Lcluster,
+  ): { offset: number; size: number; inline: boolean } {
     if (info.tail && lcn === info.tail.headLcn) return { offset: info.tail.offset, size: info.tail.size, inline: true };
     const offset = head.pblk * 2 ** this.ctx.blkszbits;
     const bigFlag = head.type === TYPE_HEAD2 ? ADVISE_BIG_PCLUSTER_2 : ADVISE_BIG_PCLUSTER_1;
-    if (head.type === TYPE_PLAIN || !(info.advise & bigFlag)) return { offset, size: 2 ** info.lclusterbits, inline: false };
+    if (head.type === TYPE_PLAIN || !(info.advise & bigFlag))
+      return { offset, size: 2 ** info.lclusterbits, inline: false };
     // The kernel insists on an index after a big-pcluster head; a single-lcluster pcluster at the
     // very end has none, and one lcluster is then the only sensible size.
     if (lcn + 1 >= info.totalIdx) return { offset, size: 2 ** info.lclusterbits, inline: false };
@@ -345,7 +417,12 @@ export class CompressedReader {
     let blocks: number;
     if (next.type !== TYPE_NONHEAD) blocks = 2 ** (info.lclusterbits - this.ctx.blkszbits);
     else if (next.delta0 === 1 && next.compressedBlocks > 0) blocks = next.compressedBlocks;
-    else throw this.fail("CORRUPT", inode, `no compressed block count (CBLKCNT) after the big pcluster head at lcluster ${lcn}`);
+    else
+      throw this.fail(
+        "CORRUPT",
+        inode,
+        `no compressed block count (CBLKCNT) after the big pcluster head at lcluster ${lcn}`,
+      );
     const size = blocks * 2 ** this.ctx.blkszbits;
     if (size > MAX_DECOMPRESSED_BYTES) throw this.fail("LIMIT", inode, `pcluster of ${size} bytes at lcluster ${lcn}`);
     return { offset, size, inline: false };
@@ -373,20 +450,39 @@ export class CompressedReader {
     }
     if (end <= pos) throw this.fail("CORRUPT", inode, `extent of lcluster ${lcn} ends at ${end}, before offset ${pos}`);
     const length = end - start;
-    if (length > MAX_DECOMPRESSED_BYTES) throw this.fail("LIMIT", inode, `extent of ${length} bytes at lcluster ${lcn}`);
+    if (length > MAX_DECOMPRESSED_BYTES)
+      throw this.fail("LIMIT", inode, `extent of ${length} bytes at lcluster ${lcn}`);
 
     const pc = this.pcluster(inode, info, lcn, head);
     const raw = this.ctx.read(pc.offset, pc.size);
     const data = new Uint8Array(length);
     if (head.type === TYPE_PLAIN) {
       // Stored uncompressed ("shifted"): the extent's first byte is the pcluster's first byte.
-      if (length > pc.size) throw this.fail("CORRUPT", inode, `uncompressed extent of ${length} bytes in a ${pc.size}-byte pcluster`, pc.offset);
+      if (length > pc.size)
+        throw this.fail(
+          "CORRUPT",
+          inode,
+          `uncompressed extent of ${length} bytes in a ${pc.size}-byte pcluster`,
+          pc.offset,
+        );
       data.set(raw.subarray(0, length));
       return { nid: inode.nid, start, data };
     }
     const alg = info.algorithms[head.type === TYPE_HEAD2 ? 1 : 0] as number;
-    if (!(this.ctx.algorithms & (1 << alg))) throw this.fail("CORRUPT", inode, `pcluster uses ${ALGORITHM_NAMES[alg]}, which the superblock does not declare`, pc.offset);
-    if (alg !== ALG_LZ4) throw this.fail("UNSUPPORTED", inode, `${ALGORITHM_NAMES[alg]} compression is not supported (only lz4)`, pc.offset);
+    if (!(this.ctx.algorithms & (1 << alg)))
+      throw this.fail(
+        "CORRUPT",
+        inode,
+        `pcluster uses ${ALGORITHM_NAMES[alg]}, which the superblock does not declare`,
+        pc.offset,
+      );
+    if (alg !== ALG_LZ4)
+      throw this.fail(
+        "UNSUPPORTED",
+        inode,
+        `${ALGORITHM_NAMES[alg]} compression is not supported (only lz4)`,
+        pc.offset,
+      );
     let margin = 0;
     // 0padding: the compressed stream is right-aligned in the pcluster behind zero bytes (an LZ4
     // block never starts with a zero byte unless it is empty, which a pcluster never is).
@@ -396,10 +492,22 @@ export class CompressedReader {
     try {
       n = lz4DecompressBlock(raw.subarray(margin), data);
     } catch (e) {
-      if (e instanceof ImageError) throw this.fail(e.code === "CORRUPT" ? "CORRUPT" : "LIMIT", inode, `pcluster at ${pc.offset}: ${e.message}`, pc.offset);
+      if (e instanceof ImageError)
+        throw this.fail(
+          e.code === "CORRUPT" ? "CORRUPT" : "LIMIT",
+          inode,
+          `pcluster at ${pc.offset}: ${e.message}`,
+          pc.offset,
+        );
       throw e;
     }
-    if (n !== length) throw this.fail("CORRUPT", inode, `pcluster at ${pc.offset} decoded to ${n} bytes, expected ${length}`, pc.offset);
+    if (n !== length)
+      throw this.fail(
+        "CORRUPT",
+        inode,
+        `pcluster at ${pc.offset} decoded to ${n} bytes, expected ${length}`,
+        pc.offset,
+      );
     chargeDecompressed(n);
     return { nid: inode.nid, start, data };
   }

@@ -17,7 +17,13 @@
 import type { ByteSource } from "./byte-source.ts";
 import { bytesAt, text, u16le, u32le, u64le, u8 } from "./bytes.ts";
 import { crc32c } from "./crc32.ts";
-import { ALGORITHM_NAMES, CompressedReader, LAYOUT_COMPRESSED_COMPACT, LAYOUT_COMPRESSED_FULL, type ZContext } from "./erofs-compressed.ts";
+import {
+  ALGORITHM_NAMES,
+  CompressedReader,
+  LAYOUT_COMPRESSED_COMPACT,
+  LAYOUT_COMPRESSED_FULL,
+  type ZContext,
+} from "./erofs-compressed.ts";
 import { MAX_DIR_ENTRIES, MAX_PATH_DEPTH, MAX_SYMLINK_BYTES } from "./limits.ts";
 import { ImageError, type DirEntry, type EntryKind, type FileSystem, type Stat } from "./types.ts";
 
@@ -35,13 +41,25 @@ const INCOMPAT_ZTAILPACKING = 0x10;
 const INCOMPAT_FRAGMENTS = 0x20; // also DEDUPE
 const INCOMPAT_XATTR_PREFIXES = 0x40;
 const INCOMPAT_KNOWN =
-  INCOMPAT_ZERO_PADDING | INCOMPAT_COMPR_CFGS | INCOMPAT_CHUNKED_FILE | INCOMPAT_DEVICE_TABLE | INCOMPAT_ZTAILPACKING | INCOMPAT_FRAGMENTS | INCOMPAT_XATTR_PREFIXES;
+  INCOMPAT_ZERO_PADDING |
+  INCOMPAT_COMPR_CFGS |
+  INCOMPAT_CHUNKED_FILE |
+  INCOMPAT_DEVICE_TABLE |
+  INCOMPAT_ZTAILPACKING |
+  INCOMPAT_FRAGMENTS |
+  INCOMPAT_XATTR_PREFIXES;
 const INCOMPAT_NEWER: Record<number, string> = { 0x80: "48-bit layout", 0x100: "metabox" };
 
 const LAYOUT_FLAT_PLAIN = 0;
 const LAYOUT_FLAT_INLINE = 2;
 const LAYOUT_CHUNK_BASED = 4;
-const LAYOUT_NAMES = ["flat plain", "compressed (full indexes)", "flat inline", "compressed (compact indexes)", "chunk based"];
+const LAYOUT_NAMES = [
+  "flat plain",
+  "compressed (full indexes)",
+  "flat inline",
+  "compressed (compact indexes)",
+  "chunk based",
+];
 
 const CHUNK_FORMAT_BLKBITS_MASK = 0x1f;
 const CHUNK_FORMAT_INDEXES = 0x20;
@@ -121,7 +139,8 @@ class BlockCache {
   read(offset: number, length: number): Uint8Array {
     const b = Math.floor(offset / this.blockSize);
     const start = b * this.blockSize;
-    if (length > this.blockSize || offset + length > start + this.blockSize || start >= this.source.size) return this.source.read(offset, length);
+    if (length > this.blockSize || offset + length > start + this.blockSize || start >= this.source.size)
+      return this.source.read(offset, length);
     let block = this.blocks.get(b);
     if (block) {
       this.blocks.delete(b); // re-insert: Map order is our LRU order
@@ -161,16 +180,27 @@ class Erofs implements FileSystem {
     const expected = u32le(block, 4, "erofs checksum");
     block.fill(0, 4, 8);
     const found = crc32c(block);
-    if (found !== expected) throw this.error("CORRUPT", `superblock checksum 0x${found.toString(16)} does not match 0x${expected.toString(16)}`, EROFS_SUPER_OFFSET + 4);
+    if (found !== expected)
+      throw this.error(
+        "CORRUPT",
+        `superblock checksum 0x${found.toString(16)} does not match 0x${expected.toString(16)}`,
+        EROFS_SUPER_OFFSET + 4,
+      );
   }
 
   constructor(private readonly source: ByteSource) {
     const sb = source.read(EROFS_SUPER_OFFSET, 128);
     const magic = u32le(sb, 0, "erofs magic");
-    if (magic !== EROFS_MAGIC) throw this.error("BAD_MAGIC", `no erofs magic at offset ${EROFS_SUPER_OFFSET} (found 0x${magic.toString(16)})`, EROFS_SUPER_OFFSET);
+    if (magic !== EROFS_MAGIC)
+      throw this.error(
+        "BAD_MAGIC",
+        `no erofs magic at offset ${EROFS_SUPER_OFFSET} (found 0x${magic.toString(16)})`,
+        EROFS_SUPER_OFFSET,
+      );
     this.blkszbits = u8(sb, 12, "erofs blkszbits");
     // The kernel takes 512 B up to the page size; 64 KiB pages exist (arm64, ppc64).
-    if (this.blkszbits < 9 || this.blkszbits > 16) throw this.error("UNSUPPORTED", `block size 2^${this.blkszbits}`, EROFS_SUPER_OFFSET + 12);
+    if (this.blkszbits < 9 || this.blkszbits > 16)
+      throw this.error("UNSUPPORTED", `block size 2^${this.blkszbits}`, EROFS_SUPER_OFFSET + 12);
     this.blockSize = 2 ** this.blkszbits;
     if (u32le(sb, 8, "erofs feature_compat") & COMPAT_SB_CHKSUM) this.checkSuperblock();
     this.rootNid = u16le(sb, 14, "erofs root_nid");
@@ -181,13 +211,23 @@ class Erofs implements FileSystem {
       const names = Object.entries(INCOMPAT_NEWER)
         .filter(([bit]) => unknown & Number(bit))
         .map(([, name]) => name);
-      throw this.error("UNSUPPORTED", `unknown incompatible features 0x${unknown.toString(16)}${names.length ? ` (${names.join(", ")})` : ""}`, EROFS_SUPER_OFFSET + 80);
+      throw this.error(
+        "UNSUPPORTED",
+        `unknown incompatible features 0x${unknown.toString(16)}${names.length ? ` (${names.join(", ")})` : ""}`,
+        EROFS_SUPER_OFFSET + 80,
+      );
     }
     // Directory blocks larger than file system blocks: the kernel refuses them too (so far).
     const dirblkbits = u8(sb, 90, "erofs dirblkbits");
-    if (dirblkbits !== 0) throw this.error("UNSUPPORTED", `directory block size shift ${dirblkbits}`, EROFS_SUPER_OFFSET + 90);
+    if (dirblkbits !== 0)
+      throw this.error("UNSUPPORTED", `directory block size shift ${dirblkbits}`, EROFS_SUPER_OFFSET + 90);
     const extraDevices = u16le(sb, 86, "erofs extra_devices");
-    if (incompat & INCOMPAT_DEVICE_TABLE && extraDevices > 0) throw this.error("UNSUPPORTED", `${extraDevices} extra devices (blob devices) are not supported`, EROFS_SUPER_OFFSET + 86);
+    if (incompat & INCOMPAT_DEVICE_TABLE && extraDevices > 0)
+      throw this.error(
+        "UNSUPPORTED",
+        `${extraDevices} extra devices (blob devices) are not supported`,
+        EROFS_SUPER_OFFSET + 86,
+      );
     // Without COMPR_CFGS the field is lz4_max_distance and only LZ4 exists.
     const algorithms = incompat & INCOMPAT_COMPR_CFGS ? u16le(sb, 84, "erofs available_compr_algs") : 1;
     const compressed = (incompat & (INCOMPAT_ZERO_PADDING | INCOMPAT_COMPR_CFGS)) !== 0;
@@ -218,11 +258,13 @@ class Erofs implements FileSystem {
     const cached = this.inodes.get(nid);
     if (cached) return cached;
     // nid counts 32-byte slots from the metadata area; an absurd one must not overflow the offset.
-    if (!Number.isSafeInteger(nid) || nid > this.source.size / 32) throw this.error("CORRUPT", `inode number ${nid} is outside the image`);
+    if (!Number.isSafeInteger(nid) || nid > this.source.size / 32)
+      throw this.error("CORRUPT", `inode number ${nid} is outside the image`);
     const addr = this.metaBase + nid * 32;
     const compact = this.cache.read(addr, 32);
     const format = u16le(compact, 0, "erofs i_format");
-    if (format & ~0x0f) throw this.error("UNSUPPORTED", `inode ${nid} has unknown format bits 0x${format.toString(16)}`, addr);
+    if (format & ~0x0f)
+      throw this.error("UNSUPPORTED", `inode ${nid} has unknown format bits 0x${format.toString(16)}`, addr);
     const extended = (format & 1) === 1;
     const layout = (format >> 1) & 7;
     const raw = extended ? this.cache.read(addr, 64) : compact;
@@ -242,7 +284,8 @@ class Erofs implements FileSystem {
       iu: u32le(raw, 16, "erofs i_u"),
       dataStart: addr + (extended ? 64 : 32) + xattrSize,
     };
-    if (kind !== "other" && layout > LAYOUT_CHUNK_BASED) throw this.error("UNSUPPORTED", `inode ${nid} has unknown data layout ${layout}`, addr);
+    if (kind !== "other" && layout > LAYOUT_CHUNK_BASED)
+      throw this.error("UNSUPPORTED", `inode ${nid} has unknown data layout ${layout}`, addr);
     if (this.inodes.size >= 1024) this.inodes.clear();
     this.inodes.set(nid, inode);
     return inode;
@@ -251,7 +294,10 @@ class Erofs implements FileSystem {
   /** File bytes [offset, offset + length) of an inode, whatever its layout. */
   private data(inode: Inode, offset: number, length: number): Uint8Array {
     if (offset < 0 || length < 0 || offset + length > inode.size) {
-      throw this.error("CORRUPT", `read of ${length} bytes at ${offset} past the end of inode ${inode.nid} (${inode.size} bytes)`);
+      throw this.error(
+        "CORRUPT",
+        `read of ${length} bytes at ${offset} past the end of inode ${inode.nid} (${inode.size} bytes)`,
+      );
     }
     switch (inode.layout) {
       case LAYOUT_FLAT_PLAIN:
@@ -263,7 +309,10 @@ class Erofs implements FileSystem {
       case LAYOUT_COMPRESSED_COMPACT:
         return this.compressed.read(inode, offset, length);
       default:
-        throw this.error("UNSUPPORTED", `inode ${inode.nid} has data layout ${LAYOUT_NAMES[inode.layout] ?? inode.layout}`);
+        throw this.error(
+          "UNSUPPORTED",
+          `inode ${inode.nid} has data layout ${LAYOUT_NAMES[inode.layout] ?? inode.layout}`,
+        );
     }
   }
 
@@ -281,7 +330,11 @@ class Erofs implements FileSystem {
     const tailSize = inode.size - blockBytes;
     // The kernel refuses inline data that crosses a block boundary, and so do we.
     if ((inode.dataStart % this.blockSize) + tailSize > this.blockSize) {
-      throw this.error("CORRUPT", `inline tail of ${tailSize} bytes of inode ${inode.nid} crosses a block boundary`, inode.dataStart);
+      throw this.error(
+        "CORRUPT",
+        `inline tail of ${tailSize} bytes of inode ${inode.nid} crosses a block boundary`,
+        inode.dataStart,
+      );
     }
     if (offset >= blockBytes) return this.read(inode.dataStart + (offset - blockBytes), length);
     const out = new Uint8Array(length);
@@ -293,7 +346,8 @@ class Erofs implements FileSystem {
   /** Chunk based: an array of 4-byte block addresses or 8-byte chunk indexes after the inode. */
   private chunkData(inode: Inode, offset: number, length: number): Uint8Array {
     const format = inode.iu & 0xffff;
-    if (format & ~(CHUNK_FORMAT_BLKBITS_MASK | CHUNK_FORMAT_INDEXES)) throw this.error("UNSUPPORTED", `inode ${inode.nid} has unknown chunk format 0x${format.toString(16)}`);
+    if (format & ~(CHUNK_FORMAT_BLKBITS_MASK | CHUNK_FORMAT_INDEXES))
+      throw this.error("UNSUPPORTED", `inode ${inode.nid} has unknown chunk format 0x${format.toString(16)}`);
     const chunkSize = 2 ** (this.blkszbits + (format & CHUNK_FORMAT_BLKBITS_MASK));
     const unit = format & CHUNK_FORMAT_INDEXES ? 8 : 4;
     const table = Math.ceil(inode.dataStart / unit) * unit;
@@ -337,22 +391,29 @@ class Erofs implements FileSystem {
     const block = this.data(dir, start, Math.min(this.blockSize, dir.size - start));
     const where = `directory inode ${dir.nid} block ${index}`;
     const first = u16le(block, 8, "erofs dirent nameoff");
-    if (first < DIRENT_SIZE || first >= block.length || first % DIRENT_SIZE !== 0) throw this.error("CORRUPT", `${where}: bad first name offset ${first}`);
+    if (first < DIRENT_SIZE || first >= block.length || first % DIRENT_SIZE !== 0)
+      throw this.error("CORRUPT", `${where}: bad first name offset ${first}`);
     const count = first / DIRENT_SIZE;
     const entries: Dirent[] = [];
     for (let i = 0; i < count; i++) {
       const off = i * DIRENT_SIZE;
       const nameoff = u16le(block, off + 8, "erofs dirent nameoff");
       const next = i + 1 < count ? u16le(block, off + DIRENT_SIZE + 8, "erofs dirent nameoff") : block.length;
-      if (nameoff < first || next <= nameoff || next > block.length) throw this.error("CORRUPT", `${where}: bad name offsets ${nameoff}..${next} of entry ${i}`);
+      if (nameoff < first || next <= nameoff || next > block.length)
+        throw this.error("CORRUPT", `${where}: bad name offsets ${nameoff}..${next} of entry ${i}`);
       let name = bytesAt(block, nameoff, next - nameoff, "erofs dirent name");
       // Only the last name can be followed by padding up to the end of the block.
       if (i + 1 === count) {
         const nul = name.indexOf(0);
         if (nul >= 0) name = name.subarray(0, nul);
       }
-      if (name.length < 1 || name.length > NAME_LEN) throw this.error("CORRUPT", `${where}: entry ${i} has a name of ${name.length} bytes`);
-      entries.push({ nid: u64le(block, off, "erofs dirent nid"), type: u8(block, off + 10, "erofs dirent file_type"), name });
+      if (name.length < 1 || name.length > NAME_LEN)
+        throw this.error("CORRUPT", `${where}: entry ${i} has a name of ${name.length} bytes`);
+      entries.push({
+        nid: u64le(block, off, "erofs dirent nid"),
+        type: u8(block, off + 10, "erofs dirent file_type"),
+        name,
+      });
     }
     return entries;
   }
@@ -408,7 +469,11 @@ class Erofs implements FileSystem {
   private need(path: string, kind: EntryKind): Inode {
     const node = this.walk(path);
     if (!node) throw this.error("NOT_FOUND", `'${path}' does not exist`);
-    if (node.kind !== kind) throw this.error(kind === "file" ? "CORRUPT" : "NOT_FOUND", `'${path}' is not a ${kind === "dir" ? "directory" : kind === "file" ? "regular file" : "symlink"}`);
+    if (node.kind !== kind)
+      throw this.error(
+        kind === "file" ? "CORRUPT" : "NOT_FOUND",
+        `'${path}' is not a ${kind === "dir" ? "directory" : kind === "file" ? "regular file" : "symlink"}`,
+      );
     return node;
   }
 
@@ -427,7 +492,8 @@ class Erofs implements FileSystem {
       for (const e of this.dirBlock(dir, b)) {
         const name = text(e.name);
         if (name === "." || name === "..") continue;
-        if (out.length >= MAX_DIR_ENTRIES) throw this.error("LIMIT", `directory '${path}' has more than ${MAX_DIR_ENTRIES} entries`);
+        if (out.length >= MAX_DIR_ENTRIES)
+          throw this.error("LIMIT", `directory '${path}' has more than ${MAX_DIR_ENTRIES} entries`);
         out.push({ name, kind: kindOfDirentType(e.type) ?? this.inode(e.nid).kind });
       }
     }

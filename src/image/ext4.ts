@@ -122,9 +122,11 @@ class ExtFileSystem implements FileSystem {
   private readonly paths = new Map<string, Inode | null>();
 
   constructor(private readonly source: ByteSource) {
-    if (source.size < 2048) throw new ImageError("TRUNCATED", `${source.name}: too small for an ext2/3/4 superblock`, FORMAT);
+    if (source.size < 2048)
+      throw new ImageError("TRUNCATED", `${source.name}: too small for an ext2/3/4 superblock`, FORMAT);
     const sb = source.read(1024, 1024);
-    if (u16le(sb, 0x38, "ext4 s_magic") !== 0xef53) throw new ImageError("BAD_MAGIC", `${source.name}: no ext2/3/4 superblock magic`, FORMAT, 1080);
+    if (u16le(sb, 0x38, "ext4 s_magic") !== 0xef53)
+      throw new ImageError("BAD_MAGIC", `${source.name}: no ext2/3/4 superblock magic`, FORMAT, 1080);
     const logBlock = u32le(sb, 0x18, "ext4 s_log_block_size");
     if (logBlock > 6) throw corrupt(source, `block size 1024 << ${logBlock} is not valid`, 1024 + 0x18);
     this.blockSize = 1024 << logBlock;
@@ -136,17 +138,22 @@ class ExtFileSystem implements FileSystem {
       if ((this.incompat & bit) === 0 || INCOMPAT_OK[bit] !== undefined) continue;
       unknown.push(INCOMPAT_REFUSED[bit] ?? `0x${bit.toString(16)}`);
     }
-    if (unknown.length > 0) throw new ImageError("UNSUPPORTED", `${source.name}: ext4 features not supported: ${unknown.join(", ")}`, FORMAT);
+    if (unknown.length > 0)
+      throw new ImageError("UNSUPPORTED", `${source.name}: ext4 features not supported: ${unknown.join(", ")}`, FORMAT);
     const is64 = (this.incompat & INCOMPAT_64BIT) !== 0;
 
     this.inodesCount = u32le(sb, 0x0, "ext4 s_inodes_count");
-    this.blocksCount = u32le(sb, 0x4, "ext4 s_blocks_count_lo") + (is64 ? u32le(sb, 0x150, "ext4 s_blocks_count_hi") * 2 ** 32 : 0);
+    this.blocksCount =
+      u32le(sb, 0x4, "ext4 s_blocks_count_lo") + (is64 ? u32le(sb, 0x150, "ext4 s_blocks_count_hi") * 2 ** 32 : 0);
     this.firstDataBlock = u32le(sb, 0x14, "ext4 s_first_data_block");
     const blocksPerGroup = u32le(sb, 0x20, "ext4 s_blocks_per_group");
     this.blocksPerGroup = blocksPerGroup;
     this.firstMetaBg = u32le(sb, 0x104, "ext4 s_first_meta_bg");
     this.sparseSuper = revLevel !== 0 && (u32le(sb, 0x64, "ext4 s_feature_ro_compat") & RO_COMPAT_SPARSE_SUPER) !== 0;
-    this.sparseSuper2Groups = (compat & COMPAT_SPARSE_SUPER2) !== 0 ? [u32le(sb, 0x24c, "ext4 s_backup_bgs[0]"), u32le(sb, 0x250, "ext4 s_backup_bgs[1]")] : undefined;
+    this.sparseSuper2Groups =
+      (compat & COMPAT_SPARSE_SUPER2) !== 0
+        ? [u32le(sb, 0x24c, "ext4 s_backup_bgs[0]"), u32le(sb, 0x250, "ext4 s_backup_bgs[1]")]
+        : undefined;
     this.inodesPerGroup = u32le(sb, 0x28, "ext4 s_inodes_per_group");
     this.inodeSize = revLevel === 0 ? 128 : u16le(sb, 0x58, "ext4 s_inode_size");
     this.descSize = is64 ? u16le(sb, 0xfe, "ext4 s_desc_size") : 32;
@@ -155,19 +162,35 @@ class ExtFileSystem implements FileSystem {
     const check = (ok: boolean, what: string): void => {
       if (!ok) throw corrupt(source, `bad superblock: ${what}`, 1024);
     };
-    check(this.inodeSize >= 128 && this.inodeSize <= bs && (this.inodeSize & (this.inodeSize - 1)) === 0, `inode size ${this.inodeSize}`);
-    check(this.descSize >= 32 && this.descSize <= 1024 && (this.descSize & (this.descSize - 1)) === 0 && (!is64 || this.descSize >= 64), `group descriptor size ${this.descSize}`);
+    check(
+      this.inodeSize >= 128 && this.inodeSize <= bs && (this.inodeSize & (this.inodeSize - 1)) === 0,
+      `inode size ${this.inodeSize}`,
+    );
+    check(
+      this.descSize >= 32 &&
+        this.descSize <= 1024 &&
+        (this.descSize & (this.descSize - 1)) === 0 &&
+        (!is64 || this.descSize >= 64),
+      `group descriptor size ${this.descSize}`,
+    );
     check(blocksPerGroup > 0 && blocksPerGroup <= 8 * bs, `${blocksPerGroup} blocks per group`);
     check(this.inodesPerGroup > 0 && this.inodesPerGroup <= 8 * bs, `${this.inodesPerGroup} inodes per group`);
     check(this.firstDataBlock < this.blocksCount, `first data block ${this.firstDataBlock} of ${this.blocksCount}`);
     // The kernel refuses a file system larger than its device; so do we (a truncated image).
-    check(this.blocksCount * bs <= source.size, `${this.blocksCount} blocks of ${bs} bytes do not fit in ${source.size} bytes`);
+    check(
+      this.blocksCount * bs <= source.size,
+      `${this.blocksCount} blocks of ${bs} bytes do not fit in ${source.size} bytes`,
+    );
     this.groupCount = Math.ceil((this.blocksCount - this.firstDataBlock) / blocksPerGroup);
-    check(this.inodesCount <= this.groupCount * this.inodesPerGroup && this.inodesCount >= ROOT_INO, `${this.inodesCount} inodes in ${this.groupCount} groups`);
+    check(
+      this.inodesCount <= this.groupCount * this.inodesPerGroup && this.inodesCount >= ROOT_INO,
+      `${this.inodesCount} inodes in ${this.groupCount} groups`,
+    );
 
     const extentish = (this.incompat & (INCOMPAT_EXTENTS | INCOMPAT_64BIT | INCOMPAT_FLEX_BG)) !== 0;
     this.fsType = extentish ? "ext4" : (compat & COMPAT_HAS_JOURNAL) !== 0 ? "ext3" : "ext2";
-    if (this.inode(ROOT_INO).mode === 0 || kindOfMode(this.inode(ROOT_INO).mode) !== "dir") throw corrupt(source, "the root inode is not a directory");
+    if (this.inode(ROOT_INO).mode === 0 || kindOfMode(this.inode(ROOT_INO).mode) !== "dir")
+      throw corrupt(source, "the root inode is not a directory");
   }
 
   // ------------------------------------------------------------------------- blocks and inodes
@@ -175,7 +198,10 @@ class ExtFileSystem implements FileSystem {
   /** Reads `count` whole blocks from `block`, refusing block numbers outside the file system. */
   private readBlocks(block: number, count: number, what: string): Uint8Array {
     if (!Number.isSafeInteger(block) || block < this.firstDataBlock || block + count > this.blocksCount) {
-      throw corrupt(this.source, `${what} points to block ${block} (+${count}), outside the file system (${this.blocksCount} blocks)`);
+      throw corrupt(
+        this.source,
+        `${what} points to block ${block} (+${count}), outside the file system (${this.blocksCount} blocks)`,
+      );
     }
     return this.source.read(block * this.blockSize, count * this.blockSize);
   }
@@ -199,7 +225,8 @@ class ExtFileSystem implements FileSystem {
     const perBlock = this.blockSize / this.descSize;
     const nr = Math.floor(group / perBlock);
     const inBlock = (group % perBlock) * this.descSize;
-    if ((this.incompat & INCOMPAT_META_BG) === 0 || nr < this.firstMetaBg) return (this.firstDataBlock + nr + 1) * this.blockSize + inBlock;
+    if ((this.incompat & INCOMPAT_META_BG) === 0 || nr < this.firstMetaBg)
+      return (this.firstDataBlock + nr + 1) * this.blockSize + inBlock;
     // meta_bg: each block of descriptors sits at the start of the first group it describes.
     const first = nr * perBlock;
     let block = this.firstDataBlock + first * this.blocksPerGroup + (this.hasSuper(first) ? 1 : 0);
@@ -209,7 +236,8 @@ class ExtFileSystem implements FileSystem {
 
   private inodeTableBlock(group: number): number {
     const off = this.descriptorOffset(group);
-    if (off + this.descSize > this.blocksCount * this.blockSize) throw corrupt(this.source, `group descriptor ${group} is outside the file system`);
+    if (off + this.descSize > this.blocksCount * this.blockSize)
+      throw corrupt(this.source, `group descriptor ${group} is outside the file system`);
     const d = this.source.read(off, this.descSize);
     const lo = u32le(d, 0x8, "ext4 bg_inode_table_lo");
     const hi = this.descSize >= 64 ? u32le(d, 0x28, "ext4 bg_inode_table_hi") : 0;
@@ -217,17 +245,23 @@ class ExtFileSystem implements FileSystem {
   }
 
   private inode(ino: number): Inode {
-    if (!Number.isInteger(ino) || ino < 1 || ino > this.inodesCount) throw corrupt(this.source, `inode number ${ino} is out of range (1..${this.inodesCount})`);
+    if (!Number.isInteger(ino) || ino < 1 || ino > this.inodesCount)
+      throw corrupt(this.source, `inode number ${ino} is out of range (1..${this.inodesCount})`);
     const group = Math.floor((ino - 1) / this.inodesPerGroup);
     const index = (ino - 1) % this.inodesPerGroup;
     const table = this.inodeTableBlock(group);
     const off = table * this.blockSize + index * this.inodeSize;
-    if (table < this.firstDataBlock || !Number.isSafeInteger(off) || off + this.inodeSize > this.blocksCount * this.blockSize) {
+    if (
+      table < this.firstDataBlock ||
+      !Number.isSafeInteger(off) ||
+      off + this.inodeSize > this.blocksCount * this.blockSize
+    ) {
       throw corrupt(this.source, `inode ${ino} lies outside the file system (inode table at block ${table})`);
     }
     const raw = this.source.read(off, this.inodeSize);
     const sizeHi = u32le(raw, 0x6c, "ext4 i_size_high");
-    if (sizeHi >= 2 ** 21) throw new ImageError("LIMIT", `${this.source.name}: inode ${ino} claims a size beyond 2^53 bytes`, FORMAT, off);
+    if (sizeHi >= 2 ** 21)
+      throw new ImageError("LIMIT", `${this.source.name}: inode ${ino} claims a size beyond 2^53 bytes`, FORMAT, off);
     return {
       ino,
       mode: u16le(raw, 0x0, "ext4 i_mode"),
@@ -254,15 +288,27 @@ class ExtFileSystem implements FileSystem {
     return map;
   }
 
-  private walkExtents(inode: Inode, node: Uint8Array, parentDepth: number, from: number, to: number, map: number[], budget: { steps: number }): void {
-    if (++budget.steps > MAX_WALK_STEPS) throw new ImageError("LIMIT", `${this.source.name}: extent tree of inode ${inode.ino} is too large`, FORMAT);
+  private walkExtents(
+    inode: Inode,
+    node: Uint8Array,
+    parentDepth: number,
+    from: number,
+    to: number,
+    map: number[],
+    budget: { steps: number },
+  ): void {
+    if (++budget.steps > MAX_WALK_STEPS)
+      throw new ImageError("LIMIT", `${this.source.name}: extent tree of inode ${inode.ino} is too large`, FORMAT);
     const where = `extent tree of inode ${inode.ino}`;
-    if (u16le(node, 0, "ext4 eh_magic") !== EXTENT_MAGIC) throw corrupt(this.source, `${where}: bad extent header magic`);
+    if (u16le(node, 0, "ext4 eh_magic") !== EXTENT_MAGIC)
+      throw corrupt(this.source, `${where}: bad extent header magic`);
     const entries = u16le(node, 2, "ext4 eh_entries");
     const depth = u16le(node, 6, "ext4 eh_depth");
     // Depth must fall by one at every level: that alone rules out cycles.
-    if (depth >= parentDepth || depth > MAX_EXTENT_DEPTH) throw corrupt(this.source, `${where}: depth ${depth} below a node of depth ${parentDepth}`);
-    if (12 + entries * 12 > node.length) throw corrupt(this.source, `${where}: ${entries} entries do not fit in the node`);
+    if (depth >= parentDepth || depth > MAX_EXTENT_DEPTH)
+      throw corrupt(this.source, `${where}: depth ${depth} below a node of depth ${parentDepth}`);
+    if (12 + entries * 12 > node.length)
+      throw corrupt(this.source, `${where}: ${entries} entries do not fit in the node`);
     let previous = -1;
     for (let k = 0; k < entries; k++) {
       const e = 12 + k * 12;
@@ -276,10 +322,12 @@ class ExtFileSystem implements FileSystem {
         if (unwritten) len -= 32768;
         const start = u16le(node, e + 6, "ext4 ee_start_hi") * 2 ** 32 + u32le(node, e + 8, "ext4 ee_start_lo");
         if (unwritten || logical >= to || logical + len <= from) continue; // unwritten extents read as zeros
-        if (start < this.firstDataBlock || start + len > this.blocksCount) throw corrupt(this.source, `${where}: extent at block ${start} (+${len}) is outside the file system`);
+        if (start < this.firstDataBlock || start + len > this.blocksCount)
+          throw corrupt(this.source, `${where}: extent at block ${start} (+${len}) is outside the file system`);
         for (let b = Math.max(logical, from); b < Math.min(logical + len, to); b++) map[b] = start + (b - logical);
       } else {
-        const next = k + 1 < entries ? u32le(node, e + 12, "ext4 extent index logical block") : Number.POSITIVE_INFINITY;
+        const next =
+          k + 1 < entries ? u32le(node, e + 12, "ext4 extent index logical block") : Number.POSITIVE_INFINITY;
         if (next <= from || logical >= to) continue;
         const child = u16le(node, e + 8, "ext4 ei_leaf_hi") * 2 ** 32 + u32le(node, e + 4, "ext4 ei_leaf_lo");
         this.walkExtents(inode, this.readBlocks(child, 1, where), depth, from, to, map, budget);
@@ -300,19 +348,23 @@ class ExtFileSystem implements FileSystem {
         return;
       }
       if (level === 0) {
-        if (ptr < this.firstDataBlock || ptr >= this.blocksCount) throw corrupt(this.source, `${where}: block ${ptr} is outside the file system`);
+        if (ptr < this.firstDataBlock || ptr >= this.blocksCount)
+          throw corrupt(this.source, `${where}: block ${ptr} is outside the file system`);
         map[next++] = ptr;
         return;
       }
       const block = this.readBlocks(ptr, 1, where);
-      for (let k = 0; k < perBlock && next < map.length; k++) fill(u32le(block, k * 4, "ext4 indirect block pointer"), level - 1);
+      for (let k = 0; k < perBlock && next < map.length; k++)
+        fill(u32le(block, k * 4, "ext4 indirect block pointer"), level - 1);
     };
-    for (let k = 0; k < 15 && next < map.length; k++) fill(u32le(iblock, k * 4, "ext4 i_block pointer"), k < 12 ? 0 : k - 11);
+    for (let k = 0; k < 15 && next < map.length; k++)
+      fill(u32le(iblock, k * 4, "ext4 i_block pointer"), k < 12 ? 0 : k - 11);
   }
 
   /** Bytes 0 … length-1 of an inode's data. */
   private readData(inode: Inode, length: number): Uint8Array {
-    if (inode.flags & ENCRYPT_FL) throw new ImageError("UNSUPPORTED", `${this.source.name}: inode ${inode.ino} is encrypted`, FORMAT);
+    if (inode.flags & ENCRYPT_FL)
+      throw new ImageError("UNSUPPORTED", `${this.source.name}: inode ${inode.ino} is encrypted`, FORMAT);
     if (inode.flags & INLINE_DATA_FL) return this.inlineData(inode, length);
     const bs = this.blockSize;
     const count = Math.ceil(length / bs);
@@ -338,7 +390,8 @@ class ExtFileSystem implements FileSystem {
     const head = bytesAt(inode.raw, I_BLOCK, I_BLOCK_SIZE, "ext4 inline data");
     if (length <= I_BLOCK_SIZE) return head.slice(0, length);
     const tail = this.inlineXattr(inode);
-    if (I_BLOCK_SIZE + tail.length < length) throw corrupt(this.source, `inode ${inode.ino}: inline data shorter than its size ${length}`);
+    if (I_BLOCK_SIZE + tail.length < length)
+      throw corrupt(this.source, `inode ${inode.ino}: inline data shorter than its size ${length}`);
     const out = new Uint8Array(length);
     out.set(head, 0);
     out.set(tail.subarray(0, length - I_BLOCK_SIZE), I_BLOCK_SIZE);
@@ -363,7 +416,12 @@ class ExtFileSystem implements FileSystem {
       const valueSize = u32le(raw, e + 8, "ext4 xattr value size");
       const name = text(bytesAt(raw, e + 16, nameLen, "ext4 xattr name"));
       if (index === 7 && name === "data") {
-        if (valueInum !== 0) throw new ImageError("UNSUPPORTED", `${this.source.name}: inode ${inode.ino} keeps inline data in an xattr inode`, FORMAT);
+        if (valueInum !== 0)
+          throw new ImageError(
+            "UNSUPPORTED",
+            `${this.source.name}: inode ${inode.ino} keeps inline data in an xattr inode`,
+            FORMAT,
+          );
         return bytesAt(raw, base + valueOff, valueSize, "ext4 system.data value");
       }
       e += (16 + nameLen + 3) & ~3;
@@ -381,17 +439,34 @@ class ExtFileSystem implements FileSystem {
       // 64 KiB blocks cannot store their own size in 16 bits (ext4_rec_len_from_disk).
       if (this.blockSize >= 65536 && (recLen === 65535 || recLen === 0)) recLen = this.blockSize;
       else recLen = (recLen & 65532) | ((recLen & 3) << 16);
-      const nameLen = filetype ? u8(buf, pos + 6, "ext4 dirent name_len") : u16le(buf, pos + 6, "ext4 dirent name_len") & 0xff;
+      const nameLen = filetype
+        ? u8(buf, pos + 6, "ext4 dirent name_len")
+        : u16le(buf, pos + 6, "ext4 dirent name_len") & 0xff;
       if (recLen < 12 || pos + recLen > buf.length || 8 + nameLen > recLen) {
-        throw corrupt(this.source, `directory inode ${dir.ino}: bad entry at byte ${pos} (rec_len ${recLen}, name_len ${nameLen})`);
+        throw corrupt(
+          this.source,
+          `directory inode ${dir.ino}: bad entry at byte ${pos} (rec_len ${recLen}, name_len ${nameLen})`,
+        );
       }
       // Inode 0: unused space, htree index blocks, the metadata_csum tail; all skipped.
       if (ino !== 0 && nameLen > 0) {
         const name = text(bytesAt(buf, pos + 8, nameLen, "ext4 dirent name"));
         if (name !== "." && name !== "..") {
-          if (ino > this.inodesCount) throw corrupt(this.source, `directory inode ${dir.ino}: entry '${name}' points to inode ${ino}, out of range`);
-          if (out.size >= MAX_DIR_ENTRIES) throw new ImageError("LIMIT", `${this.source.name}: directory inode ${dir.ino} has more than ${MAX_DIR_ENTRIES} entries`, FORMAT);
-          out.set(name, { ino, kind: filetype ? kindOfDirentType(u8(buf, pos + 7, "ext4 dirent file_type")) : undefined });
+          if (ino > this.inodesCount)
+            throw corrupt(
+              this.source,
+              `directory inode ${dir.ino}: entry '${name}' points to inode ${ino}, out of range`,
+            );
+          if (out.size >= MAX_DIR_ENTRIES)
+            throw new ImageError(
+              "LIMIT",
+              `${this.source.name}: directory inode ${dir.ino} has more than ${MAX_DIR_ENTRIES} entries`,
+              FORMAT,
+            );
+          out.set(name, {
+            ino,
+            kind: filetype ? kindOfDirentType(u8(buf, pos + 7, "ext4 dirent file_type")) : undefined,
+          });
         }
       }
       pos += recLen;
@@ -401,7 +476,8 @@ class ExtFileSystem implements FileSystem {
   private entries(dir: Inode): Map<string, DirRecord> {
     const cached = this.dirCache.get(dir.ino);
     if (cached) return cached;
-    if (dir.size > MAX_DIRECTORY_BYTES) throw new ImageError("LIMIT", `${this.source.name}: directory inode ${dir.ino} is ${dir.size} bytes`, FORMAT);
+    if (dir.size > MAX_DIRECTORY_BYTES)
+      throw new ImageError("LIMIT", `${this.source.name}: directory inode ${dir.ino} is ${dir.size} bytes`, FORMAT);
     const out = new Map<string, DirRecord>();
     if (dir.flags & INLINE_DATA_FL) {
       // Inline directories: a 4-byte parent inode number, entries in the rest of i_block, and more
@@ -410,9 +486,11 @@ class ExtFileSystem implements FileSystem {
       const tail = this.inlineXattr(dir);
       if (tail.length > 0) this.parseEntries(tail, dir, out);
     } else {
-      if (dir.size % this.blockSize !== 0) throw corrupt(this.source, `directory inode ${dir.ino} has size ${dir.size}, not a multiple of the block size`);
+      if (dir.size % this.blockSize !== 0)
+        throw corrupt(this.source, `directory inode ${dir.ino} has size ${dir.size}, not a multiple of the block size`);
       const data = this.readData(dir, dir.size);
-      for (let off = 0; off < data.length; off += this.blockSize) this.parseEntries(data.subarray(off, off + this.blockSize), dir, out);
+      for (let off = 0; off < data.length; off += this.blockSize)
+        this.parseEntries(data.subarray(off, off + this.blockSize), dir, out);
     }
     if (this.dirCache.size >= DIR_CACHE_SIZE) this.dirCache.delete(this.dirCache.keys().next().value as number);
     this.dirCache.set(dir.ino, out);
@@ -459,29 +537,38 @@ class ExtFileSystem implements FileSystem {
 
   readdir(path: string): DirEntry[] {
     const inode = this.need(path);
-    if (kindOfMode(inode.mode) !== "dir") throw new ImageError("CORRUPT", `${this.source.name}: '${path}' is not a directory`, FORMAT);
+    if (kindOfMode(inode.mode) !== "dir")
+      throw new ImageError("CORRUPT", `${this.source.name}: '${path}' is not a directory`, FORMAT);
     const result: DirEntry[] = [];
-    for (const [name, rec] of this.entries(inode)) result.push({ name, kind: rec.kind ?? kindOfMode(this.inode(rec.ino).mode) });
+    for (const [name, rec] of this.entries(inode))
+      result.push({ name, kind: rec.kind ?? kindOfMode(this.inode(rec.ino).mode) });
     return result;
   }
 
   readlink(path: string): string {
     const inode = this.need(path);
-    if (kindOfMode(inode.mode) !== "symlink") throw new ImageError("CORRUPT", `${this.source.name}: '${path}' is not a symlink`, FORMAT);
-    if (inode.size > MAX_SYMLINK_BYTES) throw new ImageError("LIMIT", `${this.source.name}: symlink '${path}' is ${inode.size} bytes long`, FORMAT);
+    if (kindOfMode(inode.mode) !== "symlink")
+      throw new ImageError("CORRUPT", `${this.source.name}: '${path}' is not a symlink`, FORMAT);
+    if (inode.size > MAX_SYMLINK_BYTES)
+      throw new ImageError("LIMIT", `${this.source.name}: symlink '${path}' is ${inode.size} bytes long`, FORMAT);
     // A fast symlink keeps its target in i_block: no extents, no inline data, and no data blocks
     // (i_blocks counts only an xattr block, if any) — the kernel's ext4_inode_is_fast_symlink().
     const iBlocks = u32le(inode.raw, 0x1c, "ext4 i_blocks_lo");
     const aclBlocks = u32le(inode.raw, 0x68, "ext4 i_file_acl_lo") !== 0 ? this.blockSize / 512 : 0;
-    const fast = (inode.flags & (EXTENTS_FL | INLINE_DATA_FL)) === 0 && inode.size < I_BLOCK_SIZE && iBlocks - aclBlocks === 0;
-    const target = fast ? bytesAt(inode.raw, I_BLOCK, inode.size, "ext4 fast symlink") : this.readData(inode, inode.size);
+    const fast =
+      (inode.flags & (EXTENTS_FL | INLINE_DATA_FL)) === 0 && inode.size < I_BLOCK_SIZE && iBlocks - aclBlocks === 0;
+    const target = fast
+      ? bytesAt(inode.raw, I_BLOCK, inode.size, "ext4 fast symlink")
+      : this.readData(inode, inode.size);
     return text(target);
   }
 
   readFile(path: string, maxBytes: number): Uint8Array {
     const inode = this.need(path);
-    if (kindOfMode(inode.mode) !== "file") throw new ImageError("CORRUPT", `${this.source.name}: '${path}' is not a regular file`, FORMAT);
-    if (inode.size > maxBytes) throw new ImageError("LIMIT", `${this.source.name}: '${path}' is larger than ${maxBytes} bytes`, FORMAT);
+    if (kindOfMode(inode.mode) !== "file")
+      throw new ImageError("CORRUPT", `${this.source.name}: '${path}' is not a regular file`, FORMAT);
+    if (inode.size > maxBytes)
+      throw new ImageError("LIMIT", `${this.source.name}: '${path}' is larger than ${maxBytes} bytes`, FORMAT);
     return this.readData(inode, inode.size);
   }
 }

@@ -12,7 +12,10 @@ export function openImage(path: string, options: OpenOptions): ImageTree {
     st = statSync(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new ImageError(code === "ENOENT" ? "NOT_FOUND" : "IO", `Failed to open image '${path}': ${(e as Error).message}`);
+    throw new ImageError(
+      code === "ENOENT" ? "NOT_FOUND" : "IO",
+      `Failed to open image '${path}': ${(e as Error).message}`,
+    );
   }
   if (st.isDirectory()) return new DirectoryImage(path);
   if ((st.isFile() && path.endsWith(".raw")) || st.isBlockDevice()) return openRawImage(path, options);

@@ -52,7 +52,10 @@ function children(buf: Uint8Array, parent: Tlv): Tlv[] {
 }
 
 function expect(t: Tlv | undefined, tag: number, what: string): Tlv {
-  if (!t || t.tag !== tag) throw new DerError(`${what}: expected tag 0x${tag.toString(16)}, found ${t ? `0x${t.tag.toString(16)}` : "nothing"}`);
+  if (!t || t.tag !== tag)
+    throw new DerError(
+      `${what}: expected tag 0x${tag.toString(16)}, found ${t ? `0x${t.tag.toString(16)}` : "nothing"}`,
+    );
   return t;
 }
 
@@ -106,7 +109,8 @@ export function parsePkcs7(der: Uint8Array): SignerInfo {
   expect(parts[0], 0x02, "SignedData version");
   expect(parts[1], 0x31, "digestAlgorithms");
   const encap = children(der, expect(parts[2], 0x30, "encapContentInfo"));
-  if (oidHex(der, expect(encap[0], 0x06, "eContentType")) !== OID_DATA) throw new DerError("signed content is not id-data");
+  if (oidHex(der, expect(encap[0], 0x06, "eContentType")) !== OID_DATA)
+    throw new DerError("signed content is not id-data");
   let embedded: Uint8Array | undefined;
   if (encap[1]) embedded = content(der, expect(children(der, expect(encap[1], 0xa0, "eContent"))[0], 0x04, "eContent"));
   const signerSet = parts[parts.length - 1];
@@ -115,7 +119,10 @@ export function parsePkcs7(der: Uint8Array): SignerInfo {
   const si = children(der, expect(signers[0], 0x30, "SignerInfo"));
   expect(si[0], 0x02, "SignerInfo version");
   if (!si[1] || (si[1].tag !== 0x30 && si[1].tag !== 0x80)) throw new DerError("SignerInfo: bad signer identifier");
-  const digestOid = oidHex(der, expect(children(der, expect(si[2], 0x30, "digestAlgorithm"))[0], 0x06, "digestAlgorithm"));
+  const digestOid = oidHex(
+    der,
+    expect(children(der, expect(si[2], 0x30, "digestAlgorithm"))[0], 0x06, "digestAlgorithm"),
+  );
   const digest = DIGESTS[digestOid];
   if (!digest) throw new DerError(`digest algorithm ${digestOid} is not supported (sha224/256/384/512)`);
   let k = 3;
@@ -133,22 +140,38 @@ export function parsePkcs7(der: Uint8Array): SignerInfo {
       if (id === OID_MESSAGE_DIGEST) messageDigest = content(der, expect(value, 0x04, "messageDigest"));
       if (id === OID_CONTENT_TYPE) contentTypeOk = oidHex(der, expect(value, 0x06, "contentType")) === OID_DATA;
     }
-    if (!messageDigest || !contentTypeOk) throw new DerError("signed attributes lack messageDigest or contentType id-data");
+    if (!messageDigest || !contentTypeOk)
+      throw new DerError("signed attributes lack messageDigest or contentType id-data");
     k++;
   }
-  const sigOid = oidHex(der, expect(children(der, expect(si[k], 0x30, "signatureAlgorithm"))[0], 0x06, "signatureAlgorithm"));
+  const sigOid = oidHex(
+    der,
+    expect(children(der, expect(si[k], 0x30, "signatureAlgorithm"))[0], 0x06, "signatureAlgorithm"),
+  );
   const family = SIGNATURES[sigOid];
   if (!family) throw new DerError(`signature algorithm ${sigOid} is not supported (RSA PKCS#1 v1.5, ECDSA)`);
   const signature = content(der, expect(si[k + 1], 0x04, "signature"));
-  return { digest, family, signature, ...(signedAttributes && { signedAttributes }), ...(messageDigest && { messageDigest }), ...(embedded && { embedded }) };
+  return {
+    digest,
+    family,
+    signature,
+    ...(signedAttributes && { signedAttributes }),
+    ...(messageDigest && { messageDigest }),
+    ...(embedded && { embedded }),
+  };
 }
 
 /** The first certificate whose key made `signer`'s signature over `data`, or undefined. */
-export function findSigner(signer: SignerInfo, data: Uint8Array, certificates: readonly X509Certificate[]): X509Certificate | undefined {
+export function findSigner(
+  signer: SignerInfo,
+  data: Uint8Array,
+  certificates: readonly X509Certificate[],
+): X509Certificate | undefined {
   if (signer.embedded && Buffer.compare(signer.embedded, data) !== 0) return undefined;
   let signed = data;
   if (signer.signedAttributes) {
-    if (Buffer.compare(createHash(signer.digest).update(data).digest(), signer.messageDigest as Uint8Array) !== 0) return undefined;
+    if (Buffer.compare(createHash(signer.digest).update(data).digest(), signer.messageDigest as Uint8Array) !== 0)
+      return undefined;
     signed = signer.signedAttributes;
   }
   for (const cert of certificates) {

@@ -41,8 +41,13 @@ function probeFileSystem(source: ByteSource): (typeof MAGICS)[number] | undefine
 
 function openFileSystem(source: ByteSource, what: string): FileSystem {
   const kind = probeFileSystem(source);
-  if (!kind) throw new ImageError("BAD_MAGIC", `${source.name}: ${what} holds no file system we know (squashfs, erofs, ext2/3/4)`);
-  if (!kind.open) throw new ImageError("UNSUPPORTED", `${source.name}: ${what} is ${kind.name}, which cannot be read`, kind.name);
+  if (!kind)
+    throw new ImageError(
+      "BAD_MAGIC",
+      `${source.name}: ${what} holds no file system we know (squashfs, erofs, ext2/3/4)`,
+    );
+  if (!kind.open)
+    throw new ImageError("UNSUPPORTED", `${source.name}: ${what} is ${kind.name}, which cannot be read`, kind.name);
   return kind.open(source);
 }
 
@@ -70,7 +75,12 @@ export interface OpenOptions {
  * read of a file system with dm-verity data goes through the verified view (verity-setup.ts).
  * `sidePrefix` is the image path without ".raw", for NAME.roothash & co.; undefined: no side files.
  */
-function dissect(source: ByteSource, options: OpenOptions, imageName: string, sidePrefix: string | undefined): Dissected {
+function dissect(
+  source: ByteSource,
+  options: OpenOptions,
+  imageName: string,
+  sidePrefix: string | undefined,
+): Dissected {
   const opened: Array<{ close(): void }> = [];
   const levels: Protection["level"][] = [];
   const details: string[] = [];
@@ -83,9 +93,16 @@ function dissect(source: ByteSource, options: OpenOptions, imageName: string, si
     return p.source;
   };
   const side = (designator: "root" | "usr"): Pick<VerityInputs, "rootHashFile" | "p7sFile"> =>
-    sidePrefix === undefined ? {} : { rootHashFile: `${sidePrefix}.${designator}hash`, p7sFile: `${sidePrefix}.${designator}hash.p7s` };
+    sidePrefix === undefined
+      ? {}
+      : { rootHashFile: `${sidePrefix}.${designator}hash`, p7sFile: `${sidePrefix}.${designator}hash.p7s` };
   const protection = (): Protection => ({
-    level: levels.includes("unprotected") || levels.length === 0 ? "unprotected" : levels.includes("verity") ? "verity" : "signed",
+    level:
+      levels.includes("unprotected") || levels.length === 0
+        ? "unprotected"
+        : levels.includes("verity")
+          ? "verity"
+          : "signed",
     details,
     notes,
     unchecked: notes.length > 0,
@@ -100,32 +117,54 @@ function dissect(source: ByteSource, options: OpenOptions, imageName: string, si
         opened.push(h);
         hash = { source: h, name: `${sidePrefix}.verity` };
       }
-      const sigBytes = sidePrefix === undefined ? undefined : readSideFile(`${sidePrefix}.verity-sig`, MAX_SIG_PARTITION);
+      const sigBytes =
+        sidePrefix === undefined ? undefined : readSideFile(`${sidePrefix}.verity-sig`, MAX_SIG_PARTITION);
       if (sigBytes) sigJson = { bytes: sigBytes, name: `${sidePrefix}.verity-sig` };
-      const data = guard({ data: source, label: "image", ...side("root"), ...(hash && { hash }), ...(sigJson && { sigJson }) });
+      const data = guard({
+        data: source,
+        label: "image",
+        ...side("root"),
+        ...(hash && { hash }),
+        ...(sigJson && { sigJson }),
+      });
       const fs = openFileSystem(data, "the image");
       return { root: fs, description: fs.fsType, protection: protection(), opened };
     }
     const table = gpt ?? readMbr(source);
     if (!table) {
-      throw new ImageError("BAD_MAGIC", `${source.name}: neither a partition table (GPT, MBR) nor a file system we know (squashfs, erofs, ext2/3/4)`);
+      throw new ImageError(
+        "BAD_MAGIC",
+        `${source.name}: neither a partition table (GPT, MBR) nor a file system we know (squashfs, erofs, ext2/3/4)`,
+      );
     }
     const chosen = selectPartitions(table, options.architecture, source.name);
     const open = (p: Selected, designator: "root" | "usr"): FileSystem => {
       const hashPart = chosen.verity.find((v) => v.designator === `${designator}-verity`);
       const sigPart = chosen.verity.find((v) => v.designator === `${designator}-verity-sig`);
-      const inputs: VerityInputs = { data: sliceSource(source, p.offset, p.size, `partition ${p.index} ${p.role}`), label: p.role, ...side(designator) };
+      const inputs: VerityInputs = {
+        data: sliceSource(source, p.offset, p.size, `partition ${p.index} ${p.role}`),
+        label: p.role,
+        ...side(designator),
+      };
       if (hashPart) {
-        inputs.hash = { source: sliceSource(source, hashPart.offset, hashPart.size, `partition ${hashPart.index} ${hashPart.role}`), name: `partition ${hashPart.index} (${hashPart.role})` };
+        inputs.hash = {
+          source: sliceSource(source, hashPart.offset, hashPart.size, `partition ${hashPart.index} ${hashPart.role}`),
+          name: `partition ${hashPart.index} (${hashPart.role})`,
+        };
         if (table.scheme === "gpt") inputs.uuids = { data: p.uuid, hash: hashPart.uuid };
       }
-      if (sigPart) inputs.sigJson = { bytes: source.read(sigPart.offset, Math.min(sigPart.size, MAX_SIG_PARTITION)), name: `partition ${sigPart.index} (${sigPart.role})` };
+      if (sigPart)
+        inputs.sigJson = {
+          bytes: source.read(sigPart.offset, Math.min(sigPart.size, MAX_SIG_PARTITION)),
+          name: `partition ${sigPart.index} (${sigPart.role})`,
+        };
       return openFileSystem(guard(inputs), `partition ${p.index} (${p.role})`);
     };
     const root = chosen.root && open(chosen.root, "root");
     const usr = chosen.usr && open(chosen.usr, "usr");
     // e.g. "root-x86-64 (erofs)"; the label only when it says more than the role (A/B versions).
-    const name = (p: Selected, fs: FileSystem): string => `${p.role}${p.label && p.label !== p.role ? ` '${p.label}'` : ""} (${fs.fsType})`;
+    const name = (p: Selected, fs: FileSystem): string =>
+      `${p.role}${p.label && p.label !== p.role ? ` '${p.label}'` : ""} (${fs.fsType})`;
     const parts: string[] = [];
     if (chosen.root && root) parts.push(name(chosen.root, root));
     if (chosen.usr && usr) parts.push(name(chosen.usr, usr));
@@ -212,21 +251,34 @@ function deviceSource(path: string): ByteSource & { close(): void } {
     const major = (rdev >> 8) & 0xfff;
     const minor = (rdev & 0xff) | ((rdev >> 12) & 0xfff00);
     const size = Number(readFileSync(`/sys/dev/block/${major}:${minor}/size`, "utf8").trim()) * 512;
-    if (!Number.isSafeInteger(size) || size <= 0) throw new Error(`cannot determine the size of block device (${size})`);
+    if (!Number.isSafeInteger(size) || size <= 0)
+      throw new Error(`cannot determine the size of block device (${size})`);
     const name = path;
     return {
       name,
       size,
       read(offset, length) {
-        if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > size) {
-          throw new ImageError("TRUNCATED", `read of ${length} bytes at offset ${offset} is outside ${name} (size ${size})`, undefined, offset);
+        if (
+          !Number.isSafeInteger(offset) ||
+          !Number.isSafeInteger(length) ||
+          offset < 0 ||
+          length < 0 ||
+          offset + length > size
+        ) {
+          throw new ImageError(
+            "TRUNCATED",
+            `read of ${length} bytes at offset ${offset} is outside ${name} (size ${size})`,
+            undefined,
+            offset,
+          );
         }
         if (fd === undefined) throw new ImageError("IO", `Image '${name}' is already closed`);
         chargeRead(length);
         const buf = Buffer.alloc(length);
         for (let n = 0; n < length; ) {
           const r = readSync(fd, buf, n, length - n, offset + n);
-          if (r === 0) throw new ImageError("TRUNCATED", `${name} ended at offset ${offset + n}`, undefined, offset + n);
+          if (r === 0)
+            throw new ImageError("TRUNCATED", `${name} ended at offset ${offset + n}`, undefined, offset + n);
           n += r;
         }
         return new Uint8Array(buf.buffer, buf.byteOffset, length);
@@ -273,7 +325,14 @@ export function chunkedSource<S extends ByteSource>(source: S): S {
     return c;
   };
   const prefetch = (offset: number, length: number): void => {
-    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length <= 0 || offset + length > source.size) return;
+    if (
+      !Number.isSafeInteger(offset) ||
+      !Number.isSafeInteger(length) ||
+      offset < 0 ||
+      length <= 0 ||
+      offset + length > source.size
+    )
+      return;
     let first = Math.floor(offset / CHUNK);
     let last = Math.floor((offset + length - 1) / CHUNK);
     while (first <= last && chunks.has(first)) first++;
@@ -286,12 +345,20 @@ export function chunkedSource<S extends ByteSource>(source: S): S {
     } catch {
       return;
     }
-    for (let i = first; i <= last; i++) if (!chunks.has(i)) keep(i, bytes.subarray((i - first) * CHUNK, (i - first + 1) * CHUNK));
+    for (let i = first; i <= last; i++)
+      if (!chunks.has(i)) keep(i, bytes.subarray((i - first) * CHUNK, (i - first + 1) * CHUNK));
   };
   const read = (offset: number, length: number): Uint8Array => {
     const first = Math.floor(offset / CHUNK);
     const last = Math.floor((offset + Math.max(length, 1) - 1) / CHUNK);
-    if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > source.size || last - first > 1) {
+    if (
+      !Number.isSafeInteger(offset) ||
+      !Number.isSafeInteger(length) ||
+      offset < 0 ||
+      length < 0 ||
+      offset + length > source.size ||
+      last - first > 1
+    ) {
       return source.read(offset, length);
     }
     try {
@@ -327,7 +394,13 @@ function openSource(path: string): ByteSource & { close(): void } {
 export function openRawImage(path: string, options: OpenOptions): ImageTree {
   const source = openSource(path);
   try {
-    return fromSource(source, options, path, () => source.close(), path.endsWith(".raw") ? path.slice(0, -4) : undefined);
+    return fromSource(
+      source,
+      options,
+      path,
+      () => source.close(),
+      path.endsWith(".raw") ? path.slice(0, -4) : undefined,
+    );
   } catch (e) {
     source.close();
     throw namingImage(e, path);
@@ -341,11 +414,22 @@ function namingImage(e: unknown, path: string): unknown {
 }
 
 /** The same over any byte source (tests and fuzzing use bytesSource); no side files. */
-export function openRawSource(source: ByteSource, options: OpenOptions, name = source.name, release: () => void = () => {}): ImageTree {
+export function openRawSource(
+  source: ByteSource,
+  options: OpenOptions,
+  name = source.name,
+  release: () => void = () => {},
+): ImageTree {
   return fromSource(source, options, name, release, undefined);
 }
 
-function fromSource(source: ByteSource, options: OpenOptions, name: string, release: () => void, sidePrefix: string | undefined): ImageTree {
+function fromSource(
+  source: ByteSource,
+  options: OpenOptions,
+  name: string,
+  release: () => void,
+  sidePrefix: string | undefined,
+): ImageTree {
   const { root, usr, description, protection, opened } = dissect(source, options, name, sidePrefix);
   return new RawImage(name, description, protection, root, usr, () => {
     for (const o of opened) o.close();

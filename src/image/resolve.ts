@@ -26,7 +26,8 @@ export function resolveInImage(tree: ImageTree, path: string, followLast = true)
   const starts: number[] = [];
   let hops = 0;
   while (todo.length > 0) {
-    if (todo.length + starts.length > MAX_PATH_DEPTH) throw new ImageError("LIMIT", `Path '${path}' is too deep in ${tree.source}`);
+    if (todo.length + starts.length > MAX_PATH_DEPTH)
+      throw new ImageError("LIMIT", `Path '${path}' is too deep in ${tree.source}`);
     chargeStep();
     const name = todo.pop() as string;
     if (name === "..") {
@@ -34,11 +35,16 @@ export function resolveInImage(tree: ImageTree, path: string, followLast = true)
       continue;
     }
     const candidate = `${done}/${name}`;
-    if (candidate.length > MAX_SYMLINK_BYTES) throw new ImageError("LIMIT", `Path '${path}' resolves to more than ${MAX_SYMLINK_BYTES} characters in ${tree.source}`);
+    if (candidate.length > MAX_SYMLINK_BYTES)
+      throw new ImageError(
+        "LIMIT",
+        `Path '${path}' resolves to more than ${MAX_SYMLINK_BYTES} characters in ${tree.source}`,
+      );
     const st = tree.lstat(candidate);
     if (!st) return undefined;
     if (st.kind === "symlink" && (todo.length > 0 || followLast)) {
-      if (++hops > MAX_SYMLINK_HOPS) throw new ImageError("LOOP", `Too many levels of symbolic links resolving '${path}' in ${tree.source}`);
+      if (++hops > MAX_SYMLINK_HOPS)
+        throw new ImageError("LOOP", `Too many levels of symbolic links resolving '${path}' in ${tree.source}`);
       chargeHop();
       const target = tree.readlink(candidate);
       if (target.startsWith("/")) {

@@ -241,43 +241,66 @@ class Squashfs implements FileSystem {
 
   constructor(private readonly source: ByteSource) {
     const name = source.name;
-    if (source.size < SUPERBLOCK_SIZE) throw new ImageError("TRUNCATED", `${name}: too small for a squashfs superblock`, FORMAT, 0);
+    if (source.size < SUPERBLOCK_SIZE)
+      throw new ImageError("TRUNCATED", `${name}: too small for a squashfs superblock`, FORMAT, 0);
     const sb = source.read(0, SUPERBLOCK_SIZE);
     if (u32le(sb, 0, "s_magic") !== MAGIC) throw new ImageError("BAD_MAGIC", `${name}: no squashfs magic`, FORMAT, 0);
     const major = u16le(sb, 28, "s_major");
     const minor = u16le(sb, 30, "s_minor");
-    if (major !== 4 || minor !== 0) throw new ImageError("UNSUPPORTED", `${name}: squashfs version ${major}.${minor} is not supported (only 4.0)`, FORMAT, 28);
+    if (major !== 4 || minor !== 0)
+      throw new ImageError(
+        "UNSUPPORTED",
+        `${name}: squashfs version ${major}.${minor} is not supported (only 4.0)`,
+        FORMAT,
+        28,
+      );
 
     this.blockSize = u32le(sb, 12, "block_size");
     const blockLog = u16le(sb, 22, "block_log");
-    if (this.blockSize < 4096 || this.blockSize > 1 << 20 || (this.blockSize & (this.blockSize - 1)) !== 0) throw this.corrupt(`block size ${this.blockSize} is not a power of two between 4 KiB and 1 MiB`, 12);
-    if (1 << blockLog !== this.blockSize) throw this.corrupt(`block_log ${blockLog} does not match block size ${this.blockSize}`, 22);
+    if (this.blockSize < 4096 || this.blockSize > 1 << 20 || (this.blockSize & (this.blockSize - 1)) !== 0)
+      throw this.corrupt(`block size ${this.blockSize} is not a power of two between 4 KiB and 1 MiB`, 12);
+    if (1 << blockLog !== this.blockSize)
+      throw this.corrupt(`block_log ${blockLog} does not match block size ${this.blockSize}`, 22);
 
     this.compression = u16le(sb, 20, "compression_id");
     const compressor = COMPRESSORS[this.compression];
-    if (compressor === undefined) throw new ImageError("UNSUPPORTED", `${name}: unknown squashfs compressor id ${this.compression}`, FORMAT, 20);
+    if (compressor === undefined)
+      throw new ImageError("UNSUPPORTED", `${name}: unknown squashfs compressor id ${this.compression}`, FORMAT, 20);
     this.fsType = `squashfs (${compressor})`;
 
     this.bytesUsed = u64le(sb, 40, "bytes_used");
-    if (this.bytesUsed > source.size) throw new ImageError("TRUNCATED", `${name}: squashfs claims ${this.bytesUsed} bytes, image has ${source.size}`, FORMAT, 40);
-    if (this.bytesUsed < SUPERBLOCK_SIZE) throw this.corrupt(`bytes_used ${this.bytesUsed} is smaller than the superblock`, 40);
+    if (this.bytesUsed > source.size)
+      throw new ImageError(
+        "TRUNCATED",
+        `${name}: squashfs claims ${this.bytesUsed} bytes, image has ${source.size}`,
+        FORMAT,
+        40,
+      );
+    if (this.bytesUsed < SUPERBLOCK_SIZE)
+      throw this.corrupt(`bytes_used ${this.bytesUsed} is smaller than the superblock`, 40);
     const inodeStart = u64le(sb, 64, "inode_table_start");
     const dirStart = u64le(sb, 72, "directory_table_start");
-    if (inodeStart < SUPERBLOCK_SIZE || inodeStart >= dirStart || dirStart > this.bytesUsed) throw this.corrupt(`inode table at ${inodeStart} and directory table at ${dirStart} are not in order inside ${this.bytesUsed} bytes`, 64);
+    if (inodeStart < SUPERBLOCK_SIZE || inodeStart >= dirStart || dirStart > this.bytesUsed)
+      throw this.corrupt(
+        `inode table at ${inodeStart} and directory table at ${dirStart} are not in order inside ${this.bytesUsed} bytes`,
+        64,
+      );
     for (const [off, field] of [
       [48, "id_table_start"],
       [56, "xattr_id_table_start"],
       [88, "export_table_start"],
     ] as const) {
       const start = optionalStart(sb, off, field);
-      if (start !== undefined && (start < dirStart || start > this.bytesUsed)) throw this.corrupt(`${field} ${start} is outside the image`, off);
+      if (start !== undefined && (start < dirStart || start > this.bytesUsed))
+        throw this.corrupt(`${field} ${start} is outside the image`, off);
     }
 
     this.fragmentCount = u32le(sb, 16, "fragment_entry_count");
     const fragStart = optionalStart(sb, 80, "fragment_table_start");
     if (this.fragmentCount > 0) {
       const indexBytes = Math.ceil(this.fragmentCount / (METADATA_SIZE / FRAGMENT_ENTRY_SIZE)) * 8;
-      if (fragStart === undefined || fragStart < dirStart || fragStart + indexBytes > this.bytesUsed) throw this.corrupt(`fragment table for ${this.fragmentCount} entries does not fit at ${fragStart}`, 80);
+      if (fragStart === undefined || fragStart < dirStart || fragStart + indexBytes > this.bytesUsed)
+        throw this.corrupt(`fragment table for ${this.fragmentCount} entries does not fit at ${fragStart}`, 80);
     }
     this.fragmentTableStart = fragStart ?? this.bytesUsed;
 
@@ -291,9 +314,20 @@ class Squashfs implements FileSystem {
 
     if (u16le(sb, 24, "flags") & FLAG_COMPRESSOR_OPTIONS && this.compression === 5) {
       // lz4 options: version 1 is the legacy format the kernel reads; anything else it refuses.
-      const opts = this.take({ name: "compressor options", start: SUPERBLOCK_SIZE, end: inodeStart }, new Cursor({ block: SUPERBLOCK_SIZE, offset: 0 }), 8, "lz4 options");
+      const opts = this.take(
+        { name: "compressor options", start: SUPERBLOCK_SIZE, end: inodeStart },
+        new Cursor({ block: SUPERBLOCK_SIZE, offset: 0 }),
+        8,
+        "lz4 options",
+      );
       const version = u32le(opts, 0, "lz4 version");
-      if (version !== 1) throw new ImageError("UNSUPPORTED", `${name}: squashfs lz4 options version ${version} is not supported`, FORMAT, SUPERBLOCK_SIZE);
+      if (version !== 1)
+        throw new ImageError(
+          "UNSUPPORTED",
+          `${name}: squashfs lz4 options version ${version} is not supported`,
+          FORMAT,
+          SUPERBLOCK_SIZE,
+        );
     }
   }
 
@@ -339,20 +373,32 @@ class Squashfs implements FileSystem {
         case 6:
           return zstdDecompress(data, max);
         default:
-          throw new ImageError("UNSUPPORTED", `squashfs compressor '${name}' (id ${this.compression}) is not supported`, FORMAT, at);
+          throw new ImageError(
+            "UNSUPPORTED",
+            `squashfs compressor '${name}' (id ${this.compression}) is not supported`,
+            FORMAT,
+            at,
+          );
       }
     } catch (e) {
-      if (e instanceof ImageError && e.code === "UNSUPPORTED") throw new ImageError("UNSUPPORTED", `${this.source.name}: ${e.message}`, FORMAT, at);
+      if (e instanceof ImageError && e.code === "UNSUPPORTED")
+        throw new ImageError("UNSUPPORTED", `${this.source.name}: ${e.message}`, FORMAT, at);
       // Inside squashfs every block has a known maximum size, so overflowing it is corruption too.
       const reason = e instanceof Error ? e.message : String(e);
-      throw new ImageError("CORRUPT", `${this.source.name}: cannot decompress squashfs ${what} at offset ${at} (${name}): ${reason}`, FORMAT, at);
+      throw new ImageError(
+        "CORRUPT",
+        `${this.source.name}: cannot decompress squashfs ${what} at offset ${at} (${name}): ${reason}`,
+        FORMAT,
+        at,
+      );
     }
   }
 
   // --- metadata ------------------------------------------------------------------------------
 
   private metaBlock(region: Region, at: number): MetaBlock {
-    if (at < region.start || at + 2 > region.end) throw this.corrupt(`${region.name} block at ${at} is outside ${region.start}..${region.end}`, at);
+    if (at < region.start || at + 2 > region.end)
+      throw this.corrupt(`${region.name} block at ${at} is outside ${region.start}..${region.end}`, at);
     let block = this.metaCache.get(at);
     if (block === undefined) {
       if (!this.prefetched) {
@@ -365,14 +411,17 @@ class Squashfs implements FileSystem {
       const header = u16le(this.source.read(at, 2), 0, "metadata block header");
       const size = header & ~METADATA_UNCOMPRESSED;
       if (size === 0 || size > METADATA_SIZE) throw this.corrupt(`${region.name} block at ${at} has size ${size}`, at);
-      if (at + 2 + size > region.end) throw this.corrupt(`${region.name} block at ${at} runs past the table end ${region.end}`, at);
+      if (at + 2 + size > region.end)
+        throw this.corrupt(`${region.name} block at ${at} runs past the table end ${region.end}`, at);
       const raw = this.source.read(at + 2, size);
-      const data = header & METADATA_UNCOMPRESSED ? raw : this.decompress(raw, METADATA_SIZE, `${region.name} block`, at);
+      const data =
+        header & METADATA_UNCOMPRESSED ? raw : this.decompress(raw, METADATA_SIZE, `${region.name} block`, at);
       if (data.length === 0) throw this.corrupt(`${region.name} block at ${at} is empty`, at);
       block = { data, next: at + 2 + size };
       this.metaCache.set(at, block);
     }
-    if (block.next > region.end) throw this.corrupt(`${region.name} block at ${at} runs past the table end ${region.end}`, at);
+    if (block.next > region.end)
+      throw this.corrupt(`${region.name} block at ${at} runs past the table end ${region.end}`, at);
     return block;
   }
 
@@ -391,7 +440,11 @@ class Squashfs implements FileSystem {
     if (offset >= meta.data.length) {
       // An offset exactly at the end of a block is the start of the next one (a previous read
       // ended there); beyond that is bad.
-      if (offset > meta.data.length) throw this.corrupt(`${typeof what === "string" ? what : what()}: offset ${offset} beyond the ${meta.data.length}-byte ${region.name} block at ${at}`, at);
+      if (offset > meta.data.length)
+        throw this.corrupt(
+          `${typeof what === "string" ? what : what()}: offset ${offset} beyond the ${meta.data.length}-byte ${region.name} block at ${at}`,
+          at,
+        );
       at = meta.next;
       offset = 0;
       meta = this.metaBlock(region, at);
@@ -445,19 +498,51 @@ class Squashfs implements FileSystem {
       case 1: {
         const b = read(16);
         const fileSize = u16le(b, 8, "dir file_size");
-        return this.dirInode(mode, u32le(b, 0, "dir block_index"), u16le(b, 10, "dir block_offset"), fileSize, 0, cur.pos(), at);
+        return this.dirInode(
+          mode,
+          u32le(b, 0, "dir block_index"),
+          u16le(b, 10, "dir block_offset"),
+          fileSize,
+          0,
+          cur.pos(),
+          at,
+        );
       }
       case 8: {
         const b = read(24);
-        return this.dirInode(mode, u32le(b, 8, "xdir block_index"), u16le(b, 18, "xdir block_offset"), u32le(b, 4, "xdir file_size"), u16le(b, 16, "xdir index_count"), cur.pos(), at);
+        return this.dirInode(
+          mode,
+          u32le(b, 8, "xdir block_index"),
+          u16le(b, 18, "xdir block_offset"),
+          u32le(b, 4, "xdir file_size"),
+          u16le(b, 16, "xdir index_count"),
+          cur.pos(),
+          at,
+        );
       }
       case 2: {
         const b = read(16);
-        return { kind: "file", mode, blocksStart: u32le(b, 0, "blocks_start"), fragment: u32le(b, 4, "fragment_block_index"), fragmentOffset: u32le(b, 8, "block_offset"), size: u32le(b, 12, "file_size"), blockList: cur.pos() };
+        return {
+          kind: "file",
+          mode,
+          blocksStart: u32le(b, 0, "blocks_start"),
+          fragment: u32le(b, 4, "fragment_block_index"),
+          fragmentOffset: u32le(b, 8, "block_offset"),
+          size: u32le(b, 12, "file_size"),
+          blockList: cur.pos(),
+        };
       }
       case 9: {
         const b = read(40);
-        return { kind: "file", mode, blocksStart: u64le(b, 0, "xfile blocks_start"), size: u64le(b, 8, "xfile file_size"), fragment: u32le(b, 28, "xfile fragment_block_index"), fragmentOffset: u32le(b, 32, "xfile block_offset"), blockList: cur.pos() };
+        return {
+          kind: "file",
+          mode,
+          blocksStart: u64le(b, 0, "xfile blocks_start"),
+          size: u64le(b, 8, "xfile file_size"),
+          fragment: u32le(b, 28, "xfile fragment_block_index"),
+          fragmentOffset: u32le(b, 32, "xfile block_offset"),
+          blockList: cur.pos(),
+        };
       }
       case 3:
       case 10: {
@@ -469,18 +554,36 @@ class Squashfs implements FileSystem {
     }
   }
 
-  private dirInode(mode: number, blockIndex: number, blockOffset: number, fileSize: number, indexCount: number, indexPos: MetaPos, at: number): DirInode {
+  private dirInode(
+    mode: number,
+    blockIndex: number,
+    blockOffset: number,
+    fileSize: number,
+    indexCount: number,
+    indexPos: MetaPos,
+    at: number,
+  ): DirInode {
     // file_size counts 3 bytes for the "." and ".." entries squashfs does not store.
     if (fileSize < 3) throw this.corrupt(`directory inode with file_size ${fileSize}`, at);
     if (blockOffset >= METADATA_SIZE) throw this.corrupt(`directory inode with block_offset ${blockOffset}`, at);
     // Every metadata block takes at least 3 bytes on disk and decodes to at most 8 KiB, which
     // bounds what a listing can hold; a file_size beyond that is a lie we need not walk into.
     const tableBytes = this.directories.end - this.directories.start;
-    if (fileSize - 3 > (tableBytes * METADATA_SIZE) / 3) throw this.corrupt(`directory listing of ${fileSize - 3} bytes in a ${tableBytes}-byte directory table`, at);
+    if (fileSize - 3 > (tableBytes * METADATA_SIZE) / 3)
+      throw this.corrupt(`directory listing of ${fileSize - 3} bytes in a ${tableBytes}-byte directory table`, at);
     // One index entry per directory metadata block the listing crosses.
-    if (indexCount > Math.ceil((fileSize - 3) / METADATA_SIZE) + 1) throw this.corrupt(`directory index with ${indexCount} entries for a ${fileSize - 3}-byte listing`, at);
+    if (indexCount > Math.ceil((fileSize - 3) / METADATA_SIZE) + 1)
+      throw this.corrupt(`directory index with ${indexCount} entries for a ${fileSize - 3}-byte listing`, at);
     const block = this.directories.start + blockIndex;
-    return { kind: "dir", mode, listing: { block, offset: blockOffset }, listingSize: fileSize - 3, indexCount, indexPos, key: `${block}+${blockOffset}+${fileSize - 3}` };
+    return {
+      kind: "dir",
+      mode,
+      listing: { block, offset: blockOffset },
+      listingSize: fileSize - 3,
+      indexCount,
+      indexPos,
+      key: `${block}+${blockOffset}+${fileSize - 3}`,
+    };
   }
 
   // --- directories ---------------------------------------------------------------------------
@@ -503,15 +606,25 @@ class Squashfs implements FileSystem {
     while (left > 0) {
       const h = read(DIR_HEADER_SIZE, "directory header");
       const count = u32le(h, 0, "dir header count") + 1;
-      if (count > DIR_COUNT_MAX) throw this.corrupt(`directory header with ${count} entries (at most ${DIR_COUNT_MAX})`, pos.block);
+      if (count > DIR_COUNT_MAX)
+        throw this.corrupt(`directory header with ${count} entries (at most ${DIR_COUNT_MAX})`, pos.block);
       const inodeBlock = u32le(h, 4, "dir header start");
       for (let i = 0; i < count; i++) {
-        if (++seen > MAX_DIR_ENTRIES) throw new ImageError("LIMIT", `${this.source.name}: directory at ${dir.listing.block} has more than ${MAX_DIR_ENTRIES} entries`, FORMAT);
+        if (++seen > MAX_DIR_ENTRIES)
+          throw new ImageError(
+            "LIMIT",
+            `${this.source.name}: directory at ${dir.listing.block} has more than ${MAX_DIR_ENTRIES} entries`,
+            FORMAT,
+          );
         const e = read(DIR_ENTRY_SIZE, "directory entry");
         const nameSize = u16le(e, 6, "dir entry name_size") + 1;
         if (nameSize > NAME_MAX) throw this.corrupt(`directory entry name of ${nameSize} bytes`, pos.block);
         const name = read(nameSize, "directory entry name");
-        if (name.includes(0x2f) || name.includes(0) || (name[0] === 0x2e && (nameSize === 1 || (nameSize === 2 && name[1] === 0x2e)))) {
+        if (
+          name.includes(0x2f) ||
+          name.includes(0) ||
+          (name[0] === 0x2e && (nameSize === 1 || (nameSize === 2 && name[1] === 0x2e)))
+        ) {
           throw this.corrupt(`directory entry with invalid name '${decodeUtf8(name)}'`, pos.block);
         }
         yield { name, type: u16le(e, 4, "dir entry type"), inodeBlock, inodeOffset: u16le(e, 0, "dir entry offset") };
@@ -535,8 +648,12 @@ class Squashfs implements FileSystem {
       const n = this.take(this.inodes, pos, size, "directory index name");
       if (compareBytes(n, name) > 0) break;
       // Offsets in the listing advance by whole decoded blocks, so block and offset follow from index.
-      if (index < best.consumed || index > dir.listingSize) throw this.corrupt(`directory index entry ${i} points to listing byte ${index}`, pos.block);
-      best = { pos: { block: this.directories.start + start, offset: (dir.listing.offset + index) % METADATA_SIZE }, consumed: index };
+      if (index < best.consumed || index > dir.listingSize)
+        throw this.corrupt(`directory index entry ${i} points to listing byte ${index}`, pos.block);
+      best = {
+        pos: { block: this.directories.start + start, offset: (dir.listing.offset + index) % METADATA_SIZE },
+        consumed: index,
+      };
     }
     return best;
   }
@@ -612,7 +729,8 @@ class Squashfs implements FileSystem {
       }
     }
     const parts = path.split("/").filter((c) => c !== "" && c !== ".");
-    if (parts.length > MAX_PATH_DEPTH) throw new ImageError("LIMIT", `Path '${path}' is too deep in ${this.source.name}`, FORMAT);
+    if (parts.length > MAX_PATH_DEPTH)
+      throw new ImageError("LIMIT", `Path '${path}' is too deep in ${this.source.name}`, FORMAT);
     const root = this.inode(this.rootRef);
     if (root.kind !== "dir") throw this.corrupt("root inode is not a directory", this.rootRef.block);
     // The prefix of i components is canonical.slice(0, ends[i]).
@@ -644,7 +762,12 @@ class Squashfs implements FileSystem {
   private mustFind(path: string, kind: EntryKind, what: string): Inode {
     const node = this.find(path);
     if (!node) throw new ImageError("NOT_FOUND", `'${path}' does not exist in ${this.source.name}`, FORMAT);
-    if (node.kind !== kind) throw new ImageError(kind === "file" ? "CORRUPT" : "NOT_FOUND", `'${path}' in ${this.source.name} is not ${what}`, FORMAT);
+    if (node.kind !== kind)
+      throw new ImageError(
+        kind === "file" ? "CORRUPT" : "NOT_FOUND",
+        `'${path}' in ${this.source.name} is not ${what}`,
+        FORMAT,
+      );
     return node;
   }
 
@@ -655,7 +778,12 @@ class Squashfs implements FileSystem {
     const perBlock = METADATA_SIZE / FRAGMENT_ENTRY_SIZE;
     const ptrAt = this.fragmentTableStart + Math.floor(index / perBlock) * 8;
     const blockAt = u64le(this.source.read(ptrAt, 8), 0, "fragment table pointer");
-    const entry = this.take(this.fragments, new Cursor({ block: blockAt, offset: (index % perBlock) * FRAGMENT_ENTRY_SIZE }), FRAGMENT_ENTRY_SIZE, () => `fragment entry ${index}`);
+    const entry = this.take(
+      this.fragments,
+      new Cursor({ block: blockAt, offset: (index % perBlock) * FRAGMENT_ENTRY_SIZE }),
+      FRAGMENT_ENTRY_SIZE,
+      () => `fragment entry ${index}`,
+    );
     const start = u64le(entry, 0, "fragment start");
     const word = u32le(entry, 8, "fragment size");
     const cached = this.fragmentCache.get(start);
@@ -668,7 +796,8 @@ class Squashfs implements FileSystem {
   /** One data or fragment block: `word` is its on-disk size with bit 24 = stored uncompressed. */
   private dataBlock(at: number, word: number, max: number, what: string): Uint8Array {
     const size = word & (DATA_UNCOMPRESSED - 1);
-    if (word >>> 25 !== 0 || size > this.blockSize) throw this.corrupt(`${what} has on-disk size word 0x${word.toString(16)}`, at);
+    if (word >>> 25 !== 0 || size > this.blockSize)
+      throw this.corrupt(`${what} has on-disk size word 0x${word.toString(16)}`, at);
     if (at + size > this.bytesUsed) throw this.corrupt(`${what} at ${at} (${size} bytes) is outside the image`, at);
     const raw = this.source.read(at, size);
     if (word & DATA_UNCOMPRESSED) return raw;
@@ -676,7 +805,8 @@ class Squashfs implements FileSystem {
   }
 
   private fileData(path: string, file: FileInode, maxBytes: number): Uint8Array {
-    if (file.size > maxBytes) throw new ImageError("LIMIT", `'${path}' in ${this.source.name} is larger than ${maxBytes} bytes`, FORMAT);
+    if (file.size > maxBytes)
+      throw new ImageError("LIMIT", `'${path}' in ${this.source.name} is larger than ${maxBytes} bytes`, FORMAT);
     const bs = this.blockSize;
     const hasFragment = file.fragment !== NO_FRAGMENT;
     const blocks = hasFragment ? Math.floor(file.size / bs) : Math.ceil(file.size / bs);
@@ -688,14 +818,18 @@ class Squashfs implements FileSystem {
       const expect = Math.min(bs, file.size - i * bs);
       if (word === 0) continue; // sparse: a block of zeros, nothing on disk
       const data = this.dataBlock(at, word, bs, `block ${i} of '${path}'`);
-      if (data.length !== expect) throw this.corrupt(`block ${i} of '${path}' holds ${data.length} bytes, expected ${expect}`, at);
+      if (data.length !== expect)
+        throw this.corrupt(`block ${i} of '${path}' holds ${data.length} bytes, expected ${expect}`, at);
       out.set(data, i * bs);
       at += word & (DATA_UNCOMPRESSED - 1);
     }
     const tail = file.size - blocks * bs;
     if (hasFragment && tail > 0) {
       const frag = this.fragmentBlock(file.fragment);
-      if (file.fragmentOffset + tail > frag.length) throw this.corrupt(`tail of '${path}' (${tail} bytes at ${file.fragmentOffset}) is outside its ${frag.length}-byte fragment`);
+      if (file.fragmentOffset + tail > frag.length)
+        throw this.corrupt(
+          `tail of '${path}' (${tail} bytes at ${file.fragmentOffset}) is outside its ${frag.length}-byte fragment`,
+        );
       out.set(frag.subarray(file.fragmentOffset, file.fragmentOffset + tail), blocks * bs);
     }
     return out;
@@ -719,7 +853,12 @@ class Squashfs implements FileSystem {
 
   readlink(path: string): string {
     const link = this.mustFind(path, "symlink", "a symlink") as SymlinkInode;
-    if (link.targetSize > MAX_SYMLINK_BYTES) throw new ImageError("LIMIT", `Symlink '${path}' in ${this.source.name} is too long (${link.targetSize} bytes)`, FORMAT);
+    if (link.targetSize > MAX_SYMLINK_BYTES)
+      throw new ImageError(
+        "LIMIT",
+        `Symlink '${path}' in ${this.source.name} is too long (${link.targetSize} bytes)`,
+        FORMAT,
+      );
     return decodeUtf8(this.take(this.inodes, new Cursor(link.target), link.targetSize, () => `target of '${path}'`));
   }
 

@@ -3,7 +3,6 @@
 // image whose components contain no symlinks, except possibly the last one. Symlink resolution is
 // done once, for every format, by src/image/resolve.ts, confined to the image root.
 
-
 export type EntryKind = "file" | "dir" | "symlink" | "other";
 
 export interface Stat {
@@ -39,7 +38,16 @@ export interface ImageTree {
   close(): void;
 }
 
-export const IMAGE_ERROR_CODES = ["TRUNCATED", "BAD_MAGIC", "CORRUPT", "UNSUPPORTED", "LIMIT", "IO", "NOT_FOUND", "LOOP"] as const;
+export const IMAGE_ERROR_CODES = [
+  "TRUNCATED",
+  "BAD_MAGIC",
+  "CORRUPT",
+  "UNSUPPORTED",
+  "LIMIT",
+  "IO",
+  "NOT_FOUND",
+  "LOOP",
+] as const;
 export type ImageErrorCode = (typeof IMAGE_ERROR_CODES)[number];
 
 /** The only error an image reader throws for anything an image (or its absence) can cause. */

@@ -46,7 +46,8 @@ export function readSideFile(path: string | undefined, max: number): Uint8Array 
 
 function parseHex(text: string, where: string): Uint8Array {
   const t = text.trim().toLowerCase();
-  if (!/^([0-9a-f]{2}){16,64}$/.test(t)) throw new ImageError("CORRUPT", `${where}: not a root hash (hex digits expected)`, "verity");
+  if (!/^([0-9a-f]{2}){16,64}$/.test(t))
+    throw new ImageError("CORRUPT", `${where}: not a root hash (hex digits expected)`, "verity");
   return Buffer.from(t, "hex");
 }
 
@@ -63,7 +64,8 @@ function parseSigJson(bytes: Uint8Array, where: string): { rootHash: Uint8Array;
   if (typeof o !== "object" || o === null || typeof o.rootHash !== "string" || typeof o.signature !== "string") {
     throw new ImageError("CORRUPT", `${where}: signature JSON lacks 'rootHash' or 'signature'`, "verity");
   }
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(o.signature)) throw new ImageError("CORRUPT", `${where}: 'signature' is not base64`, "verity");
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(o.signature))
+    throw new ImageError("CORRUPT", `${where}: 'signature' is not base64`, "verity");
   return { rootHash: parseHex(o.rootHash, `${where}: 'rootHash'`), signature: Buffer.from(o.signature, "base64") };
 }
 
@@ -71,7 +73,11 @@ function parseSigJson(bytes: Uint8Array, where: string): { rootHash: Uint8Array;
  * The verified view of `inputs.data` (or the data itself when there is no verity data), and what
  * protects it. Throws ImageError, naming the image part and what failed, when the image must be refused.
  */
-export function protect(inputs: VerityInputs, trust: Trust | undefined, image: string): { source: ByteSource; level: ProtectionLevel; detail: string; notes: string[] } {
+export function protect(
+  inputs: VerityInputs,
+  trust: Trust | undefined,
+  image: string,
+): { source: ByteSource; level: ProtectionLevel; detail: string; notes: string[] } {
   const { label } = inputs;
   const refuse = (why: string): never => {
     throw new ImageError("CORRUPT", `${image}: ${label}: ${why}`, "verity");
@@ -80,20 +86,34 @@ export function protect(inputs: VerityInputs, trust: Trust | undefined, image: s
   const fileHash = readSideFile(inputs.rootHashFile, 1024);
   const p7s = readSideFile(inputs.p7sFile, MAX_PKCS7_BYTES);
   if (!inputs.hash) {
-    const given = inputs.sigJson?.name ?? (fileHash ? inputs.rootHashFile : undefined) ?? (p7s ? inputs.p7sFile : undefined);
+    const given =
+      inputs.sigJson?.name ?? (fileHash ? inputs.rootHashFile : undefined) ?? (p7s ? inputs.p7sFile : undefined);
     if (given) refuse(`a root hash or signature is given (${given}) but there is no hash tree to check it with`);
-    return { source: inputs.data, level: "unprotected", detail: `${label}: unprotected (no dm-verity data)`, notes: [] };
+    return {
+      source: inputs.data,
+      level: "unprotected",
+      detail: `${label}: unprotected (no dm-verity data)`,
+      notes: [],
+    };
   }
 
   // The root hash: every explicit source must agree; the partition UUIDs must match it (systemd picks partitions by them).
   const sources: { hash: Uint8Array; from: string }[] = [];
   if (sig && inputs.sigJson) sources.push({ hash: sig.rootHash, from: inputs.sigJson.name });
-  if (fileHash && inputs.rootHashFile) sources.push({ hash: parseHex(Buffer.from(fileHash).toString("latin1"), inputs.rootHashFile), from: inputs.rootHashFile });
+  if (fileHash && inputs.rootHashFile)
+    sources.push({
+      hash: parseHex(Buffer.from(fileHash).toString("latin1"), inputs.rootHashFile),
+      from: inputs.rootHashFile,
+    });
   const fromUuids = inputs.uuids && Buffer.from((inputs.uuids.data + inputs.uuids.hash).replace(/-/g, ""), "hex");
   const first = sources[0];
-  if (!first && !fromUuids) refuse(`hash tree ${inputs.hash.name} but no root hash (no ${inputs.rootHashFile ?? "root hash file"}, no signature)`);
+  if (!first && !fromUuids)
+    refuse(
+      `hash tree ${inputs.hash.name} but no root hash (no ${inputs.rootHashFile ?? "root hash file"}, no signature)`,
+    );
   for (const s of sources.slice(1)) {
-    if (Buffer.compare(s.hash, (first as { hash: Uint8Array }).hash) !== 0) refuse(`root hash in ${s.from} differs from the one in ${first?.from}`);
+    if (Buffer.compare(s.hash, (first as { hash: Uint8Array }).hash) !== 0)
+      refuse(`root hash in ${s.from} differs from the one in ${first?.from}`);
   }
   let rootHash: Uint8Array;
   let from: string;
@@ -109,16 +129,31 @@ export function protect(inputs: VerityInputs, trust: Trust | undefined, image: s
   const hex = rootHashHex(rootHash);
 
   const sb = readVeritySuperblock(inputs.hash.source, `${image}: ${inputs.hash.name}`);
-  const source = verifiedSource(inputs.data, inputs.hash.source, sb, rootHash, { data: inputs.data.name, hash: inputs.hash.name, rootHashFrom: from });
+  const source = verifiedSource(inputs.data, inputs.hash.source, sb, rootHash, {
+    data: inputs.data.name,
+    hash: inputs.hash.name,
+    rootHashFrom: from,
+  });
 
   const signature = sig?.signature ?? p7s;
   const sigFrom = sig ? inputs.sigJson?.name : inputs.p7sFile;
-  if (!signature) return { source, level: "verity", detail: `${label}: verity (${sb.algorithm}, root hash ${hex} from ${from}), not signed`, notes: [] };
+  if (!signature)
+    return {
+      source,
+      level: "verity",
+      detail: `${label}: verity (${sb.algorithm}, root hash ${hex} from ${from}), not signed`,
+      notes: [],
+    };
   const trusted = trust?.load();
   // A .crt that does not parse still means someone meant to check: refused below, not skipped.
   if (!trusted || (trusted.certificates.length === 0 && trusted.problems.length === 0)) {
     const note = `${image}: ${label}: the signature in ${sigFrom} was not checked: no certificates in /etc/verity.d, /run/verity.d, /usr/local/lib/verity.d, /usr/lib/verity.d`;
-    return { source, level: "verity", detail: `${label}: verity (${sb.algorithm}, root hash ${hex} from ${from}), signature not checked (no certificates configured)`, notes: [note] };
+    return {
+      source,
+      level: "verity",
+      detail: `${label}: verity (${sb.algorithm}, root hash ${hex} from ${from}), signature not checked (no certificates configured)`,
+      notes: [note],
+    };
   }
   let signer;
   try {
@@ -130,8 +165,15 @@ export function protect(inputs: VerityInputs, trust: Trust | undefined, image: s
   const cert = findSigner(signer, Buffer.from(hex, "latin1"), trusted.certificates);
   if (!cert) {
     const unusable = trusted.problems.length > 0 ? ` (unusable: ${trusted.problems.join("; ")})` : "";
-    refuse(`the signature in ${sigFrom} of root hash ${hex} was not made by any of the ${trusted.certificates.length} certificate(s) in verity.d${unusable}`);
+    refuse(
+      `the signature in ${sigFrom} of root hash ${hex} was not made by any of the ${trusted.certificates.length} certificate(s) in verity.d${unusable}`,
+    );
   }
   const file = trusted.files[trusted.certificates.indexOf(cert as NonNullable<typeof cert>)];
-  return { source, level: "signed", detail: `${label}: signed (${sb.algorithm}, root hash ${hex} from ${from}, certificate ${file})`, notes: [] };
+  return {
+    source,
+    level: "signed",
+    detail: `${label}: signed (${sb.algorithm}, root hash ${hex} from ${from}, certificate ${file})`,
+    notes: [],
+  };
 }

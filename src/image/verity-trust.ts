@@ -37,7 +37,9 @@ function readCertificates(root: string): TrustedCertificates {
   for (const dir of VERITY_DIRS) {
     let names: string[];
     try {
-      names = readdirSync(root + dir).filter((n) => n.endsWith(".crt")).sort();
+      names = readdirSync(root + dir)
+        .filter((n) => n.endsWith(".crt"))
+        .sort();
     } catch {
       continue;
     }

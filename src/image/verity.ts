@@ -35,23 +35,31 @@ export function readVeritySuperblock(hash: ByteSource, where: string): VeritySup
   };
   if (hash.size < SUPERBLOCK) fail(`too small for a verity superblock (${hash.size} bytes)`);
   const sb = hash.read(0, SUPERBLOCK);
-  if (String.fromCharCode(...sb.subarray(0, 8)) !== "verity\0\0") fail("no verity superblock (signature 'verity' missing)");
+  if (String.fromCharCode(...sb.subarray(0, 8)) !== "verity\0\0")
+    fail("no verity superblock (signature 'verity' missing)");
   const version = u32le(sb, 8, "verity version");
   if (version !== 1) fail(`verity superblock version ${version} is not supported (only 1)`, "UNSUPPORTED");
   const hashType = u32le(sb, 12, "verity hash type");
-  if (hashType !== 1) fail(`verity hash type ${hashType} is not supported (only 1, the default of veritysetup)`, "UNSUPPORTED");
+  if (hashType !== 1)
+    fail(`verity hash type ${hashType} is not supported (only 1, the default of veritysetup)`, "UNSUPPORTED");
   const name = sb.subarray(32, 64);
   const end = name.indexOf(0);
   const algorithm = String.fromCharCode(...name.subarray(0, end < 0 ? 32 : end)).toLowerCase();
-  if (!Object.hasOwn(DIGEST_BYTES, algorithm)) fail(`hash algorithm '${algorithm.replace(/[^\x20-\x7e]/g, "?")}' is not supported (sha256, sha384, sha512)`, "UNSUPPORTED");
+  if (!Object.hasOwn(DIGEST_BYTES, algorithm))
+    fail(
+      `hash algorithm '${algorithm.replace(/[^\x20-\x7e]/g, "?")}' is not supported (sha256, sha384, sha512)`,
+      "UNSUPPORTED",
+    );
   const dataBlockSize = u32le(sb, 64, "verity data block size");
   const hashBlockSize = u32le(sb, 68, "verity hash block size");
-  if (!isBlockSize(dataBlockSize) || !isBlockSize(hashBlockSize)) fail(`bad block sizes (data ${dataBlockSize}, hash ${hashBlockSize})`);
+  if (!isBlockSize(dataBlockSize) || !isBlockSize(hashBlockSize))
+    fail(`bad block sizes (data ${dataBlockSize}, hash ${hashBlockSize})`);
   const dataBlocks = u64le(sb, 72, "verity data blocks");
   if (dataBlocks < 1 || !Number.isSafeInteger(dataBlocks * dataBlockSize)) fail(`bad data block count ${dataBlocks}`);
   const saltSize = u16le(sb, 80, "verity salt size");
   if (saltSize > 256) fail(`salt of ${saltSize} bytes is longer than 256`);
-  if ((DIGEST_BYTES[algorithm] as number) * 2 > hashBlockSize) fail(`hash block size ${hashBlockSize} is too small for ${algorithm}`);
+  if ((DIGEST_BYTES[algorithm] as number) * 2 > hashBlockSize)
+    fail(`hash block size ${hashBlockSize} is too small for ${algorithm}`);
   return { algorithm, dataBlockSize, hashBlockSize, dataBlocks, salt: Uint8Array.from(sb.subarray(88, 88 + saltSize)) };
 }
 
@@ -70,13 +78,24 @@ export interface VerityNames {
  * The verified view of `data`. `rootHash` is the expected root digest. Throws CORRUPT at open if
  * the sizes do not fit, and from read() for any block (data or hash) that does not match.
  */
-export function verifiedSource(data: ByteSource, hash: ByteSource, sb: VeritySuperblock, rootHash: Uint8Array, names: VerityNames): ByteSource {
+export function verifiedSource(
+  data: ByteSource,
+  hash: ByteSource,
+  sb: VeritySuperblock,
+  rootHash: Uint8Array,
+  names: VerityNames,
+): ByteSource {
   const { algorithm, dataBlockSize: dbs, hashBlockSize: hbs, dataBlocks, salt } = sb;
   const digestBytes = DIGEST_BYTES[algorithm] as number;
   const corrupt = (why: string): never => {
-    throw new ImageError("CORRUPT", `${names.data}: dm-verity check failed: ${why} (hash tree ${names.hash}, root hash from ${names.rootHashFrom})`, "verity");
+    throw new ImageError(
+      "CORRUPT",
+      `${names.data}: dm-verity check failed: ${why} (hash tree ${names.hash}, root hash from ${names.rootHashFrom})`,
+      "verity",
+    );
   };
-  if (rootHash.length !== digestBytes) corrupt(`root hash has ${rootHash.length} bytes, ${algorithm} needs ${digestBytes}`);
+  if (rootHash.length !== digestBytes)
+    corrupt(`root hash has ${rootHash.length} bytes, ${algorithm} needs ${digestBytes}`);
   const size = dataBlocks * dbs;
   if (size > data.size) corrupt(`the hash tree covers ${size} bytes, the data is only ${data.size}`);
 
@@ -91,7 +110,8 @@ export function verifiedSource(data: ByteSource, hash: ByteSource, sb: VeritySup
     levelStart[i] = position;
     position += Math.ceil(dataBlocks / 2 ** ((i + 1) * bits));
   }
-  if (position * hbs > hash.size) corrupt(`the hash tree needs ${position * hbs} bytes, ${names.hash} has ${hash.size}`);
+  if (position * hbs > hash.size)
+    corrupt(`the hash tree needs ${position * hbs} bytes, ${names.hash} has ${hash.size}`);
 
   const digest = (block: Uint8Array): Uint8Array => createHash(algorithm).update(salt).update(block).digest();
   const same = (a: Uint8Array, b: Uint8Array): boolean => Buffer.compare(a, b) === 0;
@@ -109,14 +129,20 @@ export function verifiedSource(data: ByteSource, hash: ByteSource, sb: VeritySup
       let hb = hashBlocks.get(index);
       if (!hb) {
         hb = Uint8Array.from(hash.read(index * hbs, hbs));
-        if (!same(digest(hb), want)) corrupt(i === levels - 1 ? `the top hash block does not match the root hash` : `hash block ${index} (level ${i}) does not match its hash`);
+        if (!same(digest(hb), want))
+          corrupt(
+            i === levels - 1
+              ? `the top hash block does not match the root hash`
+              : `hash block ${index} (level ${i}) does not match its hash`,
+          );
         hashBlocks.set(index, hb);
       }
       const slot = (at % 2 ** bits) * 2 ** slotShift;
       want = hb.subarray(slot, slot + digestBytes);
     }
     const block = Uint8Array.from(data.read(b * dbs, dbs));
-    if (!same(digest(block), want)) corrupt(`data block ${b} (bytes ${b * dbs}–${b * dbs + dbs - 1}) does not match its hash`);
+    if (!same(digest(block), want))
+      corrupt(`data block ${b} (bytes ${b * dbs}–${b * dbs + dbs - 1}) does not match its hash`);
     if (kept + dbs > MAX_KEPT_BYTES) {
       const oldest = blocks.keys().next().value as number;
       blocks.delete(oldest);
@@ -131,8 +157,19 @@ export function verifiedSource(data: ByteSource, hash: ByteSource, sb: VeritySup
     name: data.name,
     size,
     read(offset, length) {
-      if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0 || offset + length > size) {
-        throw new ImageError("TRUNCATED", `read of ${length} bytes at offset ${offset} is outside ${data.name} (verity-protected size ${size})`, undefined, offset);
+      if (
+        !Number.isSafeInteger(offset) ||
+        !Number.isSafeInteger(length) ||
+        offset < 0 ||
+        length < 0 ||
+        offset + length > size
+      ) {
+        throw new ImageError(
+          "TRUNCATED",
+          `read of ${length} bytes at offset ${offset} is outside ${data.name} (verity-protected size ${size})`,
+          undefined,
+          offset,
+        );
       }
       const first = Math.floor(offset / dbs);
       const last = Math.floor((offset + Math.max(length, 1) - 1) / dbs);

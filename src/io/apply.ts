@@ -8,7 +8,17 @@
 //   files) and is renamed into place, so no unit is ever cut short.
 // Drop-ins go first and unit files last, as portabled orders them, so a unit never appears
 // without its RootDirectory=/RootImage=.
-import { closeSync, constants, fsyncSync, mkdirSync, openSync, renameSync, symlinkSync, unlinkSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  symlinkSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
 import type { OutputFile } from "../plan/types.ts";
 
 /** The smallest page size Linux has: a write of at most this much at offset 0 is one page. */

@@ -7,7 +7,19 @@
 // O_EXCL|O_NOFOLLOW: whoever can write the directory cannot plant a symlink there that we would
 // write through.
 import { randomBytes } from "node:crypto";
-import { closeSync, constants, fchmodSync, fchownSync, fsyncSync, lstatSync, openSync, readdirSync, renameSync, unlinkSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fchownSync,
+  fsyncSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
 import { basename, dirname } from "node:path";
 import { checkInRoot, inRoot } from "./root-path.ts";
 
@@ -25,7 +37,12 @@ export interface ReplaceOptions {
  * Replaces `path` (as the system under `root` sees it; root "" for this system) with `content`.
  * A symlink at `path` is chased inside root, and its target replaced.
  */
-export function replaceFileAtomic(root: string, path: string, content: string | Uint8Array, options: ReplaceOptions = {}): void {
+export function replaceFileAtomic(
+  root: string,
+  path: string,
+  content: string | Uint8Array,
+  options: ReplaceOptions = {},
+): void {
   // With no root only a symlink at `path` itself needs chasing (the kernel follows the directories).
   let st = root === "" ? lstatSync(path, { throwIfNoEntry: false }) : undefined;
   const real = root === "" && st?.isSymbolicLink() !== true ? path : inRoot(root, path);

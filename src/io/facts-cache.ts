@@ -68,11 +68,22 @@ export function identityOf(path: string): ImageIdentity | undefined {
 }
 
 export function sameIdentity(a: ImageIdentity | undefined, b: ImageIdentity | undefined): boolean {
-  return a !== undefined && b !== undefined && a.ino === b.ino && a.size === b.size && a.mtimeNs === b.mtimeNs && a.ctimeNs === b.ctimeNs;
+  return (
+    a !== undefined &&
+    b !== undefined &&
+    a.ino === b.ino &&
+    a.size === b.size &&
+    a.mtimeNs === b.mtimeNs &&
+    a.ctimeNs === b.ctimeNs
+  );
 }
 
 /** An identity seen before and after reading, old enough that a change after it would show: trustworthy. */
-export function settledIdentity(before: ImageIdentity | undefined, after: ImageIdentity | undefined, nowMs = Date.now()): ImageIdentity | undefined {
+export function settledIdentity(
+  before: ImageIdentity | undefined,
+  after: ImageIdentity | undefined,
+  nowMs = Date.now(),
+): ImageIdentity | undefined {
   if (!sameIdentity(before, after)) return undefined;
   return Number(BigInt((after as ImageIdentity).ctimeNs) / 1_000_000n) + RACY_MS <= nowMs ? after : undefined;
 }
@@ -82,7 +93,11 @@ export function cacheFileName(name: string): string {
 }
 
 /** The record to write for an entry whose images were read as `images` (same order as Image=, Extensions=). */
-export function cacheRecord(entry: Entry, key: CacheKey, images: { facts: ImageFacts; identity: ImageIdentity | undefined }[]): string {
+export function cacheRecord(
+  entry: Entry,
+  key: CacheKey,
+  images: { facts: ImageFacts; identity: ImageIdentity | undefined }[],
+): string {
   const record: CacheRecord = {
     format: FORMAT,
     version: key.version,
@@ -91,7 +106,10 @@ export function cacheRecord(entry: Entry, key: CacheKey, images: { facts: ImageF
     force: entry.force,
     images: images.map(({ facts, identity }, i) => ({
       configured: [entry.image, ...entry.extensions][i] as string,
-      facts: { ...facts, units: facts.units.map((u) => ({ name: u.name, content: Buffer.from(u.content).toString("base64") })) },
+      facts: {
+        ...facts,
+        units: facts.units.map((u) => ({ name: u.name, content: Buffer.from(u.content).toString("base64") })),
+      },
       identity,
     })),
   };
@@ -99,7 +117,10 @@ export function cacheRecord(entry: Entry, key: CacheKey, images: { facts: ImageF
 }
 
 function decodeFacts(f: CachedImage["facts"]): ImageFacts {
-  return { ...f, units: f.units.map((u) => ({ name: u.name, content: new Uint8Array(Buffer.from(u.content, "base64")) })) };
+  return {
+    ...f,
+    units: f.units.map((u) => ({ name: u.name, content: new Uint8Array(Buffer.from(u.content, "base64")) })),
+  };
 }
 
 function applies(r: CacheRecord, entry: Entry, key: CacheKey): boolean {
@@ -124,12 +145,15 @@ function wellFormed(img: CachedImage): boolean {
   return (
     typeof f?.path === "string" &&
     (f.type === "raw" || f.type === "directory") &&
-    (f.release === undefined || (typeof f.release === "object" && f.release !== null && strings(Object.values(f.release)))) &&
+    (f.release === undefined ||
+      (typeof f.release === "object" && f.release !== null && strings(Object.values(f.release)))) &&
     strings(f.warnings) &&
     (f.pin === undefined || (typeof f.pin === "string" && /^[a-z0-9=:+-]+$/.test(f.pin))) &&
     Array.isArray(f.units) &&
     f.units.every((u) => typeof u?.name === "string" && typeof u.content === "string") &&
-    (img.identity === undefined || (img.identity !== null && strings([img.identity.ino, img.identity.size, img.identity.mtimeNs, img.identity.ctimeNs])))
+    (img.identity === undefined ||
+      (img.identity !== null &&
+        strings([img.identity.ino, img.identity.size, img.identity.mtimeNs, img.identity.ctimeNs])))
   );
 }
 
@@ -172,7 +196,12 @@ export class FactsCache {
         continue;
       }
       if (record === null || typeof record !== "object" || !applies(record, entry, key)) continue;
-      return { image: (n) => ({ facts: decodeFacts((record.images[n] as CachedImage).facts), identity: (record.images[n] as CachedImage).identity }) };
+      return {
+        image: (n) => ({
+          facts: decodeFacts((record.images[n] as CachedImage).facts),
+          identity: (record.images[n] as CachedImage).identity,
+        }),
+      };
     }
     return undefined;
   }

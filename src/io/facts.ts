@@ -42,14 +42,33 @@ function unroot(message: string, root: string): string {
 }
 
 /** The image's facts, and whether a signature in it went unchecked (no certificates configured). */
-function readImage(options: FactsOptions, path: string, matches: readonly string[], role: "root" | "extension", relaxed: boolean): { facts: ImageFacts; unchecked: boolean } {
-  return withImageBudget(options.budget ?? new RunBudget(), path, () => readImageUnbudgeted(options, path, matches, role, relaxed));
+function readImage(
+  options: FactsOptions,
+  path: string,
+  matches: readonly string[],
+  role: "root" | "extension",
+  relaxed: boolean,
+): { facts: ImageFacts; unchecked: boolean } {
+  return withImageBudget(options.budget ?? new RunBudget(), path, () =>
+    readImageUnbudgeted(options, path, matches, role, relaxed),
+  );
 }
 
-function readImageUnbudgeted(options: FactsOptions, path: string, matches: readonly string[], role: "root" | "extension", relaxed: boolean): { facts: ImageFacts; unchecked: boolean } {
+function readImageUnbudgeted(
+  options: FactsOptions,
+  path: string,
+  matches: readonly string[],
+  role: "root" | "extension",
+  relaxed: boolean,
+): { facts: ImageFacts; unchecked: boolean } {
   let tree: ImageTree | undefined;
   try {
-    tree = rememberingTree(openImage(options.root + path, { architecture: options.architecture, trust: options.trust ?? verityTrust(options.root) }));
+    tree = rememberingTree(
+      openImage(options.root + path, {
+        architecture: options.architecture,
+        trust: options.trust ?? verityTrust(options.root),
+      }),
+    );
     for (const note of tree.protection?.notes ?? []) options.debug?.(unroot(note, options.root));
     const level = tree.protection?.level;
     const name = lastComponent(path).name.replace(/\.raw$/, "");
@@ -85,7 +104,8 @@ export function readEntryFacts(entry: Entry, options: FactsOptions): EntryFacts 
       throw e;
     }
     // A symlink to / found by a fresh lookup (plan() checks the rest of the path when it writes it).
-    if ("found" in lookup && lookup.found === "/") return { kind: "failed", reason: `Image '${image}' resolves to the host's root directory, not an image` };
+    if ("found" in lookup && lookup.found === "/")
+      return { kind: "failed", reason: `Image '${image}' resolves to the host's root directory, not an image` };
     located.push("found" in lookup ? lookup.found : undefined);
     if ("missing" in lookup) missing.push(lookup.missing);
   }
@@ -94,15 +114,29 @@ export function readEntryFacts(entry: Entry, options: FactsOptions): EntryFacts 
   try {
     // The record is read only where it can serve: an image not reachable yet, or a raw image (a
     // regular file, which has an identity). A reachable directory image is always read itself.
-    const identities = options.cache ? located.map((path) => (path === undefined ? undefined : identityOf(options.root + path))) : [];
+    const identities = options.cache
+      ? located.map((path) => (path === undefined ? undefined : identityOf(options.root + path)))
+      : [];
     let cached = missing.length > 0 || identities.some((id) => id !== undefined) ? cacheFor(entry, options) : undefined;
     // A record stands in for an unreachable image only where its path passes a fresh lookup's checks.
-    const forged = cached && located.map((path, i) => (path === undefined ? cachedPathProblem(configured[i] as string, (cached as CachedEntry).image(i).facts) : undefined)).find((w) => w !== undefined);
+    const forged =
+      cached &&
+      located
+        .map((path, i) =>
+          path === undefined
+            ? cachedPathProblem(configured[i] as string, (cached as CachedEntry).image(i).facts)
+            : undefined,
+        )
+        .find((w) => w !== undefined);
     if (forged) cached = undefined;
     if (missing.length > 0 && !cached) {
       const paths = configured.filter((p) => p.startsWith("/"));
       const ignored = forged ? `; its cached facts are ignored: the image ${forged}` : "";
-      return { kind: "unreachable", paths, reason: `${missing.join("; ")}${ignored}; deferred until local file systems are mounted` };
+      return {
+        kind: "unreachable",
+        paths,
+        reason: `${missing.join("; ")}${ignored}; deferred until local file systems are mounted`,
+      };
     }
     const matches = matchesFor(entry);
     const unverified: string[] = [];
@@ -115,16 +149,29 @@ export function readEntryFacts(entry: Entry, options: FactsOptions): EntryFacts 
         return facts;
       }
       // A protected image is always read again: its signature is checked against today's verity.d.
-      if (record && record.facts.path === path && !record.facts.protection && sameIdentity(record.identity, identities[i])) {
+      if (
+        record &&
+        record.facts.path === path &&
+        !record.facts.protection &&
+        sameIdentity(record.identity, identities[i])
+      ) {
         if (options.cache) options.cache.unchangedImages++;
         return record.facts;
       }
-      const { facts: fresh, unchecked } = readImage(options, path, matches, i === 0 ? "root" : "extension", entry.force);
+      const { facts: fresh, unchecked } = readImage(
+        options,
+        path,
+        matches,
+        i === 0 ? "root" : "extension",
+        entry.force,
+      );
       // Whoever can rewrite an image can also strip its verity data or signature; the record of
       // attach time tells. (A signature left unchecked because verity.d is empty is not stripped.)
       const was = record?.facts.path === path ? record.facts.protection : undefined;
       if (was && STRENGTH[was] > (unchecked ? STRENGTH.signed : STRENGTH[fresh.protection ?? "unprotected"])) {
-        throw new Refusal(`Image '${path}' was ${was === "signed" ? "signed" : "protected by dm-verity"} when it was attached and is now ${fresh.protection === "verity" ? "only protected by dm-verity" : "unprotected"}, refusing (attach it again if that is intended)`);
+        throw new Refusal(
+          `Image '${path}' was ${was === "signed" ? "signed" : "protected by dm-verity"} when it was attached and is now ${fresh.protection === "verity" ? "only protected by dm-verity" : "unprotected"}, refusing (attach it again if that is intended)`,
+        );
       }
       return fresh;
     });
@@ -133,7 +180,8 @@ export function readEntryFacts(entry: Entry, options: FactsOptions): EntryFacts 
     const [root, ...extensions] = images as [ImageFacts, ...ImageFacts[]];
     return unverified.length > 0 ? { kind: "read", root, extensions, unverified } : { kind: "read", root, extensions };
   } catch (e) {
-    if (e instanceof ImageError || e instanceof ReleaseError || e instanceof Refusal) return { kind: "failed", reason: unroot(e.message, options.root) };
+    if (e instanceof ImageError || e instanceof ReleaseError || e instanceof Refusal)
+      return { kind: "failed", reason: unroot(e.message, options.root) };
     throw e;
   }
 }
@@ -147,7 +195,11 @@ function policyRefusal(entry: Entry, images: readonly ImageFacts[]): string | un
   for (const image of images) {
     const level = image.protection ?? "unprotected";
     if (policy.includes(level)) continue;
-    const what = { signed: "signed", verity: "protected by dm-verity but not signed by a trusted key", unprotected: "not protected by dm-verity" }[level];
+    const what = {
+      signed: "signed",
+      verity: "protected by dm-verity but not signed by a trusted key",
+      unprotected: "not protected by dm-verity",
+    }[level];
     return `Image '${image.path}' is ${what}, and ImagePolicy=${policy.join("+")} (${entry.file}:${entry.line}) does not allow that`;
   }
   return undefined;
@@ -171,7 +223,9 @@ function cachedPathProblem(configured: string, facts: ImageFacts): string | unde
   const why = imagePathProblem(facts.path, facts.type);
   if (why) return why;
   const file = lastComponent(facts.path).name;
-  const name = lastComponent(configured).name.replace(/(\.raw)?\.v$/, "").replace(/\.raw$/, "");
+  const name = lastComponent(configured)
+    .name.replace(/(\.raw)?\.v$/, "")
+    .replace(/\.raw$/, "");
   const suffix = facts.type === "raw" ? ".raw" : "";
   if (file === `${name}${suffix}` || parseVersionedName(file, name, suffix) !== undefined) return undefined;
   return `resolves to '${facts.path}', which is not an image '${configured}' names`;
@@ -181,7 +235,10 @@ function cachedPathProblem(configured: string, facts: ImageFacts): string | unde
  * Facts for every entry without errors. Each entry's reading is isolated: a bug (an internal
  * error) fails that entry with its stack, the others are read as usual.
  */
-export function readAllFacts(entries: readonly Entry[], options: (entry: Entry) => FactsOptions): Map<string, EntryFacts> {
+export function readAllFacts(
+  entries: readonly Entry[],
+  options: (entry: Entry) => FactsOptions,
+): Map<string, EntryFacts> {
   const facts = new Map<string, EntryFacts>();
   for (const entry of entries) {
     if (entry.errors.length > 0) continue;

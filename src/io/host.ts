@@ -8,7 +8,13 @@ import { detectSystemd, type DetectedSystemd } from "./systemd-version.ts";
 export const LATE_PASS_UNIT = "/usr/lib/systemd/system/portable-attach-late.service";
 
 /** Where `systemctl enable systemd-confext.service` (or a preset, or a vendor) puts its link. */
-const CONFEXT_WANTS = ["/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system"];
+const CONFEXT_WANTS = [
+  "/etc/systemd/system",
+  "/run/systemd/system",
+  "/usr/local/lib/systemd/system",
+  "/usr/lib/systemd/system",
+  "/lib/systemd/system",
+];
 
 const PROFILE_SEARCH = [...PROFILE_DIRS, OWN_PROFILE_DIR];
 
@@ -47,11 +53,16 @@ function exists(path: string): boolean {
   }
 }
 
-export function readHostFacts(root: string, architecture: string, systemd: DetectedSystemd = detectSystemd(root)): HostFacts {
+export function readHostFacts(
+  root: string,
+  architecture: string,
+  systemd: DetectedSystemd = detectSystemd(root),
+): HostFacts {
   const unitNames = new Set<string>();
   const skipLib = libIsUsrLib(root);
   // Under a root every directory is looked up inside it: a link out of the tree names no host unit.
-  for (const d of HOST_UNIT_DIRS) if (!(skipLib && d === "/lib/systemd/system")) addNames(inRootOrUndefined(root, d), unitNames);
+  for (const d of HOST_UNIT_DIRS)
+    if (!(skipLib && d === "/lib/systemd/system")) addNames(inRootOrUndefined(root, d), unitNames);
   const profileCache = new Map<string, string | undefined>();
   return {
     unitNames,

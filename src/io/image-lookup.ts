@@ -35,7 +35,8 @@ function newestIn(rootTree: ImageTree, dir: string, name: string, order: number)
     if (version === undefined) continue;
     const path = `${dir}/${e.name}`;
     const kind = kindAt(rootTree, path);
-    if ((raw !== undefined && kind === "file") || (raw === undefined && kind === "dir")) out.push({ path, version, order });
+    if ((raw !== undefined && kind === "file") || (raw === undefined && kind === "dir"))
+      out.push({ path, version, order });
   }
   return out;
 }
@@ -61,20 +62,29 @@ export function lookupImage(root: string, image: string, shared?: ImageTree): Lo
     if (image.endsWith(".v")) {
       const name = image.slice(image.lastIndexOf("/") + 1).replace(/(\.raw)?\.v$/, "");
       const pick = best(newestIn(rootTree, image, name, 0));
-      return pick ? { found: canonical(rootTree, pick.path) } : { missing: `No versions of '${name}' found in '${image}'` };
+      return pick
+        ? { found: canonical(rootTree, pick.path) }
+        : { missing: `No versions of '${name}' found in '${image}'` };
     }
-    return kindAt(rootTree, image) ? { found: canonical(rootTree, image) } : { missing: `Image '${image}' does not exist` };
+    return kindAt(rootTree, image)
+      ? { found: canonical(rootTree, image) }
+      : { missing: `Image '${image}' does not exist` };
   }
   let versioned: Candidate[] = [];
   let exact: string | undefined;
   PORTABLE_DIRS.forEach((dir, order) => {
     // Concatenated, not push(...): a directory may hold 100,000 candidates, more than a call takes arguments.
-    versioned = versioned.concat(newestIn(rootTree, dir, image, order), newestIn(rootTree, `${dir}/${image}.v`, image, order));
+    versioned = versioned.concat(
+      newestIn(rootTree, dir, image, order),
+      newestIn(rootTree, `${dir}/${image}.v`, image, order),
+    );
     if (exact === undefined) {
       if (kindAt(rootTree, `${dir}/${image}.raw`) === "file") exact = `${dir}/${image}.raw`;
       else if (kindAt(rootTree, `${dir}/${image}`) === "dir") exact = `${dir}/${image}`;
     }
   });
   const pick = best(versioned)?.path ?? exact;
-  return pick ? { found: canonical(rootTree, pick) } : { missing: `No image '${image}' found in ${PORTABLE_DIRS.join(", ")}` };
+  return pick
+    ? { found: canonical(rootTree, pick) }
+    : { missing: `No image '${image}' found in ${PORTABLE_DIRS.join(", ")}` };
 }

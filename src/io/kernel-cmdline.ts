@@ -9,7 +9,10 @@ export function readKernelCommandLine(root: string, env: NodeJS.ProcessEnv): str
   const given = env.SYSTEMD_PROC_CMDLINE;
   if (given !== undefined) return splitWords(given);
   try {
-    if (root === "" && existsSync("/run/systemd/container")) return readFileSync("/proc/1/cmdline", "utf8").split("\0").filter((w) => w !== "");
+    if (root === "" && existsSync("/run/systemd/container"))
+      return readFileSync("/proc/1/cmdline", "utf8")
+        .split("\0")
+        .filter((w) => w !== "");
     return splitWords(readFileSync(hostPath(root, "/proc/cmdline"), "utf8"));
   } catch {
     return [];

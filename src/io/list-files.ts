@@ -3,7 +3,17 @@
 // name in every lower level; a .d file that is empty or a symlink to /dev/null masks that name.
 // Within one .d directory a later file name takes precedence, as with systemd drop-ins.
 import { strerror } from "./strerror.ts";
-import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, readlinkSync, statSync, type Stats } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  statSync,
+  type Stats,
+} from "node:fs";
 import type { Diagnostic } from "../config/diagnostic.ts";
 import { readAtMost } from "../image/read-at-most.ts";
 import { LIST_LEVELS } from "../config/paths.ts";
@@ -73,8 +83,18 @@ function rootOwner(root: string): number {
  * the FILES section of portable-attach.conf(5) for why.
  */
 function warnAboutAccess(fst: Stats, path: string, owner: number, diagnostics: Diagnostic[]): void {
-  if ((fst.mode & 0o002) !== 0) diagnostics.push({ severity: "warning", file: path, message: "List file is world-writable: anyone may change what is attached; using it anyway (chmod o-w to fix)" });
-  if (fst.uid !== 0 && fst.uid !== owner) diagnostics.push({ severity: "warning", file: path, message: `List file is owned by uid ${fst.uid}, not root: that user may change what is attached; using it anyway` });
+  if ((fst.mode & 0o002) !== 0)
+    diagnostics.push({
+      severity: "warning",
+      file: path,
+      message: "List file is world-writable: anyone may change what is attached; using it anyway (chmod o-w to fix)",
+    });
+  if (fst.uid !== 0 && fst.uid !== owner)
+    diagnostics.push({
+      severity: "warning",
+      file: path,
+      message: `List file is owned by uid ${fst.uid}, not root: that user may change what is attached; using it anyway`,
+    });
 }
 
 interface Read {
@@ -92,7 +112,8 @@ function readListFile(root: string, path: string, owner: number, diagnostics: Di
     // A missing file is the common case (/run's list): no exception for it, they are costly at boot.
     st = lstatSync(host, { throwIfNoEntry: false });
   } catch (e) {
-    if (errno(e) !== "ENOENT" && errno(e) !== "ENOTDIR") diagnostics.push({ severity: "error", file: path, message: `Failed to access list file: ${strerror(e)}` });
+    if (errno(e) !== "ENOENT" && errno(e) !== "ENOTDIR")
+      diagnostics.push({ severity: "error", file: path, message: `Failed to access list file: ${strerror(e)}` });
     return undefined;
   }
   if (st === undefined) return undefined;
@@ -110,7 +131,10 @@ function readListFile(root: string, path: string, owner: number, diagnostics: Di
   // final symlink is already chased: one appearing now is a race, and refused.
   let fd: number;
   try {
-    fd = openSync(host, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY | (root === "" ? 0 : constants.O_NOFOLLOW));
+    fd = openSync(
+      host,
+      constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY | (root === "" ? 0 : constants.O_NOFOLLOW),
+    );
   } catch (e) {
     const why = errno(e) === "ENOENT" ? "dangling symlink" : errno(e) === "EISDIR" ? "is a directory" : strerror(e);
     diagnostics.push({ severity: "error", file: path, message: `Failed to read list file: ${why}` });
@@ -124,7 +148,11 @@ function readListFile(root: string, path: string, owner: number, diagnostics: Di
       return undefined;
     }
     if (!fst.isFile()) {
-      diagnostics.push({ severity: "error", file: path, message: "List file is not a regular file (a device, FIFO or socket)" });
+      diagnostics.push({
+        severity: "error",
+        file: path,
+        message: "List file is not a regular file (a device, FIFO or socket)",
+      });
       return undefined;
     }
     const bytes = fst.size > MAX_LIST_BYTES ? undefined : readAtMost(fd, fst.size, MAX_LIST_BYTES);
@@ -161,7 +189,8 @@ function listDropins(root: string, dir: string, diagnostics: Diagnostic[]): stri
     for (const n of readdirSync(host)) if (n.endsWith(".conf") && !n.startsWith(".")) names.push(n);
     return names;
   } catch (e) {
-    if (errno(e) !== "ENOENT" && errno(e) !== "ENOTDIR") diagnostics.push({ severity: "error", file: dir, message: `Failed to list directory: ${strerror(e)}` });
+    if (errno(e) !== "ENOENT" && errno(e) !== "ENOTDIR")
+      diagnostics.push({ severity: "error", file: dir, message: `Failed to list directory: ${strerror(e)}` });
     return [];
   }
 }

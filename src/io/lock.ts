@@ -9,7 +9,17 @@
 // flock(1) because it needs nothing outside Node. Whoever can write the directory (the owner of a
 // --root tree) may plant symlinks under these names: every file is created with O_EXCL|O_NOFOLLOW
 // and read with O_NOFOLLOW, so a root-owned run never writes or reads through one.
-import { closeSync, constants, fstatSync, linkSync, openSync, readdirSync, readSync, unlinkSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  linkSync,
+  openSync,
+  readdirSync,
+  readSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
 import { basename, dirname } from "node:path";
 
 export class LockError extends Error {}
@@ -158,7 +168,10 @@ export function acquireLock(path: string, timeoutMs = 30_000): Lock {
       breakStale(path);
       continue;
     }
-    if (Date.now() > deadline) throw new LockError(`Failed to take lock '${path}': held by another run (pid ${Number.parseInt(readLock(path) ?? "", 10) || "?"}) for too long`);
+    if (Date.now() > deadline)
+      throw new LockError(
+        `Failed to take lock '${path}': held by another run (pid ${Number.parseInt(readLock(path) ?? "", 10) || "?"}) for too long`,
+      );
     sleep(delay + Math.random() * delay);
     delay = Math.min(delay * 2, 50);
   }

@@ -43,7 +43,8 @@ function kernelCommandLineLevel(env: NodeJS.ProcessEnv): number | undefined {
   let level: number | undefined;
   for (const word of cmdline.split(/\s+/)) {
     if (word === "debug") level = 7;
-    else if (word.startsWith("systemd.log_level=")) level = parseLevel(word.slice("systemd.log_level=".length)) ?? level;
+    else if (word.startsWith("systemd.log_level="))
+      level = parseLevel(word.slice("systemd.log_level=".length)) ?? level;
   }
   return level;
 }
@@ -65,7 +66,8 @@ export function createLogger(ident: string, env: NodeJS.ProcessEnv): Logger {
   let kmsg = auto || target === "kmsg" ? openKmsg() : undefined;
   // journald's stream protocol: a header (identifier, unit, priority, level prefix, forward to
   // syslog, kmsg, console), then one "<prio>text" line per record.
-  const journal: string[] | undefined = kmsg === undefined && (auto || target === "journal") && existsSync(JOURNAL_STREAM) ? [] : undefined;
+  const journal: string[] | undefined =
+    kmsg === undefined && (auto || target === "journal") && existsSync(JOURNAL_STREAM) ? [] : undefined;
 
   const toStderr = (line: string): void => {
     writeStderr(`${line}\n`);

@@ -39,7 +39,9 @@ export interface SystemctlResult {
 export function systemctl(args: string[], env: NodeJS.ProcessEnv = process.env): SystemctlResult {
   const r = spawnSync("systemctl", args, { encoding: "utf8", env, stdio: ["ignore", "pipe", "pipe"] });
   if (r.error) return { ok: false, stdout: "", error: `systemctl: ${strerror(r.error)}` };
-  const error = (r.stderr || "").trim() || (r.status !== 0 ? `systemctl ${args[0]} exited with status ${r.status ?? r.signal}` : "");
+  const error =
+    (r.stderr || "").trim() ||
+    (r.status !== 0 ? `systemctl ${args[0]} exited with status ${r.status ?? r.signal}` : "");
   return { ok: r.status === 0, stdout: r.stdout ?? "", error };
 }
 
@@ -68,7 +70,18 @@ export interface UnitFailure {
 
 // systemd's own exit statuses a service gets when its setup fails before the program runs
 // (systemd.exec(5), "Process Exit Codes"); the rest are shown as numbers.
-const EXIT_NAMES: Record<string, string> = { "200": "CHDIR", "203": "EXEC", "209": "STDOUT", "210": "CHROOT", "217": "USER", "218": "CAPABILITIES", "226": "NAMESPACE", "227": "NO_NEW_PRIVILEGES", "228": "SECCOMP", "231": "SYSTEMD_RUNTIME_DIRECTORY" };
+const EXIT_NAMES: Record<string, string> = {
+  "200": "CHDIR",
+  "203": "EXEC",
+  "209": "STDOUT",
+  "210": "CHROOT",
+  "217": "USER",
+  "218": "CAPABILITIES",
+  "226": "NAMESPACE",
+  "227": "NO_NEW_PRIVILEGES",
+  "228": "SECCOMP",
+  "231": "SYSTEMD_RUNTIME_DIRECTORY",
+};
 
 const SHOWN = "Id,ActiveState,SubState,Result,MainPID,ExecMainCode,ExecMainStatus";
 
@@ -77,7 +90,12 @@ function showUnits(units: readonly string[], env: NodeJS.ProcessEnv): Map<string
   return r.stdout
     .split(/\n\n/)
     .filter((b) => b.trim() !== "")
-    .map((b) => new Map(b.split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)] as [string, string])));
+    .map(
+      (b) =>
+        new Map(
+          b.split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)] as [string, string]),
+        ),
+    );
 }
 
 /** True while a unit's main process is still PID 1's own (forked, not yet the service's program). */
@@ -96,10 +114,14 @@ function stillSettingUp(mainPid: string | undefined): boolean {
 
 function failure(p: Map<string, string>): string | undefined {
   const result = p.get("Result");
-  const failed = p.get("ActiveState") === "failed" || p.get("SubState") === "auto-restart" || (result !== undefined && result !== "" && result !== "success");
+  const failed =
+    p.get("ActiveState") === "failed" ||
+    p.get("SubState") === "auto-restart" ||
+    (result !== undefined && result !== "" && result !== "success");
   if (!failed) return undefined;
   const status = p.get("ExecMainStatus");
-  const code = status && status !== "0" ? `, status=${status}${EXIT_NAMES[status] ? `/${EXIT_NAMES[status]}` : ""}` : "";
+  const code =
+    status && status !== "0" ? `, status=${status}${EXIT_NAMES[status] ? `/${EXIT_NAMES[status]}` : ""}` : "";
   return `${p.get("ActiveState")} (Result=${result ?? "?"}${code})`;
 }
 
@@ -108,7 +130,11 @@ function failure(p: Map<string, string>): string | undefined {
  * ends at fork, before its sandbox is set up (a 226/NAMESPACE comes later), so this waits, up to
  * `timeoutMs`, until each main process is the service's own program or has exited.
  */
-export function failedAfterStart(units: readonly string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 2000): UnitFailure[] {
+export function failedAfterStart(
+  units: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+  timeoutMs = 2000,
+): UnitFailure[] {
   const deadline = Date.now() + timeoutMs;
   const pause = new Int32Array(new SharedArrayBuffer(4));
   for (;;) {

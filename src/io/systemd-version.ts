@@ -44,7 +44,8 @@ function fromInstalled(root: string): { version: number; source: string } | unde
   // Inside the tree, as every path under a root: a link out of it says nothing of its systemd.
   const usrLib = inRootOrUndefined(root, "/usr/lib");
   try {
-    if (usrLib !== undefined) for (const d of readdirSync(usrLib)) if (d.includes("-linux-")) dirs.push(`/usr/lib/${d}/systemd`);
+    if (usrLib !== undefined)
+      for (const d of readdirSync(usrLib)) if (d.includes("-linux-")) dirs.push(`/usr/lib/${d}/systemd`);
   } catch {
     /* no /usr/lib: nothing installed */
   }
@@ -76,7 +77,11 @@ export function detectSystemd(root: string): DetectedSystemd {
   const found = (root === "" ? fromRunningPid1() : undefined) ?? fromInstalled(root);
   const behaviour = behaviourFor(found?.version);
   if (root === "" && behaviour.bindHostOsRelease && !inChroot() && pid1ProvidesHostOsRelease()) {
-    return { version: found?.version, source: `${found?.source}, but PID 1 provides /run/host/os-release`, behaviour: { ...behaviour, bindHostOsRelease: false } };
+    return {
+      version: found?.version,
+      source: `${found?.source}, but PID 1 provides /run/host/os-release`,
+      behaviour: { ...behaviour, bindHostOsRelease: false },
+    };
   }
   return { version: found?.version, source: found?.source ?? "no libsystemd-shared-NNN.so found", behaviour };
 }

@@ -33,7 +33,8 @@ function checkImagePath(image: ImageFacts, role: string): void {
   const why = checkPath(image.path);
   if (why) refuse(`Cannot write ${role} path '${image.path}' into a unit file: ${why}`);
   // ExtensionImages= and the marker use ':' as a separator.
-  if (role !== "image" && image.path.includes(":")) refuse(`Cannot write ${role} path '${image.path}' into a unit file: it contains ':'`);
+  if (role !== "image" && image.path.includes(":"))
+    refuse(`Cannot write ${role} path '${image.path}' into a unit file: it contains ':'`);
 }
 
 interface Chosen {
@@ -55,10 +56,14 @@ function chooseUnits(entry: Entry, root: ImageFacts, extensions: ImageFacts[], h
   }
   const declared = [root, ...extensions].filter((i) => i.release?.PORTABLE_PREFIXES !== undefined);
   if (declared.length > 0) {
-    const allowed = new Set(declared.flatMap((i) => (i.release?.PORTABLE_PREFIXES ?? "").split(/\s+/).filter((w) => w !== "")));
+    const allowed = new Set(
+      declared.flatMap((i) => (i.release?.PORTABLE_PREFIXES ?? "").split(/\s+/).filter((w) => w !== "")),
+    );
     const bad = matches.filter((m) => !allowed.has(m));
     if (bad.length > 0) {
-      refuse(`Selected matches ${bad.map((m) => `'${m}'`).join(", ")} are not compatible with portable service image '${root.path}', acceptable prefix matches are: ${[...allowed].sort().join(" ")}`);
+      refuse(
+        `Selected matches ${bad.map((m) => `'${m}'`).join(", ")} are not compatible with portable service image '${root.path}', acceptable prefix matches are: ${[...allowed].sort().join(" ")}`,
+      );
     }
   }
   const chosen = new Map<string, Chosen>();
@@ -68,7 +73,8 @@ function chooseUnits(entry: Entry, root: ImageFacts, extensions: ImageFacts[], h
     }
   }
   if (chosen.size === 0) {
-    const exts = extensions.length > 0 ? ` or any of its extensions ${extensions.map((e) => `'${e.path}'`).join(", ")}` : "";
+    const exts =
+      extensions.length > 0 ? ` or any of its extensions ${extensions.map((e) => `'${e.path}'`).join(", ")}` : "";
     refuse(`Couldn't find any matching unit files in image '${root.path}'${exts}`);
   }
   return [...chosen.values()].sort((a, b) => (a.unit.name < b.unit.name ? -1 : 1));
@@ -82,7 +88,8 @@ function chooseUnits(entry: Entry, root: ImageFacts, extensions: ImageFacts[], h
 function hostConflict(host: HostFacts, name: string): string | undefined {
   if (host.unitNames.has(name)) return `'${name}' exists on the host already`;
   const template = templateOf(name);
-  if (template !== undefined && host.unitNames.has(template)) return `'${name}' is an instance of '${template}', which exists on the host already`;
+  if (template !== undefined && host.unitNames.has(template))
+    return `'${name}' is an instance of '${template}', which exists on the host already`;
   return undefined;
 }
 
@@ -120,14 +127,27 @@ export function plan(input: PlanInput): Plan {
   let written = 0;
 
   for (const entry of input.entries) {
-    const base: Outcome = { name: entry.name, file: entry.file, line: entry.line, state: "failed", image: entry.image, units: [], enabled: entry.enable, warnings: [] };
+    const base: Outcome = {
+      name: entry.name,
+      file: entry.file,
+      line: entry.line,
+      state: "failed",
+      image: entry.image,
+      units: [],
+      enabled: entry.enable,
+      warnings: [],
+    };
     if (entry.extensions.length > 0) base.extensions = entry.extensions;
     let planned: EntryPlan;
     try {
       planned = planEntry(entry, base, input, owners);
     } catch (e) {
       // A bug costs this entry, not the run (plan() is pure: nothing of the entry was kept).
-      planned = { outcome: { ...base, reason: `Internal error: ${(e as Error)?.stack ?? String(e)}` }, files: [], deferred: [] };
+      planned = {
+        outcome: { ...base, reason: `Internal error: ${(e as Error)?.stack ?? String(e)}` },
+        files: [],
+        deferred: [],
+      };
     }
     const { outcome } = planned;
     outcome.warnings = capWarnings(outcome.warnings);
@@ -152,10 +172,20 @@ export function plan(input: PlanInput): Plan {
   }
 
   for (const entry of input.masked) {
-    outcomes.push({ name: entry.name, file: entry.file, line: entry.line, state: "masked", reason: `Masked by Attach=no in ${entry.file}:${entry.line}`, units: [], enabled: false, warnings: [] });
+    outcomes.push({
+      name: entry.name,
+      file: entry.file,
+      line: entry.line,
+      state: "masked",
+      reason: `Masked by Attach=no in ${entry.file}:${entry.line}`,
+      units: [],
+      enabled: false,
+      warnings: [],
+    });
   }
 
-  if (deferredPaths.length > 0 || input.host.confextEnabled) for (const f of planLatePass(input.host, deferredPaths)) files.push(f);
+  if (deferredPaths.length > 0 || input.host.confextEnabled)
+    for (const f of planLatePass(input.host, deferredPaths)) files.push(f);
 
   outcomes.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return { files: dedupeSymlinks(files).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)), outcomes };
@@ -172,10 +202,15 @@ function planEntry(entry: Entry, base: Outcome, input: PlanInput, owners: Readon
   });
   if (entry.errors.length > 0) {
     // Said with its line, since the section header is where the outcome points.
-    return failed(entry.errors.map((e) => (e.line !== undefined && e.line !== entry.line ? `line ${e.line}: ${e.message}` : e.message)).join("; "));
+    return failed(
+      entry.errors
+        .map((e) => (e.line !== undefined && e.line !== entry.line ? `line ${e.line}: ${e.message}` : e.message))
+        .join("; "),
+    );
   }
   if (!facts || facts.kind === "failed") return failed(facts?.reason ?? "No image facts were collected");
-  if (facts.kind === "unreachable") return { outcome: { ...base, state: "deferred", reason: facts.reason }, files: [], deferred: facts.paths };
+  if (facts.kind === "unreachable")
+    return { outcome: { ...base, state: "deferred", reason: facts.reason }, files: [], deferred: facts.paths };
   const warnings = [...facts.root.warnings, ...facts.extensions.flatMap((e) => e.warnings)];
   let chosen: Chosen[];
   try {
@@ -188,7 +223,10 @@ function planEntry(entry: Entry, base: Outcome, input: PlanInput, owners: Readon
   if (clash) {
     const owner = owners.get(clash.unit.name) as string;
     conflicts.push({ unit: clash.unit.name, with: { entry: owner } });
-    return failed(`Unit '${clash.unit.name}' is already provided by entry [${owner}], refusing to provide it twice`, warnings);
+    return failed(
+      `Unit '${clash.unit.name}' is already provided by entry [${owner}], refusing to provide it twice`,
+      warnings,
+    );
   }
   const attached: Chosen[] = [];
   for (const c of chosen) {
@@ -211,7 +249,16 @@ function planEntry(entry: Entry, base: Outcome, input: PlanInput, owners: Readon
     entryFiles.push({ path: unit.name, kind: "file", content: unit.content });
     const profile = input.host.profileFile(entry.profile, unitType(unit.name) ?? "");
     if (profile) entryFiles.push({ path: `${unit.name}.d/10-profile.conf`, kind: "symlink", target: profile });
-    const dropIn = renderPortableDropIn({ unitName: unit.name, sourcePath: entry.file, root: facts.root, extensions: facts.extensions, from, hostOsRelease: input.host.osReleasePath, behaviour: input.host.portable, relaxExtensionCheck: entry.force });
+    const dropIn = renderPortableDropIn({
+      unitName: unit.name,
+      sourcePath: entry.file,
+      root: facts.root,
+      extensions: facts.extensions,
+      from,
+      hostOsRelease: input.host.osReleasePath,
+      behaviour: input.host.portable,
+      relaxExtensionCheck: entry.force,
+    });
     entryFiles.push({ path: `${unit.name}.d/20-portable.conf`, kind: "file", content: dropIn });
   }
   const enabledUnits = new Set<string>();
@@ -224,7 +271,12 @@ function planEntry(entry: Entry, base: Outcome, input: PlanInput, owners: Readon
     // The unit a link names (an Alias=, a DefaultInstance= instance): never one the host has,
     // even with Force=yes, which lets an image's own unit files replace the host's, not links.
     const named = link.link.slice(link.link.lastIndexOf("/") + 1);
-    const hostHas = named === link.unit || named === templateOf(link.unit) ? undefined : HOSTS_ONLY.has(named) ? `'${named}' is the host's to choose` : hostConflict(input.host, named);
+    const hostHas =
+      named === link.unit || named === templateOf(link.unit)
+        ? undefined
+        : HOSTS_ONLY.has(named)
+          ? `'${named}' is the host's to choose`
+          : hostConflict(input.host, named);
     if (hostHas) {
       warnings.push(`${link.unit}: not linking '${link.link}': ${hostHas} (Force=yes does not change this)`);
       continue;
@@ -232,10 +284,21 @@ function planEntry(entry: Entry, base: Outcome, input: PlanInput, owners: Readon
     entryFiles.push({ path: link.link, kind: "symlink", target: link.target });
     if (/\.(wants|requires|upholds)\//.test(link.link)) enabledUnits.add(named);
   }
-  if (entry.profile !== "default" && !attached.some((c) => input.host.profileFile(entry.profile, unitType(c.unit.name) ?? ""))) {
+  if (
+    entry.profile !== "default" &&
+    !attached.some((c) => input.host.profileFile(entry.profile, unitType(c.unit.name) ?? ""))
+  ) {
     warnings.push(`Profile '${entry.profile}' was not found, no profile drop-in written`);
   }
-  const outcome: Outcome = { ...base, state: "attached", units: [...names].sort(), ...(enabledUnits.size > 0 && { enabledUnits: [...enabledUnits].sort() }), warnings, ...(conflicts.length > 0 && { conflicts }), ...(facts.unverified && { cached: facts.unverified }) };
+  const outcome: Outcome = {
+    ...base,
+    state: "attached",
+    units: [...names].sort(),
+    ...(enabledUnits.size > 0 && { enabledUnits: [...enabledUnits].sort() }),
+    warnings,
+    ...(conflicts.length > 0 && { conflicts }),
+    ...(facts.unverified && { cached: facts.unverified }),
+  };
   // Taken from the attach-time cache while not reachable: the late pass checks them once mounted.
   return { outcome, files: entryFiles, deferred: facts.unverified ?? [] };
 }
@@ -259,7 +322,11 @@ function enableLinks(entry: Entry, attached: Chosen[], warnings: string[]): (Ins
     done.add(name);
     const file = files.get(name) ?? files.get(templateOf(name) ?? "");
     if (!file) {
-      warnings.push(i < fromAll + entry.enableUnits.length ? `EnableUnits= names '${name}', which this entry does not provide, ignoring` : `Also=${name} is not provided by this entry, not enabling it`);
+      warnings.push(
+        i < fromAll + entry.enableUnits.length
+          ? `EnableUnits= names '${name}', which this entry does not provide, ignoring`
+          : `Also=${name} is not provided by this entry, not enabling it`,
+      );
       continue;
     }
     const install = installSymlinks(name, parseInstallSection(decoder.decode(file.content)));
@@ -276,7 +343,13 @@ function planLatePass(host: HostFacts, paths: string[]): OutputFile[] {
   const mounts = [...new Set(paths)].sort().filter((p) => checkPath(p) === undefined);
   const wants: OutputFile = { path: `multi-user.target.wants/${unit}`, kind: "symlink", target: host.latePassUnit };
   if (mounts.length === 0) return [wants];
-  const dropIn = [`# Automatically generated by portable-attach-generator.`, "", "[Unit]", `RequiresMountsFor=${mounts.map(quoteWord).join(" ")}`, ""].join("\n");
+  const dropIn = [
+    `# Automatically generated by portable-attach-generator.`,
+    "",
+    "[Unit]",
+    `RequiresMountsFor=${mounts.map(quoteWord).join(" ")}`,
+    "",
+  ].join("\n");
   return [wants, { path: `${unit}.d/50-deferred.conf`, kind: "file", content: dropIn }];
 }
 

@@ -64,10 +64,12 @@ export function renderPortableDropIn(input: DropInInput): string {
     lines.push("", "[Service]");
     lines.push(`${root.type === "directory" ? "RootDirectory" : "RootImage"}=${escapeSpecifiers(root.path)}`);
     lines.push(`Environment=${quoteWord(`PORTABLE=${portable}`)}`);
-    if (behaviour.bindHostOsRelease) lines.push(`BindReadOnlyPaths=${escapeSpecifiers(input.hostOsRelease)}:/run/host/os-release`);
+    if (behaviour.bindHostOsRelease)
+      lines.push(`BindReadOnlyPaths=${escapeSpecifiers(input.hostOsRelease)}:/run/host/os-release`);
     lines.push(`LogExtraFields=${quoteWord(`PORTABLE=${portable}`)}`);
     if (behaviour.pinImagePolicy && root.pin !== undefined) lines.push(`RootImagePolicy=${root.pin}`);
-    if (behaviour.releaseLogFields && extensions.length === 0) logField(lines, "PORTABLE_NAME_AND_VERSION", nameAndVersion(root.release));
+    if (behaviour.releaseLogFields && extensions.length === 0)
+      logField(lines, "PORTABLE_NAME_AND_VERSION", nameAndVersion(root.release));
     if (behaviour.releaseLogFields && extensions.length > 0) {
       lines.push(`Environment=${quoteWord(`PORTABLE_ROOT=${basename(root.path)}`)}`);
       lines.push(`LogExtraFields=${quoteWord(`PORTABLE_ROOT=${basename(root.path)}`)}`);
@@ -78,12 +80,16 @@ export function renderPortableDropIn(input: DropInInput): string {
         // Since 254 each extension is a group of its own, after a blank line.
         if (behaviour.releaseLogFields) lines.push("");
         if (ext.type === "directory") lines.push(`ExtensionDirectories=${quoteWord(ext.path)}`);
-        else lines.push(`ExtensionImages=${escapeExtensionImage(ext.path, input.relaxExtensionCheck ? "x-systemd.relax-extension-release-check" : undefined)}`);
+        else
+          lines.push(
+            `ExtensionImages=${escapeExtensionImage(ext.path, input.relaxExtensionCheck ? "x-systemd.relax-extension-release-check" : undefined)}`,
+          );
         if (!behaviour.releaseLogFields) continue;
         logField(lines, "PORTABLE_EXTENSION", basename(ext.path));
         if (behaviour.pinImagePolicy && ext.pin !== undefined) lines.push(`ExtensionImagePolicy=${ext.pin}`);
         logField(lines, "PORTABLE_EXTENSION_NAME_AND_VERSION", nameAndVersion(ext.release, "SYSEXT_"));
-        if (behaviour.confextLogFields) logField(lines, "PORTABLE_EXTENSION_NAME_AND_VERSION", nameAndVersion(ext.release, "CONFEXT_"));
+        if (behaviour.confextLogFields)
+          logField(lines, "PORTABLE_EXTENSION_NAME_AND_VERSION", nameAndVersion(ext.release, "CONFEXT_"));
       }
     }
   }

@@ -34,7 +34,11 @@ export function systemdArchitecture(nodeArch: string, byteOrder: "LE" | "BE"): s
 const BYTE_ORDER: "LE" | "BE" = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? "LE" : "BE";
 
 /** $SYSTEMD_ARCHITECTURE if set and non-empty, else what Node reports for this machine. */
-export function hostArchitecture(env: Record<string, string | undefined>, nodeArch: string = process.arch, byteOrder: "LE" | "BE" = BYTE_ORDER): string {
+export function hostArchitecture(
+  env: Record<string, string | undefined>,
+  nodeArch: string = process.arch,
+  byteOrder: "LE" | "BE" = BYTE_ORDER,
+): string {
   const fromManager = env.SYSTEMD_ARCHITECTURE;
   if (fromManager !== undefined && fromManager !== "") return fromManager;
   return systemdArchitecture(nodeArch, byteOrder);

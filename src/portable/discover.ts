@@ -45,12 +45,15 @@ export function discoverUnits(tree: ImageTree, matches: readonly string[]): Disc
       } catch (e) {
         // A symlink loop or an oversized unit costs that unit, not the image; damage to the
         // image itself (CORRUPT, TRUNCATED, IO) still fails the whole entry.
-        if (!(e instanceof ImageError) || e instanceof BudgetError || (e.code !== "LOOP" && e.code !== "LIMIT")) throw e;
+        if (!(e instanceof ImageError) || e instanceof BudgetError || (e.code !== "LOOP" && e.code !== "LIMIT"))
+          throw e;
         warnings.push(`Unit file '${dir}/${name}' in ${tree.source} cannot be read: ${e.message}, ignoring`);
         continue;
       }
       if (content === undefined) {
-        warnings.push(`Unit file '${dir}/${name}' in ${tree.source} is a symlink that leads nowhere inside the image, ignoring`);
+        warnings.push(
+          `Unit file '${dir}/${name}' in ${tree.source} is a symlink that leads nowhere inside the image, ignoring`,
+        );
       } else if (content.length === 0) {
         warnings.push(`Unit file '${dir}/${name}' in ${tree.source} is empty (masked), ignoring`);
       } else {

@@ -14,7 +14,8 @@ const POLICY_FS = new Set(["squashfs", "erofs", "ext4"]);
  * or partitions) shows in `protection`, and makes systemd's string say more than we know.
  */
 export function imagePolicyPin(tree: ImageTree): string | undefined {
-  if (tree.type !== "raw" || (tree.protection !== undefined && tree.protection.level !== "unprotected")) return undefined;
+  if (tree.type !== "raw" || (tree.protection !== undefined && tree.protection.level !== "unprotected"))
+    return undefined;
   const fs = /^([a-z0-9]+)(?: \(.*\))?$/.exec(tree.description)?.[1];
   if (fs === undefined || !POLICY_FS.has(fs)) return undefined;
   return `root=${fs}:=absent`;

@@ -34,7 +34,17 @@ const KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
  */
 export function parseEnvFile(text: string): Release {
   const result: Release = Object.create(null) as Release;
-  type State = "preKey" | "key" | "preValue" | "value" | "valueEscape" | "single" | "double" | "doubleEscape" | "comment" | "commentEscape";
+  type State =
+    | "preKey"
+    | "key"
+    | "preValue"
+    | "value"
+    | "valueEscape"
+    | "single"
+    | "double"
+    | "doubleEscape"
+    | "comment"
+    | "commentEscape";
   let state: State = "preKey";
   let key = "";
   let value = "";
@@ -145,7 +155,9 @@ const EXTENSION_RELEASE_DIRS = ["/usr/lib/extension-release.d", "/etc/extension-
 const PREFIX = "extension-release.";
 
 function isValidFileName(name: string): boolean {
-  return name !== "" && name !== "." && name !== ".." && !/[/\0]/.test(name) && new TextEncoder().encode(name).length <= 255;
+  return (
+    name !== "" && name !== "." && name !== ".." && !/[/\0]/.test(name) && new TextEncoder().encode(name).length <= 255
+  );
 }
 
 /**
@@ -161,7 +173,11 @@ function isValidFileName(name: string): boolean {
  * extension-release renamed to match, or Force=yes. Failing closed keeps us from attaching an
  * extension systemd might refuse at start (PID 1 applies the same check to ExtensionImages=).
  */
-export function findExtensionRelease(tree: ImageTree, imageName: string, relaxed: boolean): { path: string; text: string } | undefined {
+export function findExtensionRelease(
+  tree: ImageTree,
+  imageName: string,
+  relaxed: boolean,
+): { path: string; text: string } | undefined {
   const base = imageBaseName(imageName);
   for (const dir of EXTENSION_RELEASE_DIRS) {
     if (isValidFileName(PREFIX + imageName)) {
@@ -177,7 +193,9 @@ export function findExtensionRelease(tree: ImageTree, imageName: string, relaxed
       .map((e) => e.name)
       .sort();
     if (candidates.length > 1) {
-      throw new ReleaseError(`Image '${tree.source}' has several extension-release files in ${dir} that could belong to '${imageName}': ${candidates.join(", ")}`);
+      throw new ReleaseError(
+        `Image '${tree.source}' has several extension-release files in ${dir} that could belong to '${imageName}': ${candidates.join(", ")}`,
+      );
     }
     const only = candidates[0];
     if (only !== undefined) {
@@ -203,7 +221,12 @@ function words(value: string | undefined): string[] {
  * the key names: portabled 252–258 always validates with the SYSEXT_* keys (its CONFEXT retry runs
  * only on internal errors), so "sysext" is the faithful default.
  */
-export function checkExtensionCompatible(root: Release, ext: Release, hostArchitecture: string, kind: "sysext" | "confext" = "sysext"): string | undefined {
+export function checkExtensionCompatible(
+  root: Release,
+  ext: Release,
+  hostArchitecture: string,
+  kind: "sysext" | "confext" = "sysext",
+): string | undefined {
   const SCOPE = kind === "sysext" ? "SYSEXT_SCOPE" : "CONFEXT_SCOPE";
   const LEVEL = kind === "sysext" ? "SYSEXT_LEVEL" : "CONFEXT_LEVEL";
   if (Object.keys(ext).length === 0) return "extension-release is empty";
@@ -231,20 +254,30 @@ export function checkExtensionCompatible(root: Release, ext: Release, hostArchit
   if (rootVersion === undefined && rootLevel === undefined) return undefined;
   const extLevel = get(ext, LEVEL);
   if (rootLevel !== undefined && extLevel !== undefined) {
-    return rootLevel === extLevel ? undefined : `extension-release ${LEVEL} '${extLevel}' does not match the root's '${rootLevel}'`;
+    return rootLevel === extLevel
+      ? undefined
+      : `extension-release ${LEVEL} '${extLevel}' does not match the root's '${rootLevel}'`;
   }
   if (rootVersion !== undefined) {
     const extVersion = get(ext, "VERSION_ID");
-    if (extVersion === undefined) return `extension-release lacks VERSION_ID, but the root has VERSION_ID '${rootVersion}'`;
-    if (extVersion !== rootVersion) return `extension-release VERSION_ID '${extVersion}' does not match the root's '${rootVersion}'`;
+    if (extVersion === undefined)
+      return `extension-release lacks VERSION_ID, but the root has VERSION_ID '${rootVersion}'`;
+    if (extVersion !== rootVersion)
+      return `extension-release VERSION_ID '${extVersion}' does not match the root's '${rootVersion}'`;
   }
   return undefined;
 }
 
 const NAME_AND_VERSION_KEYS = {
   os: { ids: ["IMAGE_ID", "ID"], versions: ["IMAGE_VERSION", "VERSION_ID", "BUILD_ID"] },
-  sysext: { ids: ["SYSEXT_IMAGE_ID", "SYSEXT_ID"], versions: ["SYSEXT_IMAGE_VERSION", "SYSEXT_VERSION_ID", "SYSEXT_BUILD_ID"] },
-  confext: { ids: ["CONFEXT_IMAGE_ID", "CONFEXT_ID"], versions: ["CONFEXT_IMAGE_VERSION", "CONFEXT_VERSION_ID", "CONFEXT_BUILD_ID"] },
+  sysext: {
+    ids: ["SYSEXT_IMAGE_ID", "SYSEXT_ID"],
+    versions: ["SYSEXT_IMAGE_VERSION", "SYSEXT_VERSION_ID", "SYSEXT_BUILD_ID"],
+  },
+  confext: {
+    ids: ["CONFEXT_IMAGE_ID", "CONFEXT_ID"],
+    versions: ["CONFEXT_IMAGE_VERSION", "CONFEXT_VERSION_ID", "CONFEXT_BUILD_ID"],
+  },
 } as const;
 
 /**

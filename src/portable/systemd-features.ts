@@ -29,10 +29,38 @@ export interface PortableBehaviour {
 }
 
 export const PORTABLE_BEHAVIOURS: readonly PortableBehaviour[] = [
-  { since: 252, bindHostOsRelease: true, releaseLogFields: false, confextLogFields: false, extensionsOnEveryService: false, pinImagePolicy: false },
-  { since: 254, bindHostOsRelease: false, releaseLogFields: true, confextLogFields: false, extensionsOnEveryService: false, pinImagePolicy: false },
-  { since: 255, bindHostOsRelease: false, releaseLogFields: true, confextLogFields: true, extensionsOnEveryService: false, pinImagePolicy: false },
-  { since: 260, bindHostOsRelease: false, releaseLogFields: true, confextLogFields: true, extensionsOnEveryService: true, pinImagePolicy: true },
+  {
+    since: 252,
+    bindHostOsRelease: true,
+    releaseLogFields: false,
+    confextLogFields: false,
+    extensionsOnEveryService: false,
+    pinImagePolicy: false,
+  },
+  {
+    since: 254,
+    bindHostOsRelease: false,
+    releaseLogFields: true,
+    confextLogFields: false,
+    extensionsOnEveryService: false,
+    pinImagePolicy: false,
+  },
+  {
+    since: 255,
+    bindHostOsRelease: false,
+    releaseLogFields: true,
+    confextLogFields: true,
+    extensionsOnEveryService: false,
+    pinImagePolicy: false,
+  },
+  {
+    since: 260,
+    bindHostOsRelease: false,
+    releaseLogFields: true,
+    confextLogFields: true,
+    extensionsOnEveryService: true,
+    pinImagePolicy: true,
+  },
 ];
 
 /** The oldest systemd we support; older ones get its behaviour. */

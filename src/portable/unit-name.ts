@@ -10,7 +10,19 @@ const UNIT_NAME_MAX = 256;
 const UNIT_NAME_CHARS = /^[A-Za-z0-9:\-_.\\@]*$/;
 
 /** Every unit type of systemd ≥ 252 (unit_type_table). */
-const UNIT_TYPES = new Set(["service", "mount", "swap", "socket", "target", "device", "automount", "timer", "path", "slice", "scope"]);
+const UNIT_TYPES = new Set([
+  "service",
+  "mount",
+  "swap",
+  "socket",
+  "target",
+  "device",
+  "automount",
+  "timer",
+  "path",
+  "slice",
+  "scope",
+]);
 
 /** What portabled copies out of an image (spec §1.3 item 2). */
 const PORTABLE_UNIT_TYPES = new Set(["service", "socket", "target", "timer", "path"]);
@@ -111,10 +123,23 @@ export function isHiddenOrBackup(fileName: string): boolean {
 }
 
 const BACKUP_SUFFIXES = new Set([
-  "rpmnew", "rpmsave", "rpmorig",
-  "dpkg-old", "dpkg-new", "dpkg-tmp", "dpkg-dist", "dpkg-bak", "dpkg-backup", "dpkg-remove",
-  "ucf-new", "ucf-old", "ucf-dist",
-  "swp", "bak", "old", "new",
+  "rpmnew",
+  "rpmsave",
+  "rpmorig",
+  "dpkg-old",
+  "dpkg-new",
+  "dpkg-tmp",
+  "dpkg-dist",
+  "dpkg-bak",
+  "dpkg-backup",
+  "dpkg-remove",
+  "ucf-new",
+  "ucf-old",
+  "ucf-dist",
+  "swp",
+  "bak",
+  "old",
+  "new",
 ]);
 
 /**

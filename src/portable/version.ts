@@ -9,7 +9,8 @@ const VERSION = /^[A-Za-z0-9.,_+~^-]+$/;
  */
 export function parseVersionedName(fileName: string, name: string, suffix: string): string | undefined {
   const head = `${name}_`;
-  if (!fileName.startsWith(head) || !fileName.endsWith(suffix) || fileName.length < head.length + suffix.length) return undefined;
+  if (!fileName.startsWith(head) || !fileName.endsWith(suffix) || fileName.length < head.length + suffix.length)
+    return undefined;
   const version = fileName.slice(head.length, fileName.length - suffix.length);
   return VERSION.test(version) ? version : undefined;
 }

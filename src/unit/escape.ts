@@ -120,9 +120,14 @@ export function checkPath(path: string): string | undefined {
   if (!path.startsWith("/")) return `path '${path}' is not absolute`;
   if (/[\x00-\x1f\x7f]/.test(path)) return `path '${showControl(path)}' contains control characters`;
   if (path.includes("\uFFFD") || /[\uD800-\uDFFF]/u.test(path)) return `path '${path}' is not valid UTF-8`;
-  if (path !== "/" && (path.endsWith("/") || path.includes("//") || (path.includes("/.") && /\/\.\.?(\/|$)/.test(path)))) return `path '${path}' is not normalized`;
+  if (
+    path !== "/" &&
+    (path.endsWith("/") || path.includes("//") || (path.includes("/.") && /\/\.\.?(\/|$)/.test(path)))
+  )
+    return `path '${path}' is not normalized`;
   // A UTF-16 code unit is at most 3 bytes of UTF-8: only a long path needs counting.
-  if (path.length * 3 >= PATH_MAX && encoder.encode(path).length >= PATH_MAX) return `path '${path.slice(0, 64)}…' is longer than PATH_MAX`;
+  if (path.length * 3 >= PATH_MAX && encoder.encode(path).length >= PATH_MAX)
+    return `path '${path.slice(0, 64)}…' is longer than PATH_MAX`;
   if (path.endsWith(" ")) return `path '${path}' ends in whitespace`;
   if (path.endsWith("\\")) return `path '${path}' ends in a backslash`;
   return undefined;

@@ -1,7 +1,15 @@
 // The [Install] section and what `systemctl enable` makes of it (src/shared/install.c,
 // src/shared/conf-parser.c), for a unit written into a generator output directory: a generator
 // cannot call systemctl, so Enable=yes is expressed by creating the same symlinks ourselves.
-import { instanceOf, isTemplate, isValidUnitName, prefixOf, templateOf, unitType, withInstance } from "../portable/unit-name.ts";
+import {
+  instanceOf,
+  isTemplate,
+  isValidUnitName,
+  prefixOf,
+  templateOf,
+  unitType,
+  withInstance,
+} from "../portable/unit-name.ts";
 
 export interface InstallInfo {
   wantedBy: string[];
@@ -92,8 +100,21 @@ function logicalLines(text: string): string[] {
  * (systemd would reject the whole file there; we just find nothing to install).
  */
 export function parseInstallSection(unitText: string): InstallInfo {
-  const info: InstallInfo = { wantedBy: [], requiredBy: [], upheldBy: [], alias: [], also: [], defaultInstance: undefined };
-  const lists = { WantedBy: info.wantedBy, RequiredBy: info.requiredBy, UpheldBy: info.upheldBy, Alias: info.alias, Also: info.also } as const;
+  const info: InstallInfo = {
+    wantedBy: [],
+    requiredBy: [],
+    upheldBy: [],
+    alias: [],
+    also: [],
+    defaultInstance: undefined,
+  };
+  const lists = {
+    WantedBy: info.wantedBy,
+    RequiredBy: info.requiredBy,
+    UpheldBy: info.upheldBy,
+    Alias: info.alias,
+    Also: info.also,
+  } as const;
   let section: string | undefined;
   for (const line of logicalLines(unitText)) {
     const l = line.trim();
@@ -121,7 +142,9 @@ export function parseInstallSection(unitText: string): InstallInfo {
 
 /** unit_name_unescape(): "\xNN" → the byte, '-' → '/'. */
 function unescapeName(s: string): string {
-  return s.replace(/\\x([0-9a-fA-F]{2})|-/g, (_m, h: string | undefined) => (h === undefined ? "/" : String.fromCharCode(Number.parseInt(h, 16))));
+  return s.replace(/\\x([0-9a-fA-F]{2})|-/g, (_m, h: string | undefined) =>
+    h === undefined ? "/" : String.fromCharCode(Number.parseInt(h, 16)),
+  );
 }
 
 /**
@@ -155,7 +178,8 @@ function expandSpecifiers(value: string, unit: string): { value: string } | { er
     }
     const spec = value.charAt(++k);
     const replacement = table[spec];
-    if (replacement === undefined) return { error: `specifier '%${spec}' is not supported in [Install] of a generated unit` };
+    if (replacement === undefined)
+      return { error: `specifier '%${spec}' is not supported in [Install] of a generated unit` };
     out += replacement;
   }
   return { value: out };
@@ -175,7 +199,10 @@ function expandSpecifiers(value: string, unit: string): { value: string } | { er
  * its links point at the template. Also= names come back expanded for the caller to enable too.
  * Problems are reported per value in `errors` ("<unit>: …"); the other links are still returned.
  */
-export function installSymlinks(unitName: string, info: InstallInfo): { links: InstallLink[]; errors: string[]; also: string[] } {
+export function installSymlinks(
+  unitName: string,
+  info: InstallInfo,
+): { links: InstallLink[]; errors: string[]; also: string[] } {
   const links: InstallLink[] = [];
   const errors: string[] = [];
   const seen = new Set<string>();
@@ -209,8 +236,13 @@ export function installSymlinks(unitName: string, info: InstallInfo): { links: I
       errors.push(`${unitName}: Alias=${alias} is not a valid unit name, ignoring`);
     } else if (unitType(alias) !== type) {
       errors.push(`${unitName}: Alias=${alias} is not of the same unit type as '${unitName}', ignoring`);
-    } else if (isTemplate(alias) !== isTemplate(unitName) || (instanceOf(alias) !== undefined && instanceOf(alias) !== instanceOf(unitName))) {
-      errors.push(`${unitName}: Alias=${alias} must be ${isTemplate(unitName) ? "a template" : "a plain unit name"} like '${unitName}', ignoring`);
+    } else if (
+      isTemplate(alias) !== isTemplate(unitName) ||
+      (instanceOf(alias) !== undefined && instanceOf(alias) !== instanceOf(unitName))
+    ) {
+      errors.push(
+        `${unitName}: Alias=${alias} must be ${isTemplate(unitName) ? "a template" : "a plain unit name"} like '${unitName}', ignoring`,
+      );
     } else if (alias !== unitName) {
       add(alias, file);
     }
@@ -220,13 +252,19 @@ export function installSymlinks(unitName: string, info: InstallInfo): { links: I
   // default instance before expanding WantedBy= and friends).
   let enabled = unitName;
   if (isTemplate(unitName)) {
-    const instance = info.defaultInstance === undefined ? undefined : expand("DefaultInstance", info.defaultInstance, unitName);
+    const instance =
+      info.defaultInstance === undefined ? undefined : expand("DefaultInstance", info.defaultInstance, unitName);
     const name = instance === undefined || instance === "" ? undefined : withInstance(unitName, instance);
-    if (instance !== undefined && instance !== "" && name === undefined) errors.push(`${unitName}: DefaultInstance=${instance} is not a valid instance name, ignoring`);
+    if (instance !== undefined && instance !== "" && name === undefined)
+      errors.push(`${unitName}: DefaultInstance=${instance} is not a valid instance name, ignoring`);
     enabled = name ?? "";
   }
   if (enabled !== "") {
-    for (const [key, list, suffix] of [["WantedBy", info.wantedBy, ".wants"], ["RequiredBy", info.requiredBy, ".requires"], ["UpheldBy", info.upheldBy, ".upholds"]] as const) {
+    for (const [key, list, suffix] of [
+      ["WantedBy", info.wantedBy, ".wants"],
+      ["RequiredBy", info.requiredBy, ".requires"],
+      ["UpheldBy", info.upheldBy, ".upholds"],
+    ] as const) {
       for (const raw of list) {
         const target = expand(key, raw, enabled);
         if (target === undefined) continue;

@@ -4,7 +4,18 @@
 // image's identity is unchanged, and ignores it whenever the entry, the host or the file differ.
 // A "tell-tale" cache — one whose unit text was edited — shows which side the generator used.
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { contents } from "../helpers/tree.ts";
@@ -29,7 +40,10 @@ function generate(root: string, env: Record<string, string> = {}) {
   const out = join(root, "run/systemd/generator");
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
-  const g = spawnSync(process.execPath, [GENERATOR, out], { encoding: "utf8", env: { PATH: "/usr/bin:/bin", PORTABLE_ATTACH_ROOT: root, SYSTEMD_ARCHITECTURE: "x86-64", ...env } });
+  const g = spawnSync(process.execPath, [GENERATOR, out], {
+    encoding: "utf8",
+    env: { PATH: "/usr/bin:/bin", PORTABLE_ATTACH_ROOT: root, SYSTEMD_ARCHITECTURE: "x86-64", ...env },
+  });
   expect(g.status, g.stderr).toBe(0);
   const files = contents(out);
   const status = JSON.parse(files.get(".portable-attach-status.json") ?? "{}") as { entries: Outcome[] };
@@ -58,7 +72,11 @@ function readCache(root: string, path = CACHE) {
 function markCache(root: string): void {
   const record = readCache(root);
   for (const u of record.images[0].facts.units) {
-    if (u.name === "foo.service") u.content = Buffer.from(Buffer.from(u.content, "base64").toString("latin1") + "# from the cache\n", "latin1").toString("base64");
+    if (u.name === "foo.service")
+      u.content = Buffer.from(
+        Buffer.from(u.content, "base64").toString("latin1") + "# from the cache\n",
+        "latin1",
+      ).toString("base64");
   }
   writeFileSync(join(root, CACHE), JSON.stringify(record));
 }
@@ -85,7 +103,12 @@ describe("the facts cache", () => {
     expect(record.images).toHaveLength(1);
     expect(record.images[0].configured).toBe(IMAGE);
     expect(record.images[0].facts.path).toBe(IMAGE);
-    expect(record.images[0].identity).toEqual({ ino: String(st.ino), size: String(st.size), mtimeNs: String(st.mtimeNs), ctimeNs: String(st.ctimeNs) });
+    expect(record.images[0].identity).toEqual({
+      ino: String(st.ino),
+      size: String(st.size),
+      mtimeNs: String(st.mtimeNs),
+      ctimeNs: String(st.ctimeNs),
+    });
     expect(record.images[0].facts.units.map((u: { name: string }) => u.name)).toContain("foo.service");
     expect(record.images[0].facts.release.NAME).toBe("Foo");
   });
@@ -153,7 +176,16 @@ describe("the facts cache", () => {
       ["not an object", () => writeFileSync(join(root, CACHE), "null\n")],
       ["units of the wrong shape", () => writeFileSync(join(root, CACHE), good.replace(/"units":\[/, '"units":[7,'))],
       // The pin is written into units as it is: only an image policy's characters may pass.
-      ["a pin that is not a policy", () => (expect(good).toContain('"pin":"root=erofs:=absent"'), writeFileSync(join(root, CACHE), good.replace('"pin":"root=erofs:=absent"', '"pin":"x\\nExecStartPre=/bin/evil"')))],
+      [
+        "a pin that is not a policy",
+        () => (
+          expect(good).toContain('"pin":"root=erofs:=absent"'),
+          writeFileSync(
+            join(root, CACHE),
+            good.replace('"pin":"root=erofs:=absent"', '"pin":"x\\nExecStartPre=/bin/evil"'),
+          )
+        ),
+      ],
       // A FIFO must not hang the generator (nobody writes to it).
       ["a FIFO", () => (rmSync(join(root, CACHE)), spawnSync("mkfifo", [join(root, CACHE)]))],
       ["a directory", () => (rmSync(join(root, CACHE)), mkdirSync(join(root, CACHE)))],

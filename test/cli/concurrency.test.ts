@@ -15,7 +15,9 @@ afterAll(() => {
 
 const HAND_WRITTEN = "# hand-written\n[keep]   ; must survive\nImage=keep ; a bare name\nX-Note = stays\n";
 
-function exitOf(child: ReturnType<typeof startCli>): Promise<{ code: number | null; signal: string | null; stderr: string }> {
+function exitOf(
+  child: ReturnType<typeof startCli>,
+): Promise<{ code: number | null; signal: string | null; stderr: string }> {
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
   return new Promise((resolve) => child.on("close", (code, signal) => resolve({ code, signal, stderr })));
@@ -34,23 +36,31 @@ describe("concurrent and interrupted runs", () => {
     }
     writeList(root, HAND_WRITTEN);
     const runs = [];
-    for (let i = 1; i <= 20; i++) runs.push(exitOf(startCli(root, ["attach", `/var/lib/portables/c${String(i).padStart(2, "0")}_1`])));
+    for (let i = 1; i <= 20; i++)
+      runs.push(exitOf(startCli(root, ["attach", `/var/lib/portables/c${String(i).padStart(2, "0")}_1`])));
     const results = await Promise.all(runs);
     for (const r of results) expect(r.code, r.stderr).toBe(0);
     const text = readList(root);
     const parsed = parseAttachList(text, "/etc/portable-attach.conf");
     expect(parsed.diagnostics.filter((d) => d.severity === "error")).toEqual([]);
-    expect(parsed.entries.map((e) => e.name).sort()).toEqual(["keep", ...Array.from({ length: 20 }, (_, i) => `c${String(i + 1).padStart(2, "0")}`)].sort());
+    expect(parsed.entries.map((e) => e.name).sort()).toEqual(
+      ["keep", ...Array.from({ length: 20 }, (_, i) => `c${String(i + 1).padStart(2, "0")}`)].sort(),
+    );
     expect(text.startsWith(HAND_WRITTEN)).toBe(true);
     // Nothing left behind: no lock, no temporary file; one facts cache file per entry.
     expect(readdirSync(join(root, "etc")).sort()).toEqual(["portable-attach", "portable-attach.conf"]);
-    expect(readdirSync(join(root, "etc/portable-attach/cache")).sort()).toEqual(Array.from({ length: 20 }, (_, i) => `c${String(i + 1).padStart(2, "0")}.json`));
+    expect(readdirSync(join(root, "etc/portable-attach/cache")).sort()).toEqual(
+      Array.from({ length: 20 }, (_, i) => `c${String(i + 1).padStart(2, "0")}.json`),
+    );
   }, 120_000);
 
   it("two concurrent attaches of images with the same unit: exactly one wins", async () => {
     const root = makeTree();
     roots.push(root);
-    const results = await Promise.all([exitOf(startCli(root, ["attach", "/var/lib/portables/foo_1", "--name=one"])), exitOf(startCli(root, ["attach", "/var/lib/portables/foo_2", "--name=two"]))]);
+    const results = await Promise.all([
+      exitOf(startCli(root, ["attach", "/var/lib/portables/foo_1", "--name=one"])),
+      exitOf(startCli(root, ["attach", "/var/lib/portables/foo_2", "--name=two"])),
+    ]);
     expect(results.map((r) => r.code).sort()).toEqual([0, 1]);
     expect(results.find((r) => r.code === 1)?.stderr).toMatch(/already provides foo.service|already provided by entry/);
     expect(parseAttachList(readList(root), "x").entries).toHaveLength(1);
@@ -76,7 +86,10 @@ describe("concurrent and interrupted runs", () => {
       await done;
       const text = readList(root);
       const parsed = parseAttachList(text, "x");
-      expect(parsed.diagnostics.filter((d) => d.severity === "error"), text).toEqual([]);
+      expect(
+        parsed.diagnostics.filter((d) => d.severity === "error"),
+        text,
+      ).toEqual([]);
       expect(parsed.entries.map((e) => e.name).sort()).toEqual(["foo", "keep"]);
       expect(text.startsWith(HAND_WRITTEN)).toBe(true);
       const image = parsed.entries.find((e) => e.name === "foo")?.image;
@@ -94,6 +107,8 @@ describe("concurrent and interrupted runs", () => {
     expect(after.status, after.stderr).toBe(0);
     // …and cleans up the temporary files killed runs left behind.
     expect(readdirSync(join(root, "etc")).filter((n) => n.startsWith(".#"))).toEqual([]);
-    console.log(`SIGKILL test: ${seen.old} kills left the old entry, ${seen.new} the new one (span ${span.toFixed(0)} ms)`);
+    console.log(
+      `SIGKILL test: ${seen.old} kills left the old entry, ${seen.new} the new one (span ${span.toFixed(0)} ms)`,
+    );
   }, 300_000);
 });

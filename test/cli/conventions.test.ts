@@ -43,7 +43,10 @@ describe("CLI conventions", () => {
     expect(runCli(root, ["attach", img]).stderr).toContain("Written ");
     expect(runCli(root, ["detach", "foo"], { SYSTEMD_LOG_LEVEL: "err" }).stderr).toBe("");
     expect(runCli(root, ["attach", img], { SYSTEMD_LOG_LEVEL: "3" })).toMatchObject({ status: 0, stderr: "" });
-    expect(runCli(root, ["detach", "nope"], { SYSTEMD_LOG_LEVEL: "err" })).toMatchObject({ status: 1, stderr: "No entry 'nope' in any attach list.\n" });
+    expect(runCli(root, ["detach", "nope"], { SYSTEMD_LOG_LEVEL: "err" })).toMatchObject({
+      status: 1,
+      stderr: "No entry 'nope' in any attach list.\n",
+    });
     expect(runCli(root, ["detach", "nope"], { SYSTEMD_LOG_LEVEL: "emerg" })).toMatchObject({ status: 1, stderr: "" });
     expect(runCli(root, ["frobnicate"], { SYSTEMD_LOG_LEVEL: "crit" })).toMatchObject({ status: 1, stderr: "" });
   });

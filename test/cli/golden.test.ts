@@ -18,7 +18,8 @@ describe("CLI edits of hand-written lists", () => {
     const dir = join(GOLDEN, name);
     const root = makeTree();
     try {
-      for (const extra of readdirSync(dir)) if (!extra.includes(".")) cpSync(join(dir, extra), join(root, extra), { recursive: true });
+      for (const extra of readdirSync(dir))
+        if (!extra.includes(".")) cpSync(join(dir, extra), join(root, extra), { recursive: true });
       const before = readFileSync(join(dir, "before.conf"), "utf8");
       writeList(root, before);
       const args = JSON.parse(readFileSync(join(dir, "args.json"), "utf8")) as string[];

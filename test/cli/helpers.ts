@@ -33,11 +33,19 @@ export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 }
 
 export function runCli(root: string, args: string[], extra: Record<string, string> = {}): SpawnSyncReturns<string> {
-  return spawnSync(process.execPath, [CLI, `--root=${root}`, ...args], { encoding: "utf8", env: cliEnv(extra), cwd: root });
+  return spawnSync(process.execPath, [CLI, `--root=${root}`, ...args], {
+    encoding: "utf8",
+    env: cliEnv(extra),
+    cwd: root,
+  });
 }
 
 export function startCli(root: string, args: string[]) {
-  return spawn(process.execPath, [CLI, `--root=${root}`, ...args], { env: cliEnv(), cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+  return spawn(process.execPath, [CLI, `--root=${root}`, ...args], {
+    env: cliEnv(),
+    cwd: root,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
 }
 
 export function readList(root: string, path = "etc/portable-attach.conf"): string {

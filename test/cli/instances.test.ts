@@ -11,13 +11,15 @@ afterAll(() => {
   for (const r of roots) rmSync(r, { recursive: true, force: true });
 });
 
-const TEMPLATE = "[Unit]\nDescription=foo %i\n\n[Service]\nExecStart=/usr/bin/foo %i\n\n[Install]\nWantedBy=multi-user.target\n";
+const TEMPLATE =
+  "[Unit]\nDescription=foo %i\n\n[Service]\nExecStart=/usr/bin/foo %i\n\n[Install]\nWantedBy=multi-user.target\n";
 
 /** The CLI test tree, with a template foo@.service in foo_1 and foo_2. */
 function tree(): string {
   const root = makeTree("pa-inst-");
   roots.push(root);
-  for (const v of ["foo_1", "foo_2"]) writeFileSync(join(root, `var/lib/portables/${v}/usr/lib/systemd/system/foo@.service`), TEMPLATE);
+  for (const v of ["foo_1", "foo_2"])
+    writeFileSync(join(root, `var/lib/portables/${v}/usr/lib/systemd/system/foo@.service`), TEMPLATE);
   return root;
 }
 
@@ -25,7 +27,10 @@ function generate(root: string): string {
   const out = join(root, "run/systemd/generator");
   rmSync(out, { recursive: true, force: true });
   mkdirSync(out, { recursive: true });
-  const r = spawnSync(process.execPath, [GENERATOR, out], { encoding: "utf8", env: { ...cliEnv(), PORTABLE_ATTACH_ROOT: root } });
+  const r = spawnSync(process.execPath, [GENERATOR, out], {
+    encoding: "utf8",
+    env: { ...cliEnv(), PORTABLE_ATTACH_ROOT: root },
+  });
   expect(r.status, r.stderr).toBe(0);
   return out;
 }
@@ -36,14 +41,21 @@ describe("enable / disable UNIT", () => {
     expect(runCli(root, ["attach", "/var/lib/portables/foo_1"]).status).toBe(0);
     const r = runCli(root, ["enable", "foo@a.service", "foo@b.service"]);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stderr).toContain("Enabled foo@a.service foo@b.service in /etc/portable-attach.conf (EnableUnits=foo@a.service foo@b.service).");
+    expect(r.stderr).toContain(
+      "Enabled foo@a.service foo@b.service in /etc/portable-attach.conf (EnableUnits=foo@a.service foo@b.service).",
+    );
     expect(readList(root)).toBe("[foo]\nImage=/var/lib/portables/foo_1\nEnableUnits=foo@a.service foo@b.service\n");
     const out = generate(root);
     expect(readlinkSync(join(out, "multi-user.target.wants/foo@a.service"))).toBe("../foo@.service");
     expect(readlinkSync(join(out, "multi-user.target.wants/foo@b.service"))).toBe("../foo@.service");
     // Only what was named: not foo.service, whose entry has no Enable=yes.
     expect(existsSync(join(out, "multi-user.target.wants/foo.service"))).toBe(false);
-    const list = JSON.parse(runCli(root, ["list", "--json=short"]).stdout) as { state: string; next?: string; enableUnits: string[]; units: { name: string; enabled: boolean }[] }[];
+    const list = JSON.parse(runCli(root, ["list", "--json=short"]).stdout) as {
+      state: string;
+      next?: string;
+      enableUnits: string[];
+      units: { name: string; enabled: boolean }[];
+    }[];
     expect(list[0]).toMatchObject({ state: "attached", enableUnits: ["foo@a.service", "foo@b.service"] });
     expect(list[0]?.next).toBeUndefined();
     expect(list[0]?.units.filter((u) => u.enabled).map((u) => u.name)).toEqual(["foo@a.service", "foo@b.service"]);
@@ -54,7 +66,11 @@ describe("enable / disable UNIT", () => {
     const root = tree();
     writeList(root, "# mine\n[foo]\nImage=/var/lib/portables/foo_1 ; v1\n");
     const before = readList(root);
-    for (const args of [["enable", "bar@x.service"], ["enable", "foo@a.service", "nope.service"], ["disable", "--now", "nope@.service"]]) {
+    for (const args of [
+      ["enable", "bar@x.service"],
+      ["enable", "foo@a.service", "nope.service"],
+      ["disable", "--now", "nope@.service"],
+    ]) {
       const r = runCli(root, args);
       expect(r.status).toBe(1);
       expect(r.stderr).toMatch(/^No attached entry provides unit (bar@x|nope|nope@)\.service.*nothing was changed/);
@@ -84,6 +100,8 @@ describe("enable / disable UNIT", () => {
     const vendor = tree();
     writeList(vendor, "[foo]\nImage=foo\n", "usr/lib/portable-attach.d/50-vendor.conf");
     expect(runCli(vendor, ["enable", "foo@v.service"]).status).toBe(0);
-    expect(readList(vendor)).toBe("# Copied from /usr/lib/portable-attach.d/50-vendor.conf by portable-attach.\n[foo]\nImage=foo\nEnableUnits=foo@v.service\n");
+    expect(readList(vendor)).toBe(
+      "# Copied from /usr/lib/portable-attach.d/50-vendor.conf by portable-attach.\n[foo]\nImage=foo\nEnableUnits=foo@v.service\n",
+    );
   });
 });

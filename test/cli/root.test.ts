@@ -21,7 +21,10 @@ function chownTree(path: string, uid: number, gid: number): void {
 }
 
 function generate(root: string, out: string) {
-  return spawnSync(process.execPath, [GENERATOR, out, out, out], { encoding: "utf8", env: { PATH: "/usr/bin:/bin", PORTABLE_ATTACH_ROOT: root, SYSTEMD_ARCHITECTURE: "x86-64" } });
+  return spawnSync(process.execPath, [GENERATOR, out, out, out], {
+    encoding: "utf8",
+    env: { PATH: "/usr/bin:/bin", PORTABLE_ATTACH_ROOT: root, SYSTEMD_ARCHITECTURE: "x86-64" },
+  });
 }
 
 describe("--root round trip", () => {
@@ -73,7 +76,9 @@ describe("--root round trip", () => {
     expect(readList(root)).toBe(before);
     expect(runCli(root, ["enable", "other"]).status).toBe(0);
     expect(statSync(join(root, "etc/portable-attach.conf")).mode & 0o777).toBe(0o600);
-    expect(runCli(root, ["attach", "/var/lib/portables/nope_1"]).stderr).toContain("Failed to attach '/var/lib/portables/nope_1': Image '/var/lib/portables/nope_1' does not exist");
+    expect(runCli(root, ["attach", "/var/lib/portables/nope_1"]).stderr).toContain(
+      "Failed to attach '/var/lib/portables/nope_1': Image '/var/lib/portables/nope_1' does not exist",
+    );
   });
 });
 
@@ -86,10 +91,35 @@ describe("--json shapes and usage", () => {
     const list = JSON.parse(runCli(root, ["list", "--json=pretty"]).stdout) as Record<string, unknown>[];
     expect(list).toEqual([
       // Offline nothing is loaded: "pending", and what the first boot will make of it.
-      { name: "foo", file: "/etc/portable-attach.conf", line: 1, image: "/var/lib/portables/foo_1", extensions: [], enabled: true, enableUnits: [], state: "pending", next: "attached", source: "computed", units: [{ name: "foo.service", enabled: true, active: null }] },
+      {
+        name: "foo",
+        file: "/etc/portable-attach.conf",
+        line: 1,
+        image: "/var/lib/portables/foo_1",
+        extensions: [],
+        enabled: true,
+        enableUnits: [],
+        state: "pending",
+        next: "attached",
+        source: "computed",
+        units: [{ name: "foo.service", enabled: true, active: null }],
+      },
     ]);
     const inspect = JSON.parse(runCli(root, ["inspect", "foo", "--json=short"]).stdout) as Record<string, unknown>;
-    expect(Object.keys(inspect).sort()).toEqual(["attach", "description", "extensions", "fitness", "image", "operatingSystem", "osRelease", "path", "portableService", "protection", "type", "units"]);
+    expect(Object.keys(inspect).sort()).toEqual([
+      "attach",
+      "description",
+      "extensions",
+      "fitness",
+      "image",
+      "operatingSystem",
+      "osRelease",
+      "path",
+      "portableService",
+      "protection",
+      "type",
+      "units",
+    ]);
     expect(inspect.protection).toEqual({ level: "unprotected", details: [] });
     expect(inspect.units).toEqual(["foo.service"]);
     expect(inspect.attach).toMatchObject({ state: "attached", units: ["foo.service"] });
@@ -104,13 +134,25 @@ describe("--json shapes and usage", () => {
   it("bad usage exits 1 (as systemctl), with systemd's wording and a pointer to --help", () => {
     const root = makeTree();
     roots.push(root);
-    expect(runCli(root, ["frobnicate"])).toMatchObject({ status: 1, stderr: "Unknown command verb 'frobnicate'.\nTry 'portable-attach --help' for more information.\n" });
+    expect(runCli(root, ["frobnicate"])).toMatchObject({
+      status: 1,
+      stderr: "Unknown command verb 'frobnicate'.\nTry 'portable-attach --help' for more information.\n",
+    });
     for (const inherited of ["constructor", "toString", "__proto__"]) {
-      expect(runCli(root, [inherited])).toMatchObject({ status: 1, stderr: expect.stringContaining(`Unknown command verb '${inherited}'.`) });
+      expect(runCli(root, [inherited])).toMatchObject({
+        status: 1,
+        stderr: expect.stringContaining(`Unknown command verb '${inherited}'.`),
+      });
     }
     expect(runCli(root, ["--json=xml", "list"]).status).toBe(1);
-    expect(runCli(root, ["attach"])).toMatchObject({ status: 1, stderr: expect.stringContaining("Try 'portable-attach --help'") });
-    expect(runCli(root, ["detach", "nope"])).toMatchObject({ status: 1, stderr: "No entry 'nope' in any attach list.\n" });
+    expect(runCli(root, ["attach"])).toMatchObject({
+      status: 1,
+      stderr: expect.stringContaining("Try 'portable-attach --help'"),
+    });
+    expect(runCli(root, ["detach", "nope"])).toMatchObject({
+      status: 1,
+      stderr: "No entry 'nope' in any attach list.\n",
+    });
   });
 
   it("without a booted systemd (no --root) it edits and says it did not reload", () => {
@@ -119,7 +161,9 @@ describe("--json shapes and usage", () => {
     roots.push(root);
     const r = spawnSync(process.execPath, [CLI, "reload"], { encoding: "utf8", env: cliEnv() });
     expect(r.status).toBe(0);
-    expect(r.stderr).toMatch(/^Not reloading: (system has not been booted with systemd|SYSTEMD_OFFLINE=1 is set|running in chroot)/);
+    expect(r.stderr).toMatch(
+      /^Not reloading: (system has not been booted with systemd|SYSTEMD_OFFLINE=1 is set|running in chroot)/,
+    );
     expect(readFileSync(CLI, "utf8").startsWith("#!/usr/bin/env node")).toBe(true);
   });
 });
@@ -162,19 +206,23 @@ describe("--root stays inside the tree", () => {
     expect(readFileSync(join(out, ".portable-attach-status.json"), "utf8")).not.toContain("stolen");
   });
 
-  it.skipIf(process.getuid?.() !== 0)("root's run in a tree a user owns: symlinks planted under the lock's private names truncate nothing (regression)", () => {
-    const { root, secret } = treeAndOutside();
-    mkdirSync(join(root, "etc"), { recursive: true });
-    chownTree(root, 65534, 65534);
-    const before = readFileSync(secret, "utf8");
-    // The user cannot know the next pid; planting a few thousand names after the last one is enough.
-    const last = Number(readFileSync("/proc/sys/kernel/ns_last_pid", "utf8"));
-    for (let pid = last + 1; pid <= last + 3000; pid++) symlinkSync(secret, join(root, `etc/.portable-attach.lock.${pid}.tmp`));
-    const r = runCli(root, ["attach", "/var/lib/portables/foo_1"]);
-    expect(r.status, r.stderr).toBe(0);
-    expect(readFileSync(secret, "utf8")).toBe(before);
-    expect(statSync(secret).mode & 0o777).toBe(0o600);
-  });
+  it.skipIf(process.getuid?.() !== 0)(
+    "root's run in a tree a user owns: symlinks planted under the lock's private names truncate nothing (regression)",
+    () => {
+      const { root, secret } = treeAndOutside();
+      mkdirSync(join(root, "etc"), { recursive: true });
+      chownTree(root, 65534, 65534);
+      const before = readFileSync(secret, "utf8");
+      // The user cannot know the next pid; planting a few thousand names after the last one is enough.
+      const last = Number(readFileSync("/proc/sys/kernel/ns_last_pid", "utf8"));
+      for (let pid = last + 1; pid <= last + 3000; pid++)
+        symlinkSync(secret, join(root, `etc/.portable-attach.lock.${pid}.tmp`));
+      const r = runCli(root, ["attach", "/var/lib/portables/foo_1"]);
+      expect(r.status, r.stderr).toBe(0);
+      expect(readFileSync(secret, "utf8")).toBe(before);
+      expect(statSync(secret).mode & 0o777).toBe(0o600);
+    },
+  );
 
   it("attach and detach through a cache directory symlinked out of the tree neither write nor remove there (regression)", () => {
     const { root, outside } = treeAndOutside();
@@ -191,7 +239,10 @@ describe("--root stays inside the tree", () => {
   it("the editor refuses a list with an unreadable line instead of losing it", () => {
     const root = makeTree();
     roots.push(root);
-    const damaged = Buffer.concat([Buffer.from("# mine\n[bar]\nImage=/var/lib/portables/bar_1\n"), Buffer.alloc(512, 0)]);
+    const damaged = Buffer.concat([
+      Buffer.from("# mine\n[bar]\nImage=/var/lib/portables/bar_1\n"),
+      Buffer.alloc(512, 0),
+    ]);
     mkdirSync(join(root, "etc"), { recursive: true });
     writeFileSync(join(root, "etc/portable-attach.conf"), damaged);
     const r = runCli(root, ["attach", "/var/lib/portables/foo_1"]);
@@ -206,7 +257,11 @@ describe("vendor lists with damaged lines", () => {
   function damagedVendor(): string {
     const root = makeTree();
     roots.push(root);
-    const text = Buffer.concat([Buffer.from("[foo]\nImage=/var/lib/portables/foo_1\n\n[bar]\nImage=/var/lib/portables/bar_1\nProfile=tru"), Buffer.from([0xff]), Buffer.from("sted\n")]);
+    const text = Buffer.concat([
+      Buffer.from("[foo]\nImage=/var/lib/portables/foo_1\n\n[bar]\nImage=/var/lib/portables/bar_1\nProfile=tru"),
+      Buffer.from([0xff]),
+      Buffer.from("sted\n"),
+    ]);
     mkdirSync(join(root, VENDOR, ".."), { recursive: true });
     writeFileSync(join(root, VENDOR), text);
     return root;
@@ -216,14 +271,18 @@ describe("vendor lists with damaged lines", () => {
     const root = damagedVendor();
     const r = runCli(root, ["enable", "foo"]);
     expect(r.status, r.stderr).toBe(0);
-    expect(readList(root)).toBe("# Copied from /usr/lib/portable-attach.d/vendor.conf by portable-attach.\n[foo]\nImage=/var/lib/portables/foo_1\nEnable=yes\n");
+    expect(readList(root)).toBe(
+      "# Copied from /usr/lib/portable-attach.d/vendor.conf by portable-attach.\n[foo]\nImage=/var/lib/portables/foo_1\nEnable=yes\n",
+    );
   });
 
   it("a damaged vendor section is not copied half", () => {
     const root = damagedVendor();
     const r = runCli(root, ["enable", "bar"]);
     expect(r.status).toBe(1);
-    expect(r.stderr).toContain("Refusing to copy [bar] from /usr/lib/portable-attach.d/vendor.conf: line 6 cannot be read");
+    expect(r.stderr).toContain(
+      "Refusing to copy [bar] from /usr/lib/portable-attach.d/vendor.conf: line 6 cannot be read",
+    );
     expect(statSync(join(root, "etc"), { throwIfNoEntry: false })?.isDirectory() ?? false).toBe(false);
   });
 });

@@ -21,13 +21,22 @@ function bigList(): string {
 
 function sh(script: string, root: string) {
   // stdin not a socket: bash would take it for rshd's and read ~/.bashrc.
-  return spawnSync("bash", ["-c", script], { stdio: ["ignore", "pipe", "pipe"], encoding: "utf8", env: { ...cliEnv(), NODE: process.execPath, CLI_JS: CLI, ROOT: root }, maxBuffer: 16 << 20 });
+  return spawnSync("bash", ["-c", script], {
+    stdio: ["ignore", "pipe", "pipe"],
+    encoding: "utf8",
+    env: { ...cliEnv(), NODE: process.execPath, CLI_JS: CLI, ROOT: root },
+    maxBuffer: 16 << 20,
+  });
 }
 
 describe.skipIf(!haveTools)("output to pipes", () => {
   it("a non-blocking stdout whose reader is slow still gets every byte", () => {
     const root = bigList();
-    const whole = spawnSync(process.execPath, [CLI, `--root=${root}`, "list", "--json=pretty"], { encoding: "utf8", env: cliEnv(), maxBuffer: 16 << 20 });
+    const whole = spawnSync(process.execPath, [CLI, `--root=${root}`, "list", "--json=pretty"], {
+      encoding: "utf8",
+      env: cliEnv(),
+      maxBuffer: 16 << 20,
+    });
     expect(whole.stdout.length).toBeGreaterThan(128 * 1024);
     // python3 sets O_NONBLOCK on the pipe (the descriptor is shared, as with a parent that set it),
     // then becomes the CLI; the reader starts only after 0.5 s, so the pipe is full long before.

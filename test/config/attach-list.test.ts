@@ -25,12 +25,20 @@ describe("attach list", () => {
   });
 
   it("ImagePolicy= takes systemd's protection words joined by '+'", () => {
-    expect(parse("[a]\nImage=a\nImagePolicy=signed+verity+signed\n").entries[0]).toMatchObject({ imagePolicy: ["signed", "verity"], errors: [] });
+    expect(parse("[a]\nImage=a\nImagePolicy=signed+verity+signed\n").entries[0]).toMatchObject({
+      imagePolicy: ["signed", "verity"],
+      errors: [],
+    });
     expect(parse("[a]\nImage=a\n").entries[0]?.imagePolicy).toBeUndefined();
   });
 
   it("defaults: profile default, not enabled, prefixes derived later", () => {
-    expect(parse("[a]\nImage=a\n").entries[0]).toMatchObject({ profile: "default", enable: false, force: false, prefixes: undefined });
+    expect(parse("[a]\nImage=a\n").entries[0]).toMatchObject({
+      profile: "default",
+      enable: false,
+      force: false,
+      prefixes: undefined,
+    });
   });
 
   it.each([
@@ -75,7 +83,10 @@ describe("attach list", () => {
 
 describe("precedence", () => {
   const etc = parse("[a]\nImage=/etc-a\n[m]\nAttach=no\n", "/etc/portable-attach.conf").entries;
-  const vendor = parse("[a]\nImage=/usr-a\nEnable=yes\n[b]\nImage=/usr-b\n[m]\nImage=/usr-m\n", "/usr/lib/portable-attach.d/v.conf").entries;
+  const vendor = parse(
+    "[a]\nImage=/usr-a\nEnable=yes\n[b]\nImage=/usr-b\n[m]\nImage=/usr-m\n",
+    "/usr/lib/portable-attach.d/v.conf",
+  ).entries;
 
   it("lets the higher file replace a section whole, and masks", () => {
     const merged = mergeLists([etc, vendor]);
@@ -103,12 +114,28 @@ describe("precedence", () => {
 
 describe("';' and '#' inside a value", () => {
   it("glued to the text before it: the entry is refused with file and line, not silently cut (regression)", () => {
-    const { entries, diagnostics } = parse("[app]\nImage=/var/lib/portables/app#2\n\n[other]\nImage=/var/lib/portables/o_1\nProfile=strict;trusted\n\n[ok]\nImage=/var/lib/portables/ok_1\n");
+    const { entries, diagnostics } = parse(
+      "[app]\nImage=/var/lib/portables/app#2\n\n[other]\nImage=/var/lib/portables/o_1\nProfile=strict;trusted\n\n[ok]\nImage=/var/lib/portables/ok_1\n",
+    );
     expect(diagnostics.map((d) => [d.line, d.severity, d.entry, d.message])).toEqual([
-      [2, "error", "app", "'#' right after text in Image= starts a comment, cutting the value to '/var/lib/portables/app': write \\# to keep it in the value, or a space before a comment"],
-      [6, "error", "other", "';' right after text in Profile= starts a comment, cutting the value to 'strict': write \\; to keep it in the value, or a space before a comment"],
+      [
+        2,
+        "error",
+        "app",
+        "'#' right after text in Image= starts a comment, cutting the value to '/var/lib/portables/app': write \\# to keep it in the value, or a space before a comment",
+      ],
+      [
+        6,
+        "error",
+        "other",
+        "';' right after text in Profile= starts a comment, cutting the value to 'strict': write \\; to keep it in the value, or a space before a comment",
+      ],
     ]);
-    expect(entries.map((e) => [e.name, e.errors.length])).toEqual([["app", 1], ["other", 1], ["ok", 0]]);
+    expect(entries.map((e) => [e.name, e.errors.length])).toEqual([
+      ["app", 1],
+      ["other", 1],
+      ["ok", 0],
+    ]);
   });
 
   it.each([
@@ -130,7 +157,10 @@ describe("lines that cannot be read", () => {
       [6, "warning", "Line cannot be read (NUL bytes or invalid UTF-8), skipping it"],
       [6, "error", "Section [b] holds a line that cannot be read, refusing the entry"],
     ]);
-    expect(entries.map((e) => [e.name, e.errors.length])).toEqual([["a", 0], ["b", 1]]);
+    expect(entries.map((e) => [e.name, e.errors.length])).toEqual([
+      ["a", 0],
+      ["b", 1],
+    ]);
   });
 
   it("before any section: only the warning", () => {
@@ -148,11 +178,15 @@ describe("EnableUnits=", () => {
   });
   it("refuses a word that is no unit name, with its line", () => {
     const { entries } = parse("[a]\nImage=a\nEnableUnits=a@x\n");
-    expect(entries[0]?.errors.map((e) => [e.line, e.message])).toEqual([[3, "Invalid unit name 'a@x' in EnableUnits="]]);
+    expect(entries[0]?.errors.map((e) => [e.line, e.message])).toEqual([
+      [3, "Invalid unit name 'a@x' in EnableUnits="],
+    ]);
   });
   it("points Enable=UNIT at EnableUnits=", () => {
     const { entries } = parse("[a]\nImage=a\nEnable=a@x.service\n");
     expect(entries[0]?.errors[0]?.message).toContain("enabled one by one with EnableUnits=");
-    expect(parse("[a]\nImage=a\nEnable=maybe\n").entries[0]?.errors[0]?.message).toBe("Failed to parse Enable='maybe': expected a boolean (yes/no)");
+    expect(parse("[a]\nImage=a\nEnable=maybe\n").entries[0]?.errors[0]?.message).toBe(
+      "Failed to parse Enable='maybe': expected a boolean (yes/no)",
+    );
   });
 });

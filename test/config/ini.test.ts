@@ -39,18 +39,26 @@ describe("ini adapter", () => {
     expect(decodeIniValue(raw)).toBe(value);
   });
 
-  it.each(["/plain/path", "/a;b", "#x", "a=b", '"quoted"', " lead", "%d and space", ""])("encodes %j so that it decodes back", (value) => {
-    expect(decodeIniValue(encodeIniValue(value))).toBe(value);
-  });
+  it.each(["/plain/path", "/a;b", "#x", "a=b", '"quoted"', " lead", "%d and space", ""])(
+    "encodes %j so that it decodes back",
+    (value) => {
+      expect(decodeIniValue(encodeIniValue(value))).toBe(value);
+    },
+  );
 
   it("reports a line that is neither a section, an assignment nor a comment", () => {
     const doc = parseIni("[a]\nImage=/x\nnonsense here\n", "/etc/l.conf");
-    expect(doc.diagnostics).toEqual([expect.objectContaining({ severity: "error", file: "/etc/l.conf", line: 3, entry: "a" })]);
+    expect(doc.diagnostics).toEqual([
+      expect.objectContaining({ severity: "error", file: "/etc/l.conf", line: 3, entry: "a" }),
+    ]);
   });
 
   it("reports an assignment before any section", () => {
     const doc = parseIni("Image=/x\n[a]\n", "/etc/l.conf");
-    expect(doc.diagnostics[0]).toMatchObject({ line: 1, message: expect.stringContaining("outside of any [NAME] section") });
+    expect(doc.diagnostics[0]).toMatchObject({
+      line: 1,
+      message: expect.stringContaining("outside of any [NAME] section"),
+    });
   });
 });
 
@@ -78,11 +86,41 @@ describe("ini adapter: the pattern-free paths read every line as the patterns do
     const read = doc.lines.map((_, i) => {
       const section = doc.sections.find((s) => s.line === i + 1);
       const key = doc.sections.flatMap((s) => s.keys).find((k) => k.line === i + 1);
-      return section ? ["section", section.name] : key ? ["key", key.key, key.value] : invalid.has(i + 1) ? "invalid" : "comment";
+      return section
+        ? ["section", section.name]
+        : key
+          ? ["key", key.key, key.value]
+          : invalid.has(i + 1)
+            ? "invalid"
+            : "comment";
     });
     return { lines: doc.lines, read };
   }
-  const pieces = ["a", "Image", "=", "==", ";", "#", "[", "]", "[a]", " ", "\t", "\r", "\r\n", "\n", "\u2028", "\u00a0", "\ufeff", "\\", '"', "'", "/x", "é", "\0"];
+  const pieces = [
+    "a",
+    "Image",
+    "=",
+    "==",
+    ";",
+    "#",
+    "[",
+    "]",
+    "[a]",
+    " ",
+    "\t",
+    "\r",
+    "\r\n",
+    "\n",
+    "\u2028",
+    "\u00a0",
+    "\ufeff",
+    "\\",
+    '"',
+    "'",
+    "/x",
+    "é",
+    "\0",
+  ];
 
   it("on random lines made of the characters that matter", () => {
     const random = rng(7);

@@ -27,7 +27,13 @@ for (const guest of guests) {
       files: portables({ images }, [...new Set(names.flatMap((c) => CASES[c].images))]),
       check: dumpLib + names.map(portablectlScript).join("\n"),
     });
-    const res = await boot({ rootfs, payload: tmp, timeoutMs: 120_000, name: `capture-portablectl@${guest}`, unifiedCgroup: GUESTS[guest].unifiedCgroup });
+    const res = await boot({
+      rootfs,
+      payload: tmp,
+      timeoutMs: 120_000,
+      name: `capture-portablectl@${guest}`,
+      unifiedCgroup: GUESTS[guest].unifiedCgroup,
+    });
     try {
       const results = existsSync(join(res.out, "results")) ? readFileSync(join(res.out, "results"), "utf8") : "";
       console.log(`${guest} (systemd ${systemd.version}):\n${results}`);
@@ -38,8 +44,15 @@ for (const guest of guests) {
         if (existsSync(p)) writeFileSync(join(dest, `${c}.txt`), readFileSync(p, "utf8"));
         else console.error(`no output for ${c}`);
       }
-      if (!res.ok || /^FAIL/m.test(results)) { console.error("kept:", keepForInspection(res, join(REPO, "test/e2e/.work"))); process.exitCode = 1; }
+      if (!res.ok || /^FAIL/m.test(results)) {
+        console.error("kept:", keepForInspection(res, join(REPO, "test/e2e/.work")));
+        process.exitCode = 1;
+      }
       console.log(`boot took ${res.ms} ms`);
-    } finally { await res.cleanup(); }
-  } finally { rmSync(tmp, { recursive: true, force: true }); }
+    } finally {
+      await res.cleanup();
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
 }

@@ -29,8 +29,10 @@ function skipAll(why) {
 }
 
 if (process.getuid?.() !== 0) skipAll("needs root (mounts an overlay and runs systemd-nspawn)");
-if (!which("systemd-nspawn")) skipAll("systemd-nspawn is not installed (apt-get install systemd-container; see .ci/e2e-deps.sh)");
-if (!which("mmdebstrap") && !existsSync(CACHE_DIR)) skipAll("mmdebstrap is not installed and no rootfs is cached (see .ci/e2e-deps.sh)");
+if (!which("systemd-nspawn"))
+  skipAll("systemd-nspawn is not installed (apt-get install systemd-container; see .ci/e2e-deps.sh)");
+if (!which("mmdebstrap") && !existsSync(CACHE_DIR))
+  skipAll("mmdebstrap is not installed and no rootfs is cached (see .ci/e2e-deps.sh)");
 for (const tool of ["mksquashfs", "mkfs.erofs", "mkfs.ext4", "sfdisk"]) {
   if (!which(tool)) skipAll(`${tool} is not installed (see .ci/e2e-deps.sh)`);
 }
@@ -39,24 +41,48 @@ if (!existsSync("/proc/filesystems") || !readFileSync("/proc/filesystems", "utf8
 }
 
 const all = [];
-for (const f of readdirSync(new URL("./scenarios/", import.meta.url)).filter((f) => f.endsWith(".mjs")).sort()) {
+for (const f of readdirSync(new URL("./scenarios/", import.meta.url))
+  .filter((f) => f.endsWith(".mjs"))
+  .sort()) {
   const mod = await import(new URL(`./scenarios/${f}`, import.meta.url));
   for (const s of [].concat(mod.default)) all.push(s);
 }
 let guests;
-try { guests = selectedGuests(); } catch (e) { console.error(e.message); process.exit(2); }
+try {
+  guests = selectedGuests();
+} catch (e) {
+  console.error(e.message);
+  process.exit(2);
+}
 for (const s of all) {
-  for (const g of s.guests ?? []) if (!GUESTS[g]) { console.error(`${s.name}: guests: no guest '${g}'`); process.exit(2); }
+  for (const g of s.guests ?? [])
+    if (!GUESTS[g]) {
+      console.error(`${s.name}: guests: no guest '${g}'`);
+      process.exit(2);
+    }
 }
 // A prefix selects by scenario name or by SCENARIO@GUEST ("07", "07-cli-attach-reattach-detach@sid").
 const wanted = process.argv.slice(2);
 const matches = (s, guest) => !wanted.length || wanted.some((w) => s.name === w || `${s.name}@${guest}`.startsWith(w));
-const plan = guests.map((guest) => ({ guest, scenarios: all.filter((s) => (!s.guests || s.guests.includes(guest)) && matches(s, guest)) }))
+const plan = guests
+  .map((guest) => ({
+    guest,
+    scenarios: all.filter((s) => (!s.guests || s.guests.includes(guest)) && matches(s, guest)),
+  }))
   .filter((p) => p.scenarios.length);
-if (plan.length === 0) { console.error(`no scenario matches ${wanted.join(" ")} on ${guests.join(", ")}; have: ${all.map((s) => s.name).join(" ")}`); process.exit(2); }
+if (plan.length === 0) {
+  console.error(
+    `no scenario matches ${wanted.join(" ")} on ${guests.join(", ")}; have: ${all.map((s) => s.name).join(" ")}`,
+  );
+  process.exit(2);
+}
 
 const caps = capabilities();
-log(`capabilities: ${Object.entries(caps).map(([k, v]) => `${k}=${v ? "yes" : "no"}`).join(" ")}`);
+log(
+  `capabilities: ${Object.entries(caps)
+    .map(([k, v]) => `${k}=${v ? "yes" : "no"}`)
+    .join(" ")}`,
+);
 mkdirSync(WORK, { recursive: true });
 
 /** Boot once with a payload built from spec = { check, files, ours }; returns { results, pass, fail, res }. */
@@ -64,7 +90,14 @@ async function bootWith(env, name, spec, timeoutMs = 60_000) {
   const payload = mkdtempSync("/tmp/pa-e2e-payload-");
   try {
     makePayload(payload, spec);
-    const res = await boot({ rootfs: env.rootfs, payload, timeoutMs, name, initArgs: spec.initArgs ?? [], unifiedCgroup: env.guest.unifiedCgroup });
+    const res = await boot({
+      rootfs: env.rootfs,
+      payload,
+      timeoutMs,
+      name,
+      initArgs: spec.initArgs ?? [],
+      unifiedCgroup: env.guest.unifiedCgroup,
+    });
     const read = (f) => (existsSync(join(res.out, f)) ? readFileSync(join(res.out, f), "utf8") : "");
     const results = read("results");
     const lines = results.split("\n").filter(Boolean);
@@ -89,7 +122,12 @@ async function runScenario(s, env) {
   const start = Date.now();
   const boots = [];
   const ctx = {
-    images: env.images, rootfs: env.rootfs, caps, repo: REPO, guest: env.guest, name,
+    images: env.images,
+    rootfs: env.rootfs,
+    caps,
+    repo: REPO,
+    guest: env.guest,
+    name,
     boot: async (suffix, spec, timeoutMs) => {
       const b = await bootWith(env, suffix ? `${name}.${suffix}` : name, spec, timeoutMs ?? s.timeoutMs ?? 60_000);
       boots.push(b);
@@ -136,9 +174,13 @@ for (const { guest, scenarios } of plan) {
   const { dir: rootfs, built } = await ensureRootfs(log, guest);
   const systemd = systemdOf(rootfs);
   log(`${guest}: ${built ? "rootfs built" : "rootfs cached"}: ${rootfs} (systemd ${systemd.version})`);
-  const env = { rootfs, images: await ensureImages(rootfs, guest), guest: { suite: guest, systemd: systemd.major, unifiedCgroup: GUESTS[guest].unifiedCgroup } };
+  const env = {
+    rootfs,
+    images: await ensureImages(rootfs, guest),
+    guest: { suite: guest, systemd: systemd.major, unifiedCgroup: GUESTS[guest].unifiedCgroup },
+  };
   log(`${guest}: running ${scenarios.length} scenario(s), ${jobs} at a time`);
-  results.push(...await pool(scenarios, jobs, (s) => runAndReport(s, env)));
+  results.push(...(await pool(scenarios, jobs, (s) => runAndReport(s, env))));
 }
 
 async function runAndReport(s, env) {
@@ -156,5 +198,7 @@ async function runAndReport(s, env) {
 const n = (st) => results.filter((r) => r.status === st).length;
 console.log("");
 for (const r of results) console.log(`  ${r.status.toUpperCase().padEnd(4)} ${r.name}${r.why ? `  (${r.why})` : ""}`);
-console.log(`\ne2e: ${n("pass")} passed, ${n("fail")} failed, ${n("skip")} skipped  (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+console.log(
+  `\ne2e: ${n("pass")} passed, ${n("fail")} failed, ${n("skip")} skipped  (${((Date.now() - t0) / 1000).toFixed(1)} s)`,
+);
 process.exit(n("fail") ? 1 : 0);

@@ -24,12 +24,59 @@ const SEED = Number(process.env.FUZZ_SEED ?? 0x11572);
 const LISTS = join(import.meta.dirname, "..", "hostile", "lists");
 const FILE = "/etc/portable-attach.conf";
 
-
-const VALID = "# a valid list\n[foo]\nImage=/var/lib/portables/foo_1.raw ; comment\nExtensions=/a.raw /b.raw\nPrefixes=foo foo-bar\nProfile=strict\nEnable=yes\n\n[bar]\nImage=bar\nAttach=no\n";
-const TOKENS = ["[", "]", "=", ";", "#", "\\", '"', "'", "\r", "\n", "\r\n", "\0", "\u2028", "\ufeff", "\t", " ", ".", "..", "/", "%", "@", ":", "\x1b", "\xff", "Image=", "Extensions=", "Profile=", "Enable=", "Attach=", "Force=", "Prefixes=", "[foo]", "[foo.bar]", "[..]", "__proto__", "yes", "no", "\\;", '"a;b"', "é", "\ud800"];
+const VALID =
+  "# a valid list\n[foo]\nImage=/var/lib/portables/foo_1.raw ; comment\nExtensions=/a.raw /b.raw\nPrefixes=foo foo-bar\nProfile=strict\nEnable=yes\n\n[bar]\nImage=bar\nAttach=no\n";
+const TOKENS = [
+  "[",
+  "]",
+  "=",
+  ";",
+  "#",
+  "\\",
+  '"',
+  "'",
+  "\r",
+  "\n",
+  "\r\n",
+  "\0",
+  "\u2028",
+  "\ufeff",
+  "\t",
+  " ",
+  ".",
+  "..",
+  "/",
+  "%",
+  "@",
+  ":",
+  "\x1b",
+  "\xff",
+  "Image=",
+  "Extensions=",
+  "Profile=",
+  "Enable=",
+  "Attach=",
+  "Force=",
+  "Prefixes=",
+  "[foo]",
+  "[foo.bar]",
+  "[..]",
+  "__proto__",
+  "yes",
+  "no",
+  "\\;",
+  '"a;b"',
+  "é",
+  "\ud800",
+];
 
 function corpus(): string[] {
-  return [VALID, ...readdirSync(LISTS).filter((f) => f.endsWith(".conf")).map((f) => readFileSync(join(LISTS, f), "latin1"))];
+  return [
+    VALID,
+    ...readdirSync(LISTS)
+      .filter((f) => f.endsWith(".conf"))
+      .map((f) => readFileSync(join(LISTS, f), "latin1")),
+  ];
 }
 
 function mutate(text: string, r: () => number): string {
@@ -62,14 +109,14 @@ function mutate(text: string, r: () => number): string {
       case 5: // splice in another corpus file
         s = s.slice(0, at) + pick(corpusCache) + s.slice(at);
         break;
-      default: // swap two lines
-        {
-          const lines = s.split("\n");
-          const a = Math.floor(r() * lines.length);
-          const b = Math.floor(r() * lines.length);
-          [lines[a], lines[b]] = [lines[b] as string, lines[a] as string];
-          s = lines.join("\n");
-        }
+      default: {
+        // swap two lines
+        const lines = s.split("\n");
+        const a = Math.floor(r() * lines.length);
+        const b = Math.floor(r() * lines.length);
+        [lines[a], lines[b]] = [lines[b] as string, lines[a] as string];
+        s = lines.join("\n");
+      }
     }
   }
   return s;
@@ -98,7 +145,8 @@ function violation(text: string): string | undefined {
   const lineCount = text.split(/\r?\n/).length;
   for (const d of parsed.diagnostics) {
     if (d.file !== FILE) return `diagnostic names ${d.file}`;
-    if (d.line !== undefined && (!Number.isInteger(d.line) || d.line < 1 || d.line > lineCount)) return `diagnostic line ${d.line} of ${lineCount}`;
+    if (d.line !== undefined && (!Number.isInteger(d.line) || d.line < 1 || d.line > lineCount))
+      return `diagnostic line ${d.line} of ${lineCount}`;
     if (/[\x00-\x1f\x7f]/.test(d.message)) return `raw control character in: ${JSON.stringify(d.message)}`;
     if (d.message.length > 1000) return `message of ${d.message.length} characters`;
   }
@@ -110,14 +158,27 @@ function violation(text: string): string | undefined {
     if (!NAME.test(e.name)) return `clean entry with invalid name ${JSON.stringify(e.name)}`;
     if (e.attach && !imageOk(e.image)) return `clean entry [${e.name}] with Image=${JSON.stringify(e.image)}`;
     for (const x of e.extensions) if (!imageOk(x)) return `clean entry [${e.name}] with extension ${JSON.stringify(x)}`;
-    if (!PROFILE.test(e.profile) || e.profile === "." || e.profile === "..") return `clean entry [${e.name}] with Profile=${JSON.stringify(e.profile)}`;
+    if (!PROFILE.test(e.profile) || e.profile === "." || e.profile === "..")
+      return `clean entry [${e.name}] with Profile=${JSON.stringify(e.profile)}`;
   }
   return undefined;
 }
 
 /** What a person would call the entry: what every section other than the edited one must keep. */
 function summary(entries: Entry[]): string {
-  return JSON.stringify(entries.map((e) => [e.name, e.attach, e.image, e.extensions, e.prefixes, e.profile, e.enable, e.force, e.errors.length]));
+  return JSON.stringify(
+    entries.map((e) => [
+      e.name,
+      e.attach,
+      e.image,
+      e.extensions,
+      e.prefixes,
+      e.profile,
+      e.enable,
+      e.force,
+      e.errors.length,
+    ]),
+  );
 }
 
 function editViolation(text: string, r: () => number): string | undefined {
@@ -127,7 +188,8 @@ function editViolation(text: string, r: () => number): string | undefined {
   const len = 1 + Math.floor(r() * 30);
   for (let i = 0; i < len; i++) value += chars[Math.floor(r() * chars.length)];
   value = value.replace(/\/+$/, "") + "x";
-  if (decodeIniValue(encodeIniValue(value)) !== value) return `value codec: ${JSON.stringify(value)} -> ${JSON.stringify(encodeIniValue(value))} -> ${JSON.stringify(decodeIniValue(encodeIniValue(value)))}`;
+  if (decodeIniValue(encodeIniValue(value)) !== value)
+    return `value codec: ${JSON.stringify(value)} -> ${JSON.stringify(encodeIniValue(value))} -> ${JSON.stringify(decodeIniValue(encodeIniValue(value)))}`;
   const name = "fuzz-edited";
   if (/^\s*\[\s*fuzz-edited\s*\]/m.test(text)) return undefined;
   const before = parseAttachList(text, FILE);
@@ -140,7 +202,8 @@ function editViolation(text: string, r: () => number): string | undefined {
   const after = parseAttachList(edited, FILE);
   const entry = after.entries.find((e) => e.name === name);
   if (!entry) return "edited section is missing";
-  if (entry.image !== value) return `Image= reads back as ${JSON.stringify(entry.image)}, wrote ${JSON.stringify(value)}`;
+  if (entry.image !== value)
+    return `Image= reads back as ${JSON.stringify(entry.image)}, wrote ${JSON.stringify(value)}`;
   if (entry.errors.length > 0) return `edited section has errors: ${entry.errors.map((d) => d.message).join("; ")}`;
   const kept = summary(after.entries.filter((e) => e.name !== name));
   if (kept !== summary(before.entries)) return `other sections changed: ${summary(before.entries)} became ${kept}`;
@@ -148,19 +211,26 @@ function editViolation(text: string, r: () => number): string | undefined {
 }
 
 describe("attach-list parser fuzzing", () => {
-  it(`holds its properties for ${SECONDS} s of mutated lists (seed ${SEED})`, () => {
-    const r = rng(SEED);
-    const deadline = performance.now() + SECONDS * 1000;
-    let iterations = 0;
-    const problems: string[] = [];
-    while (performance.now() < deadline && problems.length < 5) {
-      const input = mutate(corpusCache[Math.floor(r() * corpusCache.length)] as string, r);
-      const why = violation(input) ?? editViolation(input, r);
-      if (why) problems.push(`seed ${SEED} iteration ${iterations}: ${why}\n  input (base64): ${Buffer.from(input).toString("base64").slice(0, 2000)}`);
-      iterations++;
-    }
-    console.log(`list parser fuzz: ${iterations} inputs in ${SECONDS} s (seed ${SEED}), ${problems.length} problems`);
-    expect(problems, problems.join("\n")).toEqual([]);
-    expect(iterations).toBeGreaterThan(100);
-  }, SECONDS * 1000 + 30_000);
+  it(
+    `holds its properties for ${SECONDS} s of mutated lists (seed ${SEED})`,
+    () => {
+      const r = rng(SEED);
+      const deadline = performance.now() + SECONDS * 1000;
+      let iterations = 0;
+      const problems: string[] = [];
+      while (performance.now() < deadline && problems.length < 5) {
+        const input = mutate(corpusCache[Math.floor(r() * corpusCache.length)] as string, r);
+        const why = violation(input) ?? editViolation(input, r);
+        if (why)
+          problems.push(
+            `seed ${SEED} iteration ${iterations}: ${why}\n  input (base64): ${Buffer.from(input).toString("base64").slice(0, 2000)}`,
+          );
+        iterations++;
+      }
+      console.log(`list parser fuzz: ${iterations} inputs in ${SECONDS} s (seed ${SEED}), ${problems.length} problems`);
+      expect(problems, problems.join("\n")).toEqual([]);
+      expect(iterations).toBeGreaterThan(100);
+    },
+    SECONDS * 1000 + 30_000,
+  );
 });

@@ -33,7 +33,14 @@ function makeTree(dir: string, random: () => number): { units: number } {
   mkdirSync(join(dir, deep), { recursive: true });
   const chain = 1 + pick(60);
   for (let k = 0; k < chain; k++) {
-    const next = k === chain - 1 ? (random() < 0.5 ? "/real.service" : `/${deep}/l0`) : random() < 0.5 ? `/${deep}/l${k + 1}` : `l${k + 1}`;
+    const next =
+      k === chain - 1
+        ? random() < 0.5
+          ? "/real.service"
+          : `/${deep}/l0`
+        : random() < 0.5
+          ? `/${deep}/l${k + 1}`
+          : `l${k + 1}`;
     symlinkSync(next, join(dir, deep, `l${k}`));
   }
   writeFileSync(join(dir, "real.service"), "[Service]\nExecStart=/bin/true\n");
@@ -65,10 +72,14 @@ describe.skipIf(!have("mksquashfs") || !have("mkfs.erofs"))("random hostile tree
       const { units } = makeTree(tree, random);
       const tool = n % 2 === 0 ? "mksquashfs" : "mkfs.erofs";
       const image = join(portables, `fz${n}_1.raw`);
-      if (tool === "mksquashfs") execFileSync(tool, [tree, image, "-comp", "xz", "-all-root", "-quiet", "-noappend", "-no-progress"], { stdio: "ignore" });
+      if (tool === "mksquashfs")
+        execFileSync(tool, [tree, image, "-comp", "xz", "-all-root", "-quiet", "-noappend", "-no-progress"], {
+          stdio: "ignore",
+        });
       else execFileSync(tool, ["--all-root", "--quiet", image, tree], { stdio: "ignore" });
       rmSync(tree, { recursive: true, force: true });
-      const entry = parseAttachList(`[fz${n}]\nImage=/var/lib/portables/fz${n}_1.raw\nPrefixes=fz\n`, "/x").entries[0] as Parameters<typeof readEntryFacts>[0];
+      const entry = parseAttachList(`[fz${n}]\nImage=/var/lib/portables/fz${n}_1.raw\nPrefixes=fz\n`, "/x")
+        .entries[0] as Parameters<typeof readEntryFacts>[0];
       const s = performance.now();
       const f = readEntryFacts(entry, { root, architecture: "x86-64", latePassDone: true, budget });
       const ms = performance.now() - s;

@@ -27,8 +27,10 @@ export default class SkipReporter implements Reporter {
     const unexplained = lines.filter(([, g]) => g.reason === undefined).reduce((n, [, g]) => n + g.count, 0);
     const total = lines.reduce((n, [, g]) => n + g.count, 0);
     const out = [`\n Skipped ${total} test${total === 1 ? "" : "s"}:`];
-    for (const [key, g] of lines) out.push(`   ${g.count.toString().padStart(3)}  ${key}: ${g.reason ?? "NO REASON GIVEN"}`);
-    if (unexplained) out.push(` ${unexplained} skipped without a reason (see above): a missing tool? run node scripts/test-deps.mjs`);
+    for (const [key, g] of lines)
+      out.push(`   ${g.count.toString().padStart(3)}  ${key}: ${g.reason ?? "NO REASON GIVEN"}`);
+    if (unexplained)
+      out.push(` ${unexplained} skipped without a reason (see above): a missing tool? run node scripts/test-deps.mjs`);
     process.stdout.write(`${out.join("\n")}\n`);
   }
 }

@@ -33,7 +33,11 @@ export function listing(root: string): string {
 
 /** Every regular file's content, keyed by path. */
 export function contents(root: string): Map<string, string> {
-  return new Map(walk(root).filter((e) => e.type === "f").map((e) => [e.path, readFileSync(join(root, e.path), "latin1")]));
+  return new Map(
+    walk(root)
+      .filter((e) => e.type === "f")
+      .map((e) => [e.path, readFileSync(join(root, e.path), "latin1")]),
+  );
 }
 
 export function replaceTree(from: string, to: string): void {

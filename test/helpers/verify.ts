@@ -8,7 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { walk } from "./tree.ts";
 
-const HOST_UNITS = existsSync("/usr/lib/systemd/system/sysinit.target") ? "/usr/lib/systemd/system" : "/lib/systemd/system";
+const HOST_UNITS = existsSync("/usr/lib/systemd/system/sysinit.target")
+  ? "/usr/lib/systemd/system"
+  : "/lib/systemd/system";
 const IGNORED = [/Command .* is not executable: No such file or directory/, /^$/];
 
 export function hasSystemdAnalyze(): boolean {
@@ -33,7 +35,8 @@ export function verifyTree(root: string, out: string): string[] {
     const lines = all.filter((l) => !IGNORED.some((re) => re.test(l)));
     // The ignored false positive alone makes verify exit 1; any other failure prints a line.
     const onlyIgnored = all.some((l) => IGNORED[0]?.test(l));
-    if (res.status !== 0 && lines.length === 0 && !onlyIgnored) lines.push(`systemd-analyze verify exited ${res.status}`);
+    if (res.status !== 0 && lines.length === 0 && !onlyIgnored)
+      lines.push(`systemd-analyze verify exited ${res.status}`);
     return lines;
   } finally {
     rmSync(r, { recursive: true, force: true });

@@ -3,7 +3,17 @@
 // generator exits 0 within seconds, writes little, attaches the good entry and names each bad one
 // with the budget it broke, in the log and in the status record.
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, linkSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  linkSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -23,7 +33,21 @@ const SYSTEM = "usr/lib/systemd/system";
 
 /** A tree packed with xz, as the reports had them. */
 function squash(tree: string, name: string, extra: string[] = []): void {
-  execFileSync("mksquashfs", [tree, join(ROOT, PORTABLES, `${name}_1.raw`), "-comp", "xz", "-all-root", "-quiet", "-noappend", "-no-progress", ...extra], { stdio: "ignore" });
+  execFileSync(
+    "mksquashfs",
+    [
+      tree,
+      join(ROOT, PORTABLES, `${name}_1.raw`),
+      "-comp",
+      "xz",
+      "-all-root",
+      "-quiet",
+      "-noappend",
+      "-no-progress",
+      ...extra,
+    ],
+    { stdio: "ignore" },
+  );
   rmSync(tree, { recursive: true, force: true });
 }
 
@@ -33,7 +57,8 @@ function manyUnits(): void {
   build(tree, { "etc/os-release": osRelease() });
   const dir = join(tree, SYSTEM);
   mkdirSync(dir, { recursive: true });
-  for (let i = 0; i < 45_000; i++) writeFileSync(join(dir, `many-${i}.service`), `[Service]\nExecStart=/bin/true ${i}\n`);
+  for (let i = 0; i < 45_000; i++)
+    writeFileSync(join(dir, `many-${i}.service`), `[Service]\nExecStart=/bin/true ${i}\n`);
   squash(tree, "many");
 }
 
@@ -43,7 +68,8 @@ function symlinkChain(): void {
   const deep = Array.from({ length: 200 }, () => "d").join("/");
   build(tree, { "etc/os-release": osRelease(), "real.service": unit() });
   mkdirSync(join(tree, deep), { recursive: true });
-  for (let k = 0; k < 45; k++) symlinkSync(k === 44 ? "/real.service" : `/${deep}/l${k + 1}`, join(tree, deep, `l${k}`));
+  for (let k = 0; k < 45; k++)
+    symlinkSync(k === 44 ? "/real.service" : `/${deep}/l${k + 1}`, join(tree, deep, `l${k}`));
   const dir = join(tree, SYSTEM);
   mkdirSync(dir, { recursive: true });
   for (let i = 0; i < 8000; i++) symlinkSync(`/${deep}/l0`, join(dir, `chain-${i}.service`));
@@ -63,7 +89,11 @@ function sameBigUnit(): void {
   squash(tree, "dup", ["-no-hardlinks"]);
 }
 
-const BAD = { many: /more than 1024 unit files/, chain: /more than 1024 unit files/, dup: /more than 16 MiB of unit files/ };
+const BAD = {
+  many: /more than 1024 unit files/,
+  chain: /more than 1024 unit files/,
+  dup: /more than 16 MiB of unit files/,
+};
 
 beforeAll(() => {
   build(ROOT, { "etc/os-release": osRelease("host"), "run/portable-attach/late-pass-done": "" });
@@ -81,10 +111,15 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }), 120_000);
 
 describe.skipIf(!have("mksquashfs"))("three hostile images beside a good one", () => {
   it("the generator exits 0 within seconds, attaches the good entry, writes little and names each bad image's budget", () => {
-    for (const name of Object.keys(BAD)) expect(statSync(join(ROOT, PORTABLES, `${name}_1.raw`)).size).toBeLessThan(512 * 1024);
+    for (const name of Object.keys(BAD))
+      expect(statSync(join(ROOT, PORTABLES, `${name}_1.raw`)).size).toBeLessThan(512 * 1024);
     const out = join(scratch, "out");
     const t0 = performance.now();
-    const r = spawnSync(process.execPath, [GENERATOR, out, out, out], { env: { PATH: process.env.PATH, PORTABLE_ATTACH_ROOT: ROOT, SYSTEMD_LOG_LEVEL: "info" }, encoding: "utf8", timeout: 120_000 });
+    const r = spawnSync(process.execPath, [GENERATOR, out, out, out], {
+      env: { PATH: process.env.PATH, PORTABLE_ATTACH_ROOT: ROOT, SYSTEMD_LOG_LEVEL: "info" },
+      encoding: "utf8",
+      timeout: 120_000,
+    });
     const seconds = (performance.now() - t0) / 1000;
     console.log(`three hostile images: generator took ${seconds.toFixed(2)} s`);
     expect(r.status, r.stderr).toBe(0);
@@ -93,21 +128,28 @@ describe.skipIf(!have("mksquashfs"))("three hostile images beside a good one", (
     const bytes = files.reduce((n, f) => n + (f.type === "f" ? statSync(join(out, f.path)).size : 0), 0);
     expect(bytes).toBeLessThan(64 * 1024);
     expect(files.map((f) => f.path)).toContain("good.service");
-    const status = JSON.parse(readFileSync(join(out, ".portable-attach-status.json"), "utf8")) as { entries: { name: string; state: string; reason?: string }[] };
+    const status = JSON.parse(readFileSync(join(out, ".portable-attach-status.json"), "utf8")) as {
+      entries: { name: string; state: string; reason?: string }[];
+    };
     const by = new Map(status.entries.map((e) => [e.name, e]));
     expect(by.get("good")?.state).toBe("attached");
     for (const [name, budget] of Object.entries(BAD)) {
       const o = by.get(name);
       expect(o?.state).toBe("failed");
       expect(o?.reason).toMatch(new RegExp(`^Image '${PORTABLES}/${name}_1\\.raw' is over budget: ${budget.source}`));
-      expect(r.stderr).toMatch(new RegExp(`\\[${name}\\] /etc/portable-attach.conf:\\d+: Image '${PORTABLES}/${name}_1\\.raw' is over budget`));
+      expect(r.stderr).toMatch(
+        new RegExp(`\\[${name}\\] /etc/portable-attach.conf:\\d+: Image '${PORTABLES}/${name}_1\\.raw' is over budget`),
+      );
     }
   }, 180_000);
 });
 
 describe.skipIf(!have("mksquashfs"))("budgets past the unit count, read in-process", () => {
-  const entry = (name: string) => parseAttachList(`[${name}]\nImage=${PORTABLES}/${name}_1.raw\n`, "/etc/portable-attach.conf").entries[0] as Parameters<typeof readEntryFacts>[0];
-  const read = (name: string, budget: RunBudget) => readEntryFacts(entry(name), { root: ROOT, architecture: "x86-64", latePassDone: true, budget });
+  const entry = (name: string) =>
+    parseAttachList(`[${name}]\nImage=${PORTABLES}/${name}_1.raw\n`, "/etc/portable-attach.conf")
+      .entries[0] as Parameters<typeof readEntryFacts>[0];
+  const read = (name: string, budget: RunBudget) =>
+    readEntryFacts(entry(name), { root: ROOT, architecture: "x86-64", latePassDone: true, budget });
 
   it("8,000 symlinks through a 45-link chain of 200-deep paths: refused by the path-step budget well under a second", () => {
     // With the unit count let through, the resolver itself must stop: each unit is 45 hops of 200 steps.
@@ -115,7 +157,10 @@ describe.skipIf(!have("mksquashfs"))("budgets past the unit count, read in-proce
     const f = read("chain", new RunBudget({ ...LIMITS, imageUnits: 100_000 }));
     const ms = performance.now() - t0;
     console.log(`8,000-symlink chain image: refused in ${ms.toFixed(0)} ms`);
-    expect(f).toMatchObject({ kind: "failed", reason: `Image '${PORTABLES}/chain_1.raw' is over budget: more than 100000 path components walked resolving paths in it` });
+    expect(f).toMatchObject({
+      kind: "failed",
+      reason: `Image '${PORTABLES}/chain_1.raw' is over budget: more than 100000 path components walked resolving paths in it`,
+    });
     expect(ms).toBeLessThan(1000);
   });
 
@@ -123,14 +168,25 @@ describe.skipIf(!have("mksquashfs"))("budgets past the unit count, read in-proce
     let now = 0;
     const tick = () => (now += 1000); // every look at the clock: one more second
     const f = read("dup", new RunBudget(LIMITS, tick));
-    expect(f).toMatchObject({ kind: "failed", reason: expect.stringMatching(/^Image '\/var\/lib\/portables\/dup_1\.raw' is over budget: reading it took more than 10 s$/) });
+    expect(f).toMatchObject({
+      kind: "failed",
+      reason: expect.stringMatching(
+        /^Image '\/var\/lib\/portables\/dup_1\.raw' is over budget: reading it took more than 10 s$/,
+      ),
+    });
     const run = new RunBudget(LIMITS, () => now);
     now += 46_000;
-    expect(read("dup", run)).toMatchObject({ kind: "failed", reason: expect.stringMatching(/over budget: reading images took more than the 45 s one run may spend on them$/) });
+    expect(read("dup", run)).toMatchObject({
+      kind: "failed",
+      reason: expect.stringMatching(/over budget: reading images took more than the 45 s one run may spend on them$/),
+    });
   });
 
   it("bytes decompressed: 150 identical 4 MiB units with the unit-bytes budget let through stop at 64 MiB", () => {
     const f = read("dup", new RunBudget({ ...LIMITS, imageUnitBytes: 1 << 30 }));
-    expect(f).toMatchObject({ kind: "failed", reason: `Image '${PORTABLES}/dup_1.raw' is over budget: more than 64 MiB decompressed` });
+    expect(f).toMatchObject({
+      kind: "failed",
+      reason: `Image '${PORTABLES}/dup_1.raw' is over budget: more than 64 MiB decompressed`,
+    });
   });
 });

@@ -27,13 +27,17 @@ function tree(name: string): string {
   for (const n of ["foo", "bar"]) {
     const dir = join(root, `var/lib/portables/${n}_1`);
     cpSync(FOO, dir, { recursive: true });
-    if (n !== "foo") renameSync(join(dir, "usr/lib/systemd/system/foo.service"), join(dir, `usr/lib/systemd/system/${n}.service`));
+    if (n !== "foo")
+      renameSync(join(dir, "usr/lib/systemd/system/foo.service"), join(dir, `usr/lib/systemd/system/${n}.service`));
   }
   return root;
 }
 
 function cli(root: string, args: string[]) {
-  return spawnSync(process.execPath, [CLI, `--root=${root}`, ...args], { encoding: "utf8", env: { PATH: "/usr/bin:/bin", SYSTEMD_ARCHITECTURE: "x86-64" } });
+  return spawnSync(process.execPath, [CLI, `--root=${root}`, ...args], {
+    encoding: "utf8",
+    env: { PATH: "/usr/bin:/bin", SYSTEMD_ARCHITECTURE: "x86-64" },
+  });
 }
 
 const canMount = (() => {
@@ -47,34 +51,45 @@ const canMount = (() => {
 let fullDiskLeftovers: string[] | undefined;
 
 describe("CLI faults", () => {
-  it.skipIf(!canMount)(skipName("a full disk while the list is written: a clear error, the list as it was, no temporary file; then it works", canMount ? undefined : "cannot mount a tmpfs here (needs root)"), () => {
-    const root = tree("full");
-    const etc = join(root, "etc");
-    mkdirSync(etc);
-    execFileSync("mount", ["-t", "tmpfs", "-o", "size=64k,nr_inodes=64", "tmpfs", etc]);
-    mounts.push(etc);
-    // A list that nearly fills the file system, then a filler for the rest.
-    const big = `${HAND}\n${"# padding, as a person might keep notes here\n".repeat(600)}`;
-    writeFileSync(join(etc, "portable-attach.conf"), big);
-    try {
-      execFileSync("dd", ["if=/dev/zero", `of=${join(etc, "filler")}`, "bs=4k"], { stdio: "ignore" });
-    } catch {
-      /* ENOSPC is the point */
-    }
-    const r = cli(root, ["attach", "/var/lib/portables/bar_1"]);
-    expect(r.status, r.stdout + r.stderr).toBe(1);
-    expect(r.stderr).toMatch(/ENOSPC|No space left/);
-    expect(r.stderr).toContain("portable-attach.conf");
-    expect(r.stderr).not.toMatch(/\n\s+at /);
-    expect(readFileSync(join(etc, "portable-attach.conf"), "utf8")).toBe(big);
-    // No temporary list file is left, and no lock (see the test below).
-    expect(readdirSync(etc).filter((n) => n.startsWith(".#")), r.stderr).toEqual([]);
-    fullDiskLeftovers = readdirSync(etc).sort();
-    rmSync(join(etc, "filler"));
-    const again = cli(root, ["attach", "/var/lib/portables/bar_1"]);
-    expect(again.status, again.stderr).toBe(0);
-    expect(readFileSync(join(etc, "portable-attach.conf"), "utf8")).toBe(`${big}\n[bar]\nImage=/var/lib/portables/bar_1\n`);
-  });
+  it.skipIf(!canMount)(
+    skipName(
+      "a full disk while the list is written: a clear error, the list as it was, no temporary file; then it works",
+      canMount ? undefined : "cannot mount a tmpfs here (needs root)",
+    ),
+    () => {
+      const root = tree("full");
+      const etc = join(root, "etc");
+      mkdirSync(etc);
+      execFileSync("mount", ["-t", "tmpfs", "-o", "size=64k,nr_inodes=64", "tmpfs", etc]);
+      mounts.push(etc);
+      // A list that nearly fills the file system, then a filler for the rest.
+      const big = `${HAND}\n${"# padding, as a person might keep notes here\n".repeat(600)}`;
+      writeFileSync(join(etc, "portable-attach.conf"), big);
+      try {
+        execFileSync("dd", ["if=/dev/zero", `of=${join(etc, "filler")}`, "bs=4k"], { stdio: "ignore" });
+      } catch {
+        /* ENOSPC is the point */
+      }
+      const r = cli(root, ["attach", "/var/lib/portables/bar_1"]);
+      expect(r.status, r.stdout + r.stderr).toBe(1);
+      expect(r.stderr).toMatch(/ENOSPC|No space left/);
+      expect(r.stderr).toContain("portable-attach.conf");
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      expect(readFileSync(join(etc, "portable-attach.conf"), "utf8")).toBe(big);
+      // No temporary list file is left, and no lock (see the test below).
+      expect(
+        readdirSync(etc).filter((n) => n.startsWith(".#")),
+        r.stderr,
+      ).toEqual([]);
+      fullDiskLeftovers = readdirSync(etc).sort();
+      rmSync(join(etc, "filler"));
+      const again = cli(root, ["attach", "/var/lib/portables/bar_1"]);
+      expect(again.status, again.stderr).toBe(0);
+      expect(readFileSync(join(etc, "portable-attach.conf"), "utf8")).toBe(
+        `${big}\n[bar]\nImage=/var/lib/portables/bar_1\n`,
+      );
+    },
+  );
 
   // Regression: the lock file used to be created empty and then written, so ENOSPC left an empty
   // lock that made every later run wait; now the pid is written privately and linked in whole.
@@ -94,19 +109,33 @@ describe("CLI faults", () => {
   });
 
   const canUnshare = spawnSync("unshare", ["-m", "sh", "-c", "mount -t tmpfs tmpfs /run"]).status === 0;
-  it.skipIf(!canUnshare)(skipName("a booted system without systemctl: the edit is made and kept, and the message says systemctl is missing", canUnshare ? undefined : "no private mount namespace here (unshare -m needs root)"), () => {
-    const root = tree("nosystemctl");
-    // In a private mount namespace: /run is a fresh tmpfs that says "booted"; the list goes to
-    // /run/portable-attach.conf (--runtime); PATH has no systemctl.
-    const script = `/bin/mount -t tmpfs tmpfs /run && /bin/mkdir -p /run/systemd/system && "$NODE" "$CLI" attach --runtime "$IMG"; echo "rc=$?"; /bin/cat /run/portable-attach.conf; /bin/ls -A /run`;
-    const r = spawnSync("/usr/bin/unshare", ["-m", "/bin/sh", "-c", script], { encoding: "utf8", env: { PATH: join(scratch, "empty-bin"), NODE: process.execPath, CLI, IMG: join(root, "var/lib/portables/bar_1"), SYSTEMD_ARCHITECTURE: "x86-64" } });
-    const out = r.stdout;
-    expect(out, r.stderr).toMatch(/rc=[01]\n/);
-    expect(out).toContain(`[bar]\nImage=${join(root, "var/lib/portables/bar_1")}\n`);
-    expect(r.stderr).toMatch(/systemctl/);
-    expect(r.stderr).not.toMatch(/\n\s+at /);
-    expect(out.trim().split("\n").pop()).toBe("portable-attach.conf\nsystemd".split("\n").pop());
-    console.log(`no systemctl: ${out.match(/rc=\d/)?.[0]}; ${r.stderr.trim().split("\n").join(" | ")}`);
-  });
+  it.skipIf(!canUnshare)(
+    skipName(
+      "a booted system without systemctl: the edit is made and kept, and the message says systemctl is missing",
+      canUnshare ? undefined : "no private mount namespace here (unshare -m needs root)",
+    ),
+    () => {
+      const root = tree("nosystemctl");
+      // In a private mount namespace: /run is a fresh tmpfs that says "booted"; the list goes to
+      // /run/portable-attach.conf (--runtime); PATH has no systemctl.
+      const script = `/bin/mount -t tmpfs tmpfs /run && /bin/mkdir -p /run/systemd/system && "$NODE" "$CLI" attach --runtime "$IMG"; echo "rc=$?"; /bin/cat /run/portable-attach.conf; /bin/ls -A /run`;
+      const r = spawnSync("/usr/bin/unshare", ["-m", "/bin/sh", "-c", script], {
+        encoding: "utf8",
+        env: {
+          PATH: join(scratch, "empty-bin"),
+          NODE: process.execPath,
+          CLI,
+          IMG: join(root, "var/lib/portables/bar_1"),
+          SYSTEMD_ARCHITECTURE: "x86-64",
+        },
+      });
+      const out = r.stdout;
+      expect(out, r.stderr).toMatch(/rc=[01]\n/);
+      expect(out).toContain(`[bar]\nImage=${join(root, "var/lib/portables/bar_1")}\n`);
+      expect(r.stderr).toMatch(/systemctl/);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      expect(out.trim().split("\n").pop()).toBe("portable-attach.conf\nsystemd".split("\n").pop());
+      console.log(`no systemctl: ${out.match(/rc=\d/)?.[0]}; ${r.stderr.trim().split("\n").join(" | ")}`);
+    },
+  );
 });
-

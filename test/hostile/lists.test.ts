@@ -5,7 +5,18 @@
 // dangling symlink, a symlink loop, a line of a megabyte) are made here in a scratch root, since
 // they cannot or should not be committed; each must also cost bounded time.
 import { execFileSync, spawnSync } from "node:child_process";
-import { closeSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, ftruncateSync } from "node:fs";
+import {
+  closeSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+  ftruncateSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -35,7 +46,8 @@ function readTable(): Map<string, Expectation[]> {
     if (row === "" || row.startsWith("#")) continue;
     const [file, line, severity, message] = row.split("\t") as [string, string, string, string];
     const list = table.get(file) ?? [];
-    if (line !== "-") list.push({ line: Number(line), severity: severity as Expectation["severity"], message: new RegExp(message) });
+    if (line !== "-")
+      list.push({ line: Number(line), severity: severity as Expectation["severity"], message: new RegExp(message) });
     table.set(file, list);
   }
   return table;
@@ -62,7 +74,10 @@ function check(diagnostics: Diagnostic[], file: string, expected: Expectation[])
   expect(errors.length, show(diagnostics)).toBe(expected.filter((e) => e.severity === "error").length);
   for (const e of expected) {
     const hit = diagnostics.find((d) => d.severity === e.severity && d.line === e.line && e.message.test(d.message));
-    expect(hit, `expected ${e.severity} at line ${e.line} matching ${e.message}, got:\n${show(diagnostics)}`).toBeDefined();
+    expect(
+      hit,
+      `expected ${e.severity} at line ${e.line} matching ${e.message}, got:\n${show(diagnostics)}`,
+    ).toBeDefined();
   }
   // No message carries a raw control character (a terminal escape from the file) or a megabyte.
   for (const d of diagnostics) {
@@ -75,7 +90,9 @@ const table = readTable();
 
 describe("hostile list corpus (test/hostile/lists)", () => {
   it("the table and the directory agree", () => {
-    const files = readdirSync(LISTS).filter((f) => f.endsWith(".conf")).sort();
+    const files = readdirSync(LISTS)
+      .filter((f) => f.endsWith(".conf"))
+      .sort();
     expect([...table.keys()].sort()).toEqual(files);
     expect(files.length).toBeGreaterThanOrEqual(50);
   });
@@ -106,7 +123,8 @@ describe("hostile list files", () => {
     expect(errors[0]?.line).toBe(line);
     expect(errors[0]?.message).toMatch(message);
     // A broken entry is kept (with its errors) so it still shadows lower files; it is never clean.
-    for (const e of list.merged.entries) expect([e.name, e.errors.length === 0]).toEqual([e.name, e.name === "zz-good"]);
+    for (const e of list.merged.entries)
+      expect([e.name, e.errors.length === 0]).toEqual([e.name, e.name === "zz-good"]);
     expect(list.merged.entries.some((e) => e.name === "zz-good")).toBe(true);
     expect(ms).toBeLessThan(1000);
     tried++;
@@ -143,7 +161,11 @@ describe("hostile list files", () => {
   });
 
   it("a line of a megabyte", () => {
-    expectRefused(rootWith({ [BAD]: `[big]\nImage=/${"x".repeat(1024 * 1024)}\n`, ...GOOD_FILE }), /^Image='\/x{199}…' is longer than PATH_MAX/, 2);
+    expectRefused(
+      rootWith({ [BAD]: `[big]\nImage=/${"x".repeat(1024 * 1024)}\n`, ...GOOD_FILE }),
+      /^Image='\/x{199}…' is longer than PATH_MAX/,
+      2,
+    );
   });
 
   it("a 100 MB list (sparse) is refused without being read", () => {
@@ -183,20 +205,28 @@ describe("hostile list files", () => {
   });
 
   // The tree's own /dev/zero: a symlink's absolute target is looked up inside the root.
-  it.skipIf(process.getuid?.() !== 0)(skipName("a symlink to /dev/zero is refused, not read until memory runs out (regression)", process.getuid?.() === 0 ? undefined : "needs root (mknod)"), (ctx) => {
-    const root = rootWith(GOOD_FILE);
-    mkdirSync(join(root, "etc/portable-attach.d"), { recursive: true });
-    mkdirSync(join(root, "dev"));
-    execFileSync("mknod", [join(root, "dev/zero"), "c", "1", "5"]);
-    // A container's device policy lets mknod make the node but not open it.
-    try {
-      closeSync(openSync(join(root, "dev/zero"), "r"));
-    } catch (e) {
-      ctx.skip(`a device node cannot be opened here (${(e as NodeJS.ErrnoException).code}: a container's device policy)`);
-    }
-    symlinkSync("/dev/zero", join(root, BAD));
-    expectRefused(root, /not a regular file/);
-  });
+  it.skipIf(process.getuid?.() !== 0)(
+    skipName(
+      "a symlink to /dev/zero is refused, not read until memory runs out (regression)",
+      process.getuid?.() === 0 ? undefined : "needs root (mknod)",
+    ),
+    (ctx) => {
+      const root = rootWith(GOOD_FILE);
+      mkdirSync(join(root, "etc/portable-attach.d"), { recursive: true });
+      mkdirSync(join(root, "dev"));
+      execFileSync("mknod", [join(root, "dev/zero"), "c", "1", "5"]);
+      // A container's device policy lets mknod make the node but not open it.
+      try {
+        closeSync(openSync(join(root, "dev/zero"), "r"));
+      } catch (e) {
+        ctx.skip(
+          `a device node cannot be opened here (${(e as NodeJS.ErrnoException).code}: a container's device policy)`,
+        );
+      }
+      symlinkSync("/dev/zero", join(root, BAD));
+      expectRefused(root, /not a regular file/);
+    },
+  );
 
   it("a symlink to /dev/null masks, silently", () => {
     const root = rootWith({ "/usr/lib/portable-attach.d/50-bad.conf": "[vendor]\nImage=/x\n", ...GOOD_FILE });
@@ -222,7 +252,14 @@ describe("fixed: control characters in names", () => {
   it("the generator's log carries no raw control character from a section name", () => {
     const root = rootWith({ [MAIN]: "[a\x1b[31mred]\nImage=/x\n" });
     const out = join(root, "out");
-    const r = spawnSync(process.execPath, [join(import.meta.dirname, "..", "..", "dist/portable-attach-generator"), out, out, out], { encoding: "utf8", env: { PATH: process.env.PATH ?? "", PORTABLE_ATTACH_ROOT: root, SYSTEMD_ARCHITECTURE: "x86-64" } });
+    const r = spawnSync(
+      process.execPath,
+      [join(import.meta.dirname, "..", "..", "dist/portable-attach-generator"), out, out, out],
+      {
+        encoding: "utf8",
+        env: { PATH: process.env.PATH ?? "", PORTABLE_ATTACH_ROOT: root, SYSTEMD_ARCHITECTURE: "x86-64" },
+      },
+    );
     expect(r.status).toBe(0);
     expect(r.stderr).toContain("Invalid attachment name");
     expect(r.stderr).not.toMatch(/\x1b/);
@@ -239,7 +276,10 @@ describe("damaged list files keep what can be read", () => {
       [6, "warning", "Line cannot be read (NUL bytes or invalid UTF-8), skipping it"],
       [6, "error", "Section [two] holds a line that cannot be read, refusing the entry"],
     ]);
-    expect(list.merged.entries.map((e) => [e.name, e.errors.length])).toEqual([["one", 0], ["two", 1]]);
+    expect(list.merged.entries.map((e) => [e.name, e.errors.length])).toEqual([
+      ["one", 0],
+      ["two", 1],
+    ]);
     tried++;
   });
 
@@ -248,7 +288,9 @@ describe("damaged list files keep what can be read", () => {
     const junk = Buffer.alloc(8192, 0).map(() => ((x = (x * 1103515245 + 12345) >>> 0), x >>> 24));
     junk[7] = 0;
     // Junk after [good] would be inside its section, and refuse it: the junk comes first here.
-    const list = loadList(rootWith({ [MAIN_LIST]: Buffer.concat([junk, Buffer.from("\n[good]\nImage=/var/lib/portables/good_1\n")]) }));
+    const list = loadList(
+      rootWith({ [MAIN_LIST]: Buffer.concat([junk, Buffer.from("\n[good]\nImage=/var/lib/portables/good_1\n")]) }),
+    );
     expect(list.merged.entries.find((e) => e.name === "good")?.errors).toEqual([]);
     expect(list.diagnostics.length).toBeGreaterThan(0);
     for (const d of list.diagnostics) expect(d.entry, d.message).toBeUndefined();
@@ -256,11 +298,22 @@ describe("damaged list files keep what can be read", () => {
   });
 
   it("a damaged Profile= refuses its entry, which still shadows the vendor's entry of that name", () => {
-    const damaged = Buffer.concat([Buffer.from("[app]\nImage=/var/lib/portables/app_1\nProfile=str"), Buffer.from([0xff, 0xfe]), Buffer.from("ct\n")]);
-    const list = loadList(rootWith({ [MAIN_LIST]: damaged, "/usr/lib/portable-attach.d/app.conf": "[app]\nImage=/var/lib/portables/app_1\nProfile=trusted\n" }));
+    const damaged = Buffer.concat([
+      Buffer.from("[app]\nImage=/var/lib/portables/app_1\nProfile=str"),
+      Buffer.from([0xff, 0xfe]),
+      Buffer.from("ct\n"),
+    ]);
+    const list = loadList(
+      rootWith({
+        [MAIN_LIST]: damaged,
+        "/usr/lib/portable-attach.d/app.conf": "[app]\nImage=/var/lib/portables/app_1\nProfile=trusted\n",
+      }),
+    );
     const app = list.merged.entries.find((e) => e.name === "app");
     expect(app?.file).toBe(MAIN_LIST);
-    expect(app?.errors.map((e) => [e.line, e.message])).toEqual([[3, "Section [app] holds a line that cannot be read, refusing the entry"]]);
+    expect(app?.errors.map((e) => [e.line, e.message])).toEqual([
+      [3, "Section [app] holds a line that cannot be read, refusing the entry"],
+    ]);
     expect(list.merged.shadowed.map((s) => s.entry.file)).toEqual(["/usr/lib/portable-attach.d/app.conf"]);
     tried++;
   });
@@ -274,20 +327,35 @@ describe("list files others may change", () => {
     const root = rootWith({ [FILE]: TEXT });
     execFileSync("chmod", ["0666", join(root, FILE)]);
     const list = loadList(root);
-    expect(list.diagnostics).toEqual([{ severity: "warning", file: FILE, message: "List file is world-writable: anyone may change what is attached; using it anyway (chmod o-w to fix)" }]);
+    expect(list.diagnostics).toEqual([
+      {
+        severity: "warning",
+        file: FILE,
+        message: "List file is world-writable: anyone may change what is attached; using it anyway (chmod o-w to fix)",
+      },
+    ]);
     expect(list.merged.entries.map((e) => [e.name, e.errors])).toEqual([["app", []]]);
     tried++;
   });
 
-  it.skipIf(process.getuid?.() !== 0)("a list file owned by someone else than root and the tree's owner is named in a warning, and still used", () => {
-    const root = rootWith({ [FILE]: TEXT });
-    execFileSync("chown", ["65534", join(root, FILE)]);
-    const list = loadList(root);
-    expect(list.diagnostics).toEqual([{ severity: "warning", file: FILE, message: "List file is owned by uid 65534, not root: that user may change what is attached; using it anyway" }]);
-    expect(list.merged.entries.map((e) => e.name)).toEqual(["app"]);
-    // In a tree that user owns (an image builder's), the same file is theirs to write: no warning.
-    execFileSync("chown", ["65534", root]);
-    expect(loadList(root).diagnostics).toEqual([]);
-    tried++;
-  });
+  it.skipIf(process.getuid?.() !== 0)(
+    "a list file owned by someone else than root and the tree's owner is named in a warning, and still used",
+    () => {
+      const root = rootWith({ [FILE]: TEXT });
+      execFileSync("chown", ["65534", join(root, FILE)]);
+      const list = loadList(root);
+      expect(list.diagnostics).toEqual([
+        {
+          severity: "warning",
+          file: FILE,
+          message: "List file is owned by uid 65534, not root: that user may change what is attached; using it anyway",
+        },
+      ]);
+      expect(list.merged.entries.map((e) => e.name)).toEqual(["app"]);
+      // In a tree that user owns (an image builder's), the same file is theirs to write: no warning.
+      execFileSync("chown", ["65534", root]);
+      expect(loadList(root).diagnostics).toEqual([]);
+      tried++;
+    },
+  );
 });

@@ -2,7 +2,19 @@
 // that reads it: an image builder's tree, edited by root. Symlinks in it are chased inside it, as
 // `systemctl --root` does, and the files we create there are created with O_EXCL|O_NOFOLLOW, so a
 // planted symlink never leads a read or a write out of the tree.
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -55,7 +67,12 @@ describe("list files under a root are read inside it", () => {
     const list = loadList(tree);
     expect(list.merged.entries).toEqual([]);
     expect(JSON.stringify(list.diagnostics)).not.toContain("secret");
-    expect(list.diagnostics).toEqual([expect.objectContaining({ file: "/etc/portable-attach.conf", message: "Failed to read list file: dangling symlink" })]);
+    expect(list.diagnostics).toEqual([
+      expect.objectContaining({
+        file: "/etc/portable-attach.conf",
+        message: "Failed to read list file: dangling symlink",
+      }),
+    ]);
   });
 
   it("a .d directory symlinked out of the tree (absolute or by '..') is not listed", () => {

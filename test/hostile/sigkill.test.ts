@@ -5,7 +5,17 @@
 // never asked for. The runs go in epochs on a fresh list, so the list (and each run's planning of
 // the whole list) stays small. SIGKILLS changes the number of kills.
 import { spawn } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -36,7 +46,11 @@ function name(i: number): string {
 
 /** Starts an attach; kills it after `delay` ms unless it has exited. */
 function attach(n: string, delay: number): Promise<Run> {
-  const child = spawn(process.execPath, [CLI, `--root=${root}`, "attach", `/var/lib/portables/${n}_1`], { env: { PATH: "/usr/bin:/bin", SYSTEMD_ARCHITECTURE: "x86-64" }, cwd: root, stdio: ["ignore", "ignore", "pipe"] });
+  const child = spawn(process.execPath, [CLI, `--root=${root}`, "attach", `/var/lib/portables/${n}_1`], {
+    env: { PATH: "/usr/bin:/bin", SYSTEMD_ARCHITECTURE: "x86-64" },
+    cwd: root,
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
   const timer = setTimeout(() => child.kill("SIGKILL"), delay);
@@ -51,7 +65,10 @@ function attach(n: string, delay: number): Promise<Run> {
 function check(completed: Set<string>): void {
   const text = readFileSync(join(root, "etc/portable-attach.conf"), "utf8");
   const parsed = parseAttachList(text, "/etc/portable-attach.conf");
-  expect(parsed.diagnostics.filter((d) => d.severity === "error"), text).toEqual([]);
+  expect(
+    parsed.diagnostics.filter((d) => d.severity === "error"),
+    text,
+  ).toEqual([]);
   expect(text.startsWith(HAND), text).toBe(true);
   const names = parsed.entries.map((e) => e.name);
   for (const n of completed) expect(names, `completed attach of [${n}] is missing:\n${text}`).toContain(n);
@@ -65,7 +82,10 @@ describe("1,000 SIGKILLs of concurrent CLI runs", () => {
     for (let i = 0; i < IMAGES; i++) {
       const dir = join(root, `var/lib/portables/${name(i)}_1`);
       cpSync(FOO, dir, { recursive: true });
-      renameSync(join(dir, "usr/lib/systemd/system/foo.service"), join(dir, `usr/lib/systemd/system/${name(i)}.service`));
+      renameSync(
+        join(dir, "usr/lib/systemd/system/foo.service"),
+        join(dir, `usr/lib/systemd/system/${name(i)}.service`),
+      );
     }
     mkdirSync(join(root, "etc"), { recursive: true });
     // How long one run takes here, so the kills spread over a whole run.
@@ -125,7 +145,9 @@ describe("1,000 SIGKILLs of concurrent CLI runs", () => {
     const records = readdirSync(join(root, "etc/portable-attach/cache"));
     expect(records.filter((n) => !/^[^.].*\.json$/.test(n))).toEqual([]);
     expect(records.length).toBeLessThanOrEqual(IMAGES);
-    console.log(`SIGKILL test: ${kills} kills of running CLI processes, ${completions} completed attaches all present, ${failures} clean refusals, ${epochs} epochs (one quiet run: ${span.toFixed(0)} ms, kill window at the end: ${window.toFixed(0)} ms)`);
+    console.log(
+      `SIGKILL test: ${kills} kills of running CLI processes, ${completions} completed attaches all present, ${failures} clean refusals, ${epochs} epochs (one quiet run: ${span.toFixed(0)} ms, kill window at the end: ${window.toFixed(0)} ms)`,
+    );
     expect(kills).toBeGreaterThanOrEqual(KILLS);
     expect(completions).toBeGreaterThan(KILLS / 10);
   }, 240_000);

@@ -36,7 +36,12 @@ describe("chunked reads and prefetch()", () => {
     c.prefetch?.(3 * CHUNK + 5, 4 * CHUNK - 5); // to the last byte of chunk 6
     expect(src.reads).toEqual([[4 * CHUNK, 3 * CHUNK]]); // chunks 4..6; 3 was held
     src.reads.length = 0;
-    for (const [o, l] of [[4 * CHUNK, 10], [5 * CHUNK - 3, 6], [6 * CHUNK + 7, 500], [3 * CHUNK + 1, 9]] as const) {
+    for (const [o, l] of [
+      [4 * CHUNK, 10],
+      [5 * CHUNK - 3, 6],
+      [6 * CHUNK + 7, 500],
+      [3 * CHUNK + 1, 9],
+    ] as const) {
       expect(c.read(o, l)).toEqual(bytes.subarray(o, o + l));
     }
     expect(src.reads).toEqual([]);
@@ -56,7 +61,15 @@ describe("chunked reads and prefetch()", () => {
   it("ignores ranges outside the source, empty ones and ones over 1 MiB, and never throws", () => {
     const src = logged(bytes);
     const c = chunkedSource(src);
-    for (const [o, l] of [[-1, 10], [0, 0], [bytes.length - 10, 11], [0, 17 * CHUNK], [Number.MAX_SAFE_INTEGER, 1], [0.5, 10]]) c.prefetch?.(o as number, l as number);
+    for (const [o, l] of [
+      [-1, 10],
+      [0, 0],
+      [bytes.length - 10, 11],
+      [0, 17 * CHUNK],
+      [Number.MAX_SAFE_INTEGER, 1],
+      [0.5, 10],
+    ])
+      c.prefetch?.(o as number, l as number);
     expect(src.reads).toEqual([]);
     src.fail = true;
     c.prefetch?.(0, 100);

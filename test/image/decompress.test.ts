@@ -20,7 +20,6 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 const has = (tool: string): boolean => spawnSync("sh", ["-c", `command -v ${tool}`]).status === 0;
 
-
 /** Compressible text with long and short repeats. */
 function text(n: number): Uint8Array {
   let s = "";
@@ -81,7 +80,11 @@ describe.skipIf(!has("xz"))("xz", () => {
     const a = tool("xz", [], samples.text as Uint8Array);
     const b = tool("xz", ["--check=none"], samples.x86 as Uint8Array);
     const joined = Buffer.concat([a, new Uint8Array(8), b, new Uint8Array(4)]);
-    expect(Buffer.from(xzDecompress(joined, MAX)).equals(Buffer.concat([samples.text as Uint8Array, samples.x86 as Uint8Array]))).toBe(true);
+    expect(
+      Buffer.from(xzDecompress(joined, MAX)).equals(
+        Buffer.concat([samples.text as Uint8Array, samples.x86 as Uint8Array]),
+      ),
+    ).toBe(true);
     expect(imageError(() => xzDecompress(Buffer.concat([a, new Uint8Array(3)]), MAX))?.code).toBe("CORRUPT");
   });
 
@@ -93,9 +96,15 @@ describe.skipIf(!has("xz"))("xz", () => {
 
   it("refuses filters other than BCJ x86 as UNSUPPORTED, naming them", () => {
     const delta = tool("xz", ["--delta=dist=4", "--lzma2"], samples.text as Uint8Array);
-    expect(imageError(() => xzDecompress(delta, MAX))).toMatchObject({ code: "UNSUPPORTED", message: expect.stringContaining("delta") });
+    expect(imageError(() => xzDecompress(delta, MAX))).toMatchObject({
+      code: "UNSUPPORTED",
+      message: expect.stringContaining("delta"),
+    });
     const arm = tool("xz", ["--arm", "--lzma2"], samples.text as Uint8Array);
-    expect(imageError(() => xzDecompress(arm, MAX))).toMatchObject({ code: "UNSUPPORTED", message: expect.stringContaining("ARM") });
+    expect(imageError(() => xzDecompress(arm, MAX))).toMatchObject({
+      code: "UNSUPPORTED",
+      message: expect.stringContaining("ARM"),
+    });
   });
 
   it("refuses a legacy .lzma file as BAD_MAGIC", () => {
@@ -105,7 +114,11 @@ describe.skipIf(!has("xz"))("xz", () => {
 
   it("gives ImageError for every truncation", () => {
     const packed = tool("xz", ["--check=crc32"], text(20_000));
-    for (let n = 0; n < packed.length; n++) expect(imageError(() => xzDecompress(packed.subarray(0, n), MAX)), `length ${n}`).toBeInstanceOf(ImageError);
+    for (let n = 0; n < packed.length; n++)
+      expect(
+        imageError(() => xzDecompress(packed.subarray(0, n), MAX)),
+        `length ${n}`,
+      ).toBeInstanceOf(ImageError);
   });
 
   it("detects every single flipped byte in a CRC32-checked stream", () => {
@@ -113,7 +126,10 @@ describe.skipIf(!has("xz"))("xz", () => {
     for (let i = 0; i < packed.length; i++) {
       const bad = Uint8Array.from(packed);
       bad[i] = (bad[i] as number) ^ 0x55;
-      expect(imageError(() => xzDecompress(bad, MAX)), `byte ${i}`).toBeInstanceOf(ImageError);
+      expect(
+        imageError(() => xzDecompress(bad, MAX)),
+        `byte ${i}`,
+      ).toBeInstanceOf(ImageError);
     }
   });
 
@@ -121,7 +137,10 @@ describe.skipIf(!has("xz"))("xz", () => {
     const head = tool("xz", ["--check=none"], new Uint8Array(0)).subarray(0, 12);
     for (let seed = 1; seed <= 300; seed++) {
       const junk = Buffer.concat([head, noise(200 + seed, seed)]);
-      expect(imageError(() => xzDecompress(junk, 1 << 20)), `seed ${seed}`).toBeInstanceOf(ImageError);
+      expect(
+        imageError(() => xzDecompress(junk, 1 << 20)),
+        `seed ${seed}`,
+      ).toBeInstanceOf(ImageError);
     }
   });
 });
@@ -136,11 +155,12 @@ describe("CRC-32 (GPT, xz)", () => {
     for (let start = 0; start < 5; start++) {
       for (const len of [1, 2, 3, 4, 5, 7, 8, 9, 63, 64, 65, 4093]) {
         const part = data.subarray(start, start + len);
-        const byBytes = ~part.reduce((c, b) => {
-          let x = (c ^ b) >>> 0;
-          for (let k = 0; k < 8; k++) x = x & 1 ? 0xedb88320 ^ (x >>> 1) : x >>> 1;
-          return x;
-        }, 0xffffffff) >>> 0;
+        const byBytes =
+          ~part.reduce((c, b) => {
+            let x = (c ^ b) >>> 0;
+            for (let k = 0; k < 8; k++) x = x & 1 ? 0xedb88320 ^ (x >>> 1) : x >>> 1;
+            return x;
+          }, 0xffffffff) >>> 0;
         expect(crc32(part), `${start}+${len}`).toBe(byBytes);
         if (zlibCrc) expect(crc32(part)).toBe(zlibCrc(part) >>> 0);
       }
@@ -168,20 +188,31 @@ describe("xz, hand-made", () => {
   it("rejects a match that reaches before the start of the output", () => {
     // A dictionary-reset LZMA chunk whose first symbol, decoded from all-0xFF range coder bytes, is a match.
     const bad = stream([0xe0, 0x00, 0x0f, 0x00, 0x0f, 0x5d, 0x00, ...Array(15).fill(0xff)]);
-    expect(imageError(() => xzDecompress(bad, MAX))).toMatchObject({ code: "CORRUPT", message: expect.stringContaining("before the dictionary start") });
+    expect(imageError(() => xzDecompress(bad, MAX))).toMatchObject({
+      code: "CORRUPT",
+      message: expect.stringContaining("before the dictionary start"),
+    });
   });
 
   it("rejects LZMA2 data that does not begin with a dictionary reset", () => {
-    expect(imageError(() => xzDecompress(stream([0x02, 0x00, 0x00, 0x41, 0x00]), MAX))).toMatchObject({ code: "CORRUPT", message: expect.stringContaining("dictionary reset") });
+    expect(imageError(() => xzDecompress(stream([0x02, 0x00, 0x00, 0x41, 0x00]), MAX))).toMatchObject({
+      code: "CORRUPT",
+      message: expect.stringContaining("dictionary reset"),
+    });
   });
 
   it("rejects an invalid LZMA2 control byte", () => {
-    expect(imageError(() => xzDecompress(stream([0x01, 0x00, 0x00, 0x41, 0x03]), MAX))).toMatchObject({ code: "CORRUPT", message: expect.stringContaining("control byte 0x3") });
+    expect(imageError(() => xzDecompress(stream([0x01, 0x00, 0x00, 0x41, 0x03]), MAX))).toMatchObject({
+      code: "CORRUPT",
+      message: expect.stringContaining("control byte 0x3"),
+    });
   });
 
   it("rejects LZMA properties with lc + lp > 4", () => {
     // props byte (pb*5 + lp)*9 + lc with lc=3, lp=2: 2*9 + 3 = 21.
-    expect(imageError(() => xzDecompress(stream([0xe0, 0x00, 0x00, 0x00, 0x05, 21, 0, 0, 0, 0, 0, 0]), MAX))).toMatchObject({ code: "CORRUPT", message: expect.stringContaining("lc + lp") });
+    expect(
+      imageError(() => xzDecompress(stream([0xe0, 0x00, 0x00, 0x00, 0x05, 21, 0, 0, 0, 0, 0, 0]), MAX)),
+    ).toMatchObject({ code: "CORRUPT", message: expect.stringContaining("lc + lp") });
   });
 
   it("caps a declared-huge uncompressed chunk at maxOutput instead of allocating it", () => {
@@ -255,7 +286,11 @@ describe.skipIf(!has("lzop"))("lzo1x", () => {
   it("gives ImageError for every truncation and flipped byte", () => {
     const [block] = lzoCompressed(text(4000), "-9");
     const out = new Uint8Array(8192);
-    for (let n = 0; n < block!.data.length; n++) expect(imageError(() => lzo1xDecompress(block!.data.subarray(0, n), out)), `length ${n}`).toBeInstanceOf(ImageError);
+    for (let n = 0; n < block!.data.length; n++)
+      expect(
+        imageError(() => lzo1xDecompress(block!.data.subarray(0, n), out)),
+        `length ${n}`,
+      ).toBeInstanceOf(ImageError);
     for (let i = 0; i < block!.data.length; i++) {
       const bad = Uint8Array.from(block!.data);
       bad[i] = (bad[i] as number) ^ 0xa5;
@@ -278,11 +313,17 @@ describe("lzo1x, hand-made", () => {
 
   it("rejects a match before the start of the output", () => {
     // Literal "ab", then an M2 match at distance 9.
-    expect(imageError(() => lzo1xDecompress(Uint8Array.from([19, 0x61, 0x62, 0x60, 0x01, 0x11, 0x00, 0x00]), new Uint8Array(64)))?.code).toBe("CORRUPT");
+    expect(
+      imageError(() =>
+        lzo1xDecompress(Uint8Array.from([19, 0x61, 0x62, 0x60, 0x01, 0x11, 0x00, 0x00]), new Uint8Array(64)),
+      )?.code,
+    ).toBe("CORRUPT");
   });
 
   it("rejects bytes after the end marker", () => {
-    expect(imageError(() => lzo1xDecompress(Uint8Array.from([0x11, 0x00, 0x00, 0x00]), new Uint8Array(8)))?.code).toBe("CORRUPT");
+    expect(imageError(() => lzo1xDecompress(Uint8Array.from([0x11, 0x00, 0x00, 0x00]), new Uint8Array(8)))?.code).toBe(
+      "CORRUPT",
+    );
   });
 
   it("does not loop on a long run of zero length-extension bytes", () => {
@@ -295,7 +336,11 @@ describe.skipIf(!has("zstd"))("zstd", () => {
   for (const level of ["-1", "-19", "--ultra", "--no-check"]) {
     it(`round-trips zstd ${level}`, () => {
       for (const [sample, data] of Object.entries(samples)) {
-        const packed = tool("zstd", ["-q", level === "--ultra" ? "-22" : level, ...(level === "--ultra" ? ["--ultra"] : [])], data);
+        const packed = tool(
+          "zstd",
+          ["-q", level === "--ultra" ? "-22" : level, ...(level === "--ultra" ? ["--ultra"] : [])],
+          data,
+        );
         expect(Buffer.from(zstdDecompress(packed, MAX)).equals(Buffer.from(data)), sample).toBe(true);
       }
     });
@@ -306,7 +351,11 @@ describe.skipIf(!has("zstd"))("zstd", () => {
     const b = tool("zstd", ["-q"], samples.noise as Uint8Array);
     const skip = Uint8Array.from([0x50, 0x2a, 0x4d, 0x18, 3, 0, 0, 0, 1, 2, 3]);
     const joined = Buffer.concat([a, skip, b]);
-    expect(Buffer.from(zstdDecompress(joined, MAX)).equals(Buffer.concat([samples.text as Uint8Array, samples.noise as Uint8Array]))).toBe(true);
+    expect(
+      Buffer.from(zstdDecompress(joined, MAX)).equals(
+        Buffer.concat([samples.text as Uint8Array, samples.noise as Uint8Array]),
+      ),
+    ).toBe(true);
   });
 
   it("decodes frames with and without a declared content size, alone and together", () => {
@@ -325,12 +374,19 @@ describe.skipIf(!has("zstd"))("zstd", () => {
     expect(imageError(() => zstdDecompress(packed, 199_999))?.code).toBe("LIMIT");
     // Without a declared content size (and a small window) the cap is enforced while decoding.
     const streamed = tool("zstd", ["-q", "--no-content-size", "--zstd=wlog=17"], samples.zeros as Uint8Array);
-    expect(imageError(() => zstdDecompress(streamed, 100_000))).toMatchObject({ code: "LIMIT", message: expect.stringContaining("decompresses to more than 100000") });
+    expect(imageError(() => zstdDecompress(streamed, 100_000))).toMatchObject({
+      code: "LIMIT",
+      message: expect.stringContaining("decompresses to more than 100000"),
+    });
   });
 
   it("gives ImageError for every truncation, and only ImageError for flipped bytes", () => {
     const packed = tool("zstd", ["-q", "--check"], text(5000));
-    for (let n = 0; n < packed.length; n++) expect(imageError(() => zstdDecompress(packed.subarray(0, n), MAX)), `length ${n}`).toBeInstanceOf(ImageError);
+    for (let n = 0; n < packed.length; n++)
+      expect(
+        imageError(() => zstdDecompress(packed.subarray(0, n), MAX)),
+        `length ${n}`,
+      ).toBeInstanceOf(ImageError);
     for (let i = 0; i < packed.length; i++) {
       const bad = Uint8Array.from(packed);
       bad[i] = (bad[i] as number) ^ 0x5a;
@@ -359,7 +415,19 @@ describe("zstd, hand-made", () => {
 
   it("never returns more than a frame declares: more content is CORRUPT, less leaves the declared size", () => {
     // Single segment, 1-byte content size; one last raw block of 20 bytes.
-    const frame = (declared: number): Uint8Array => Uint8Array.from([0x28, 0xb5, 0x2f, 0xfd, 0x20, declared, (20 << 3) | 1, 0, 0, ...new Array<number>(20).fill(0x41)]);
+    const frame = (declared: number): Uint8Array =>
+      Uint8Array.from([
+        0x28,
+        0xb5,
+        0x2f,
+        0xfd,
+        0x20,
+        declared,
+        (20 << 3) | 1,
+        0,
+        0,
+        ...new Array<number>(20).fill(0x41),
+      ]);
     expect(imageError(() => zstdDecompress(frame(10), 1024))?.code).toBe("CORRUPT");
     const out = zstdDecompress(frame(30), 1024);
     expect(out.length).toBe(30);
@@ -380,18 +448,27 @@ describe("zstd, hand-made", () => {
     // Raw literals (none), 32,768 sequences, all three tables RLE: literal length code 35 and match
     // length code 52 (65,536+ bytes each), offset code 0. 87 s in fzstd.
     const many = frame("28b52ffd2064 4d0000 00ff0001 54 230034 01".replaceAll(" ", ""));
-    expect(quickly(() => zstdDecompress(many, 1 << 20))).toMatchObject({ code: "LIMIT", message: expect.stringContaining("decompresses to more than") });
+    expect(quickly(() => zstdDecompress(many, 1 << 20))).toMatchObject({
+      code: "LIMIT",
+      message: expect.stringContaining("decompresses to more than"),
+    });
     // One sequence with match length code 200 (there are 53) and an offset of 2^30: fzstd's copy
     // from the window is then bounded by nothing but the offset. 15 s in fzstd.
     const far = frame("28b52ffd20645d0000000154001ec8ffffffff01");
-    expect(quickly(() => zstdDecompress(far, 1 << 20))).toMatchObject({ code: "CORRUPT", message: expect.stringContaining("sequence code 200") });
+    expect(quickly(() => zstdDecompress(far, 1 << 20))).toMatchObject({
+      code: "CORRUPT",
+      message: expect.stringContaining("sequence code 200"),
+    });
   });
 
   it("refuses Huffman weights whose FSE states stop consuming bits (fzstd loops forever)", () => {
     // A squashfs metadata block from the bench images with bits flipped.
     const hex =
       "28b52ffd6020014d0400a286141df06b0d7049da9e3e78548d90556831ab1bcc419414b1b4ac64ad9452a63ff2b6f5d3ef5d3bb176ede38eddfcf239a77e283d7af9e3b5aeec14d72f1910317f46401eb26100c808fffbc71ffeaaa9fb71bf1ea010a022e26631702b723103eec6087437c2b17e40c780de03766230ea6618ed7e1ddd19c33aacac34894663338d187953e074";
-    expect(quickly(() => zstdDecompress(frame(hex), 8192))).toMatchObject({ code: "CORRUPT", message: expect.stringContaining("Huffman weights") });
+    expect(quickly(() => zstdDecompress(frame(hex), 8192))).toMatchObject({
+      code: "CORRUPT",
+      message: expect.stringContaining("Huffman weights"),
+    });
   });
 
   it("rejects RLE blocks claiming more than 128 KiB", () => {

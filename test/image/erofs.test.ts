@@ -3,7 +3,18 @@
 // image really uses the layout a test is named after. Hostile cases patch a real image.
 import { resignErofs } from "../helpers/erofs.ts";
 import { execFileSync } from "node:child_process";
-import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
+import {
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+  chmodSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -44,14 +55,21 @@ function buildTree(): void {
   const text = Array.from({ length: 9000 }, (_, i) => `line ${i}: the quick brown fox ${i % 97} jumps\n`).join("");
   w("data/text.txt", text); // ~370 KiB, compresses well: real LZ4 pclusters
   w("data/random.bin", seeded(100_000, 3)); // incompressible: PLAIN pclusters
-  const mixed = Buffer.concat(Array.from({ length: 50 }, (_, i) => (i % 3 === 0 ? seeded(4096, i) : Buffer.from(text.slice(i * 4096, (i + 1) * 4096)))));
+  const mixed = Buffer.concat(
+    Array.from({ length: 50 }, (_, i) =>
+      i % 3 === 0 ? seeded(4096, i) : Buffer.from(text.slice(i * 4096, (i + 1) * 4096)),
+    ),
+  );
   w("data/mixed.bin", Buffer.concat([mixed, Buffer.from("tail!")]));
   w("data/block-and-tail", seeded(4096 + 100, 9)); // one whole block plus an inline tail
   w("data/small", "abc");
   w("data/empty", "");
   mkdirSync(join(tree, "etc/systemd/system/multi-user.target.wants"), { recursive: true });
   symlinkSync("../usr/lib/os-release", join(tree, "etc/os-release"));
-  symlinkSync("/usr/lib/systemd/system/foo.service", join(tree, "etc/systemd/system/multi-user.target.wants/foo.service"));
+  symlinkSync(
+    "/usr/lib/systemd/system/foo.service",
+    join(tree, "etc/systemd/system/multi-user.target.wants/foo.service"),
+  );
   symlinkSync("/dev/null", join(tree, "etc/systemd/system/masked.service"));
   symlinkSync(`/usr/lib/${"x".repeat(200)}/target`, join(tree, "etc/long-link"));
   symlinkSync("usr/lib", join(tree, "lib"));
@@ -77,9 +95,19 @@ const VARIANTS: Variant[] = [
   { name: "lz4hc", args: ["-zlz4hc,12"], fsType: "erofs (lz4)", layout: 3 },
   { name: "lz4hc-ztailpacking", args: ["-zlz4hc", "-Eztailpacking"], fsType: "erofs (lz4)", layout: 3 },
   { name: "lz4-full-indexes", args: ["-zlz4", "-Elegacy-compress"], fsType: "erofs", layout: 1 },
-  { name: "lz4-full-indexes-ztailpacking", args: ["-zlz4", "-Elegacy-compress,ztailpacking"], fsType: "erofs", layout: 1 },
+  {
+    name: "lz4-full-indexes-ztailpacking",
+    args: ["-zlz4", "-Elegacy-compress,ztailpacking"],
+    fsType: "erofs",
+    layout: 1,
+  },
   { name: "lz4hc-big-pcluster", args: ["-zlz4hc", "-C65536"], fsType: "erofs (lz4)", layout: 3 },
-  { name: "lz4-big-pcluster-ztailpacking", args: ["-zlz4", "-C16384", "-Eztailpacking"], fsType: "erofs (lz4)", layout: 3 },
+  {
+    name: "lz4-big-pcluster-ztailpacking",
+    args: ["-zlz4", "-C16384", "-Eztailpacking"],
+    fsType: "erofs (lz4)",
+    layout: 3,
+  },
 ];
 
 const images = new Map<string, string>();
@@ -190,13 +218,20 @@ describe("erofs images from mkfs.erofs", () => {
   });
 
   it("big pcluster images use pclusters of more than one block", () => {
-    const out = execFileSync("dump.erofs", ["-e", "--path=/data/text.txt", image("lz4hc-big-pcluster")], { encoding: "utf8" });
+    const out = execFileSync("dump.erofs", ["-e", "--path=/data/text.txt", image("lz4hc-big-pcluster")], {
+      encoding: "utf8",
+    });
     const plens = [...out.matchAll(/\|\s+(\d+)\s*$/gm)].map((m) => Number(m[1]));
     expect(Math.max(...plens)).toBeGreaterThan(4096);
   });
 
   it("reads any byte range of a compressed file like the host bytes (partial pcluster decoding)", () => {
-    for (const name of ["lz4hc-ztailpacking", "lz4-full-indexes", "lz4hc-big-pcluster", "lz4-big-pcluster-ztailpacking"]) {
+    for (const name of [
+      "lz4hc-ztailpacking",
+      "lz4-full-indexes",
+      "lz4hc-big-pcluster",
+      "lz4-big-pcluster-ztailpacking",
+    ]) {
       const img = readFileSync(image(name));
       const off = inodeOffset(name, "/data/mixed.bin");
       const format = img.readUInt16LE(off);
@@ -210,13 +245,20 @@ describe("erofs images from mkfs.erofs", () => {
         read: (o, l) => new Uint8Array(img.buffer, img.byteOffset + o, l),
       };
       const want = readFileSync(join(tree, "data/mixed.bin"));
-      const inode = { nid: 1, size: want.length, layout: (format >> 1) & 7, dataStart: off + (format & 1 ? 64 : 32) + (xattrs ? 12 + 4 * (xattrs - 1) : 0) };
+      const inode = {
+        nid: 1,
+        size: want.length,
+        layout: (format >> 1) & 7,
+        dataStart: off + (format & 1 ? 64 : 32) + (xattrs ? 12 + 4 * (xattrs - 1) : 0),
+      };
       const reader = new CompressedReader(ctx);
       const r = seeded(400, 11);
       for (let k = 0; k < 100; k++) {
         const a = r.readUInt32LE(k * 4) % want.length;
         const len = Math.min(want.length - a, k % 2 ? r.readUInt16LE(k * 4) % 300 : r.readUInt32LE(k * 4 + 1) % 40000);
-        expect(Buffer.from(reader.read(inode, a, len)).equals(want.subarray(a, a + len)), `${name} ${a}+${len}`).toBe(true);
+        expect(Buffer.from(reader.read(inode, a, len)).equals(want.subarray(a, a + len)), `${name} ${a}+${len}`).toBe(
+          true,
+        );
       }
       expect(Buffer.from(reader.read(inode, want.length - 5, 5)).toString()).toBe("tail!");
     }
@@ -305,18 +347,28 @@ function firstDirBlock(name: string, path: string): number {
   const b = readFileSync(image(name));
   const xattrs = b.readUInt16LE(off + 2);
   const blkaddr = b.readUInt32LE(off + 16);
-  return dumpField(image(name), path, /Size: (\d+)/) < 4096 ? off + 32 + (xattrs ? 12 + 4 * (xattrs - 1) : 0) : blkaddr * 4096;
+  return dumpField(image(name), path, /Size: (\d+)/) < 4096
+    ? off + 32 + (xattrs ? 12 + 4 * (xattrs - 1) : 0)
+    : blkaddr * 4096;
 }
 
 describe("erofs hostile images", () => {
-  it("a wrong magic is BAD_MAGIC", () => expectCode(() => patched("plain", (b) => b.writeUInt32LE(0x12345678, 1024)), "BAD_MAGIC"));
+  it("a wrong magic is BAD_MAGIC", () =>
+    expectCode(() => patched("plain", (b) => b.writeUInt32LE(0x12345678, 1024)), "BAD_MAGIC"));
 
   it("an image cut before the superblock is TRUNCATED", () => {
-    expectCode(() => openErofs(bytesSource(new Uint8Array(readFileSync(image("plain"))).subarray(0, 1100))), "TRUNCATED");
+    expectCode(
+      () => openErofs(bytesSource(new Uint8Array(readFileSync(image("plain"))).subarray(0, 1100))),
+      "TRUNCATED",
+    );
   });
 
   it("an unknown incompat feature (48-bit layout) is UNSUPPORTED, named", () =>
-    expectCode(() => patched("plain", (b) => b.writeUInt32LE(b.readUInt32LE(1024 + 80) | 0x80, 1024 + 80)), "UNSUPPORTED", /48-bit/));
+    expectCode(
+      () => patched("plain", (b) => b.writeUInt32LE(b.readUInt32LE(1024 + 80) | 0x80, 1024 + 80)),
+      "UNSUPPORTED",
+      /48-bit/,
+    ));
 
   it("extra devices (blob devices) are UNSUPPORTED", () =>
     expectCode(
@@ -338,14 +390,19 @@ describe("erofs hostile images", () => {
     expectCode(() => open(img), "UNSUPPORTED", /extra devices/);
   });
 
-  it("a 1 MiB block size is UNSUPPORTED, not trusted", () => expectCode(() => patched("plain", (b) => b.writeUInt8(20, 1024 + 12)), "UNSUPPORTED"));
+  it("a 1 MiB block size is UNSUPPORTED, not trusted", () =>
+    expectCode(() => patched("plain", (b) => b.writeUInt8(20, 1024 + 12)), "UNSUPPORTED"));
 
   it("a superblock whose crc32c does not match is CORRUPT, as fsck.erofs and the kernel say; without the feature flag it is not checked", () => {
     const flip = (b: Buffer) => void (b[1024 + 48] = (b[1024 + 48] as number) ^ 0xff); // a byte of the volume UUID
     const b = Buffer.from(readFileSync(image("plain")));
     expect(b.readUInt32LE(1024 + 8) & 1).toBe(1); // mkfs.erofs writes the checksum by default
     flip(b);
-    expectCode(() => openErofs(bytesSource(new Uint8Array(b), "flipped")), "CORRUPT", /superblock checksum 0x[0-9a-f]+ does not match 0x[0-9a-f]+/);
+    expectCode(
+      () => openErofs(bytesSource(new Uint8Array(b), "flipped")),
+      "CORRUPT",
+      /superblock checksum 0x[0-9a-f]+ does not match 0x[0-9a-f]+/,
+    );
     b.writeUInt32LE(b.readUInt32LE(1024 + 8) & ~1, 1024 + 8);
     expect(openErofs(bytesSource(new Uint8Array(b), "unflagged")).lstat("/data")?.kind).toBe("dir");
     const resigned = Buffer.from(readFileSync(image("plain")));
@@ -354,7 +411,11 @@ describe("erofs hostile images", () => {
   });
 
   it("a root nid that is a regular file is CORRUPT", () =>
-    expectCode(() => patched("plain", (b) => b.writeUInt16LE(dumpField(image("plain"), "/data/small", /NID: (\d+)/), 1024 + 14)), "CORRUPT", /root/));
+    expectCode(
+      () => patched("plain", (b) => b.writeUInt16LE(dumpField(image("plain"), "/data/small", /NID: (\d+)/), 1024 + 14)),
+      "CORRUPT",
+      /root/,
+    ));
 
   it("an image cut in the middle gives TRUNCATED for data past the cut, and still answers lookups before it", () => {
     const full = new Uint8Array(readFileSync(image("noinline")));
@@ -496,7 +557,11 @@ describe("erofs hostile images", () => {
     const b0 = Buffer.from(readFileSync(image("lz4-full-indexes")));
     const pblk = b0.readUInt32LE(indexes + 4);
     const fs = patched("lz4-full-indexes", (b) => seeded(4096, 77).copy(b, pblk * 4096));
-    expectCode(() => fs.readFile("/data/text.txt", 1 << 22), "CORRUPT", /inode \d+: pcluster at \d+: Invalid LZ4 block/);
+    expectCode(
+      () => fs.readFile("/data/text.txt", 1 << 22),
+      "CORRUPT",
+      /inode \d+: pcluster at \d+: Invalid LZ4 block/,
+    );
   });
 
   it("random corruption of metadata only ever gives ImageError, quickly", () => {

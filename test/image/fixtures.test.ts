@@ -35,7 +35,14 @@ function manifest(): Fixture[] {
     .map((line) => {
       const [image, ...kv] = line.split(" ");
       const f = Object.fromEntries(kv.map((p) => p.split("=", 2) as [string, string]));
-      return { image: image as string, sha256: f.sha256, osName: f["os-name"], layout: f.layout, arch: f.arch, expect: f.expect } as Fixture;
+      return {
+        image: image as string,
+        sha256: f.sha256,
+        osName: f["os-name"],
+        layout: f.layout,
+        arch: f.arch,
+        expect: f.expect,
+      } as Fixture;
     });
 }
 
@@ -125,16 +132,21 @@ describe.each(fixtures.filter((f) => f.expect === "ok"))("$image", (f) => {
       const fromTree = (p: string): Uint8Array => new Uint8Array(readFileSync(join(TREE, p)));
       const osRelease = expectedOsRelease(f.osName);
       expect(read("/usr/lib/os-release")).toEqual(osRelease);
-      expect(read("/usr/lib/extension-release.d/extension-release.foo")).toEqual(fromTree("usr/lib/extension-release.d/extension-release.foo"));
+      expect(read("/usr/lib/extension-release.d/extension-release.foo")).toEqual(
+        fromTree("usr/lib/extension-release.d/extension-release.foo"),
+      );
       const units = "/usr/lib/systemd/system";
       for (const u of ["foo.service", "foo.socket", "foo@.service", "foo.service.d/10-override.conf"]) {
         expect(read(`${units}/${u}`), u).toEqual(fromTree(`usr/lib/systemd/system/${u}`));
       }
       const foo = fromTree("usr/lib/systemd/system/foo.service");
       // Relative, absolute and slow (long) symlinks all lead to foo.service.
-      for (const alias of ["foo-alias.service", "foo-abs.service", "foo-slow.service"]) expect(read(`${units}/${alias}`), alias).toEqual(foo);
+      for (const alias of ["foo-alias.service", "foo-abs.service", "foo-slow.service"])
+        expect(read(`${units}/${alias}`), alias).toEqual(foo);
       expect(read(`${units}/foo-dangling.service`)).toBeUndefined();
-      expect(() => resolveInImage(tree, `${units}/foo-loop.service`)).toThrow(expect.objectContaining({ code: "LOOP" }));
+      expect(() => resolveInImage(tree, `${units}/foo-loop.service`)).toThrow(
+        expect.objectContaining({ code: "LOOP" }),
+      );
       expect(tree.readlink(`${units}/foo-masked.service`)).toBe("/dev/null");
       const big = read("/usr/share/foo/big.txt");
       expect(big && sha(big)).toBe(sha(fromTree("usr/share/foo/big.txt")));
@@ -162,7 +174,10 @@ describe.each(fixtures.filter((f) => f.expect === "ok"))("$image", (f) => {
 
 describe("open-time cost", () => {
   /** A source that counts what is read, optionally padded with zeros to `size` (no memory used). */
-  const counting = (bytes: Uint8Array, size: number): ByteSource & { read: ByteSource["read"]; total: () => number } => {
+  const counting = (
+    bytes: Uint8Array,
+    size: number,
+  ): ByteSource & { read: ByteSource["read"]; total: () => number } => {
     let total = 0;
     return {
       name: "counted",
@@ -220,7 +235,9 @@ describe("Discoverable Partitions choices", () => {
       x86.close();
       arm.close();
     }
-    expect(() => openImage(path("gpt-dps-multiarch.raw"), { architecture: "riscv64" })).toThrow(/no root or usr partition for architecture riscv64; found esp, root-arm64, root-x86-64/);
+    expect(() => openImage(path("gpt-dps-multiarch.raw"), { architecture: "riscv64" })).toThrow(
+      /no root or usr partition for architecture riscv64; found esp, root-arm64, root-x86-64/,
+    );
   });
 
   it("A/B: the newest label that is not marked no-auto wins", () => {
@@ -232,19 +249,27 @@ describe("Discoverable Partitions choices", () => {
       tree.close();
     }
     const table = readGpt(bytesSource(new Uint8Array(readFileSync(path("gpt-dps-ab.raw")))));
-    expect(table?.partitions.map((p) => [p.label, p.noAuto])).toEqual([["foo_9", true], ["foo_1.10", false], ["foo_1.9", false]]);
+    expect(table?.partitions.map((p) => [p.label, p.noAuto])).toEqual([
+      ["foo_9", true],
+      ["foo_1.10", false],
+      ["foo_1.9", false],
+    ]);
     // Without the no-auto bit, foo_9 would be the newest.
     const all = { ...table!, partitions: table!.partitions.map((p) => ({ ...p, noAuto: false })) };
     expect(selectPartitions(all, "x86-64", "ab").root?.label).toBe("foo_9");
   });
 
   it("a root only for another architecture gives a clear error naming it", () => {
-    expect(() => openImage(path("gpt-dps-foreign.raw"), { architecture: "x86-64" })).toThrow(/no root or usr partition for architecture x86-64 or x86; found root-arm64$/);
+    expect(() => openImage(path("gpt-dps-foreign.raw"), { architecture: "x86-64" })).toThrow(
+      /no root or usr partition for architecture x86-64 or x86; found root-arm64$/,
+    );
     const arm = openImage(path("gpt-dps-foreign.raw"), { architecture: "arm64" });
     expect(osName(arm)).toBe("Foo-arm64");
     arm.close();
     // A name that is also an Object.prototype key is no architecture.
-    expect(() => openImage(path("gpt-dps-foreign.raw"), { architecture: "constructor" })).toThrow(/^Unknown architecture 'constructor' for picking partitions of /);
+    expect(() => openImage(path("gpt-dps-foreign.raw"), { architecture: "constructor" })).toThrow(
+      /^Unknown architecture 'constructor' for picking partitions of /,
+    );
   });
 
   it("verity and signature partitions are recognised, never read as file systems", () => {
@@ -254,10 +279,18 @@ describe("Discoverable Partitions choices", () => {
     // repart's convention, which build.sh follows: data/hash partition UUIDs are the root hash halves.
     const table = readGpt(bytesSource(new Uint8Array(readFileSync(path("gpt-dps-verity.raw")))))!;
     const rootHash = readFileSync(path("gpt-dps-verity.roothash"), "utf8").trim();
-    expect(table.partitions.map((p) => p.uuid.replaceAll("-", "")).slice(0, 2).join("")).toBe(rootHash);
+    expect(
+      table.partitions
+        .map((p) => p.uuid.replaceAll("-", ""))
+        .slice(0, 2)
+        .join(""),
+    ).toBe(rootHash);
     // The signature partition: NUL-padded JSON naming the same root hash.
     const sig = table.partitions[2]!;
-    const json = readFileSync(path("gpt-dps-verity.raw")).subarray(sig.offset, sig.offset + sig.size).toString("utf8").replace(/\0+$/, "");
+    const json = readFileSync(path("gpt-dps-verity.raw"))
+      .subarray(sig.offset, sig.offset + sig.size)
+      .toString("utf8")
+      .replace(/\0+$/, "");
     expect(JSON.parse(json)).toMatchObject({ rootHash });
     expect(typeName(sig.type)).toBe("root-x86-64-verity-sig");
   });
@@ -280,7 +313,9 @@ describe("Discoverable Partitions choices", () => {
   });
 
   it("a non-bootable MBR partition is not used, as with systemd", () => {
-    expect(() => openImage(path("mbr-nonboot.raw"), { architecture: "x86-64" })).toThrow(/partition 1 \(type 0x83\), not a bootable Linux partition/);
+    expect(() => openImage(path("mbr-nonboot.raw"), { architecture: "x86-64" })).toThrow(
+      /partition 1 \(type 0x83\), not a bootable Linux partition/,
+    );
   });
 
   it("a damaged primary GPT header falls back to the backup; both damaged is CORRUPT", () => {
@@ -291,7 +326,12 @@ describe("Discoverable Partitions choices", () => {
     const last = bytes.length - 512;
     bytes[last + 16] = (bytes[last + 16] as number) ^ 0xff; // backup header CRC
     expect(() => openRawSource(bytesSource(bytes, "both-damaged"), { architecture: "x86-64" })).toThrow(
-      expect.objectContaining({ code: "CORRUPT", message: expect.stringMatching(/GPT is damaged: GPT header at LBA 1: header CRC32 mismatch; GPT header at LBA \d+: header CRC32 mismatch/) }),
+      expect.objectContaining({
+        code: "CORRUPT",
+        message: expect.stringMatching(
+          /GPT is damaged: GPT header at LBA 1: header CRC32 mismatch; GPT header at LBA \d+: header CRC32 mismatch/,
+        ),
+      }),
     );
   });
 
@@ -301,9 +341,14 @@ describe("Discoverable Partitions choices", () => {
       b.set(bytes, at);
       return b;
     };
-    const openBytes = (b: Uint8Array): ImageTree => openRawSource(bytesSource(b, "synthetic"), { architecture: "x86-64" });
-    expect(() => openBytes(img(0, [0x4c, 0x55, 0x4b, 0x53, 0xba, 0xbe, 0, 2]))).toThrow(expect.objectContaining({ code: "UNSUPPORTED", message: expect.stringContaining("LUKS") }));
-    expect(() => openBytes(img(65600, [...Buffer.from("_BHRfS_M")]))).toThrow(expect.objectContaining({ code: "UNSUPPORTED", message: expect.stringContaining("btrfs") }));
+    const openBytes = (b: Uint8Array): ImageTree =>
+      openRawSource(bytesSource(b, "synthetic"), { architecture: "x86-64" });
+    expect(() => openBytes(img(0, [0x4c, 0x55, 0x4b, 0x53, 0xba, 0xbe, 0, 2]))).toThrow(
+      expect.objectContaining({ code: "UNSUPPORTED", message: expect.stringContaining("LUKS") }),
+    );
+    expect(() => openBytes(img(65600, [...Buffer.from("_BHRfS_M")]))).toThrow(
+      expect.objectContaining({ code: "UNSUPPORTED", message: expect.stringContaining("btrfs") }),
+    );
     expect(() => openBytes(img(0, []))).toThrow(expect.objectContaining({ code: "BAD_MAGIC" }));
     // 55 AA with an entry whose status byte is neither 0x00 nor 0x80 is not an MBR.
     const fake = img(510, [0x55, 0xaa]);
@@ -346,7 +391,10 @@ describe("Discoverable Partitions choices", () => {
     const known = (id128 as string)
       .split("\n")
       .map((l) => l.trim().split(/\s+/))
-      .filter((w): w is [string, string] => w.length === 2 && /^(root|usr)/.test(w[0] as string) && !alias.test(w[0] as string));
+      .filter(
+        (w): w is [string, string] =>
+          w.length === 2 && /^(root|usr)/.test(w[0] as string) && !alias.test(w[0] as string),
+      );
     expect(known.length).toBeGreaterThan(100);
     // systemd 257 lists some types under two names (root-arm and root-armv7l): ours is one of them.
     const names = new Map<string, string[]>();

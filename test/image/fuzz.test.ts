@@ -147,7 +147,6 @@ class Runner {
 
 // ------------------------------------------------------------------------------ mutations
 
-
 interface Target {
   name: string;
   bytes: Uint8Array;
@@ -161,7 +160,8 @@ function target(name: string): Target {
   const bytes = new Uint8Array(readFileSync(join(FIXTURES, name)));
   const hot: number[] = [];
   // Sectors of big.txt's plain text (digits and newlines) are file data: flipping them tests nothing.
-  const metadata = (s: Uint8Array): boolean => s.some((b) => b !== 0) && !s.every((b) => (b >= 0x30 && b <= 0x39) || b === 0x0a || b === 0);
+  const metadata = (s: Uint8Array): boolean =>
+    s.some((b) => b !== 0) && !s.every((b) => (b >= 0x30 && b <= 0x39) || b === 0x0a || b === 0);
   for (let off = 0; off < bytes.length; off += 512) if (metadata(bytes.subarray(off, off + 512))) hot.push(off);
   if (hot.length === 0) hot.push(0);
   const starts = [0];
@@ -349,22 +349,26 @@ describe("regressions from test/fuzz/corpus", () => {
 
 describe("mutation fuzzing", () => {
   const per = Math.max(1, Math.ceil(ITERATIONS / fixtures.length));
-  it.each(fixtures)(`%s: ${per} mutations give ImageError or a readable tree, in bounded time`, async (name) => {
-    const t = target(name);
-    // One stream per fixture, so a failure is reproducible alone: FUZZ_SEED + fixture index.
-    const random = rng(SEED + fixtures.indexOf(name) * 7919);
-    const crashes: string[] = [];
-    for (let i = 0; i < per; i++) {
-      const { bytes, what } = mutate(t, random);
-      tally.tried++;
-      const crash = await check(bytes, `${name} #${i} (${what})`);
-      if (crash) {
-        mkdirSync(CORPUS, { recursive: true });
-        const file = `${name.replace(/\.raw$/, "")}-s${SEED}-i${i}.raw.gz`;
-        writeFileSync(join(CORPUS, file), gzipSync(bytes, { level: 9 }));
-        crashes.push(`${file} [${what}]: ${crash.split("\n").slice(0, 4).join(" | ")}`);
+  it.each(fixtures)(
+    `%s: ${per} mutations give ImageError or a readable tree, in bounded time`,
+    async (name) => {
+      const t = target(name);
+      // One stream per fixture, so a failure is reproducible alone: FUZZ_SEED + fixture index.
+      const random = rng(SEED + fixtures.indexOf(name) * 7919);
+      const crashes: string[] = [];
+      for (let i = 0; i < per; i++) {
+        const { bytes, what } = mutate(t, random);
+        tally.tried++;
+        const crash = await check(bytes, `${name} #${i} (${what})`);
+        if (crash) {
+          mkdirSync(CORPUS, { recursive: true });
+          const file = `${name.replace(/\.raw$/, "")}-s${SEED}-i${i}.raw.gz`;
+          writeFileSync(join(CORPUS, file), gzipSync(bytes, { level: 9 }));
+          crashes.push(`${file} [${what}]: ${crash.split("\n").slice(0, 4).join(" | ")}`);
+        }
       }
-    }
-    expect(crashes).toEqual([]);
-  }, 600_000);
+      expect(crashes).toEqual([]);
+    },
+    600_000,
+  );
 });

@@ -6,14 +6,19 @@ import { ImageError } from "../../src/image/types.ts";
 
 // Inputs that exercise every block type: text (dynamic codes, long matches), runs (overlapping
 // copies), random bytes (stored blocks), and each zlib strategy.
-const text = Buffer.from(Array.from({ length: 3000 }, (_, i) => `[Service]\nExecStart=/usr/bin/svc${i % 37} --flag=${i}\n`).join(""));
+const text = Buffer.from(
+  Array.from({ length: 3000 }, (_, i) => `[Service]\nExecStart=/usr/bin/svc${i % 37} --flag=${i}\n`).join(""),
+);
 const inputs: [string, Buffer][] = [
   ["empty", Buffer.alloc(0)],
   ["one byte", Buffer.from("x")],
   ["text", text],
   ["zeros", Buffer.alloc(70_000)],
   ["random", randomBytes(100_000)],
-  ["mixed", Buffer.concat([text.subarray(0, 9000), randomBytes(5000), Buffer.alloc(3000, 7), text.subarray(5000, 20000)])],
+  [
+    "mixed",
+    Buffer.concat([text.subarray(0, 9000), randomBytes(5000), Buffer.alloc(3000, 7), text.subarray(5000, 20000)]),
+  ],
 ];
 const options: [string, zlib.ZlibOptions][] = [
   ["level 0", { level: 0 }],
@@ -49,11 +54,28 @@ describe("zlibInflate", () => {
       f(b);
       return b;
     };
-    expect(() => zlibInflate(bad((b) => (b[0] = 0x79)), text.length)).toThrow(/not deflate data|header check/);
-    expect(() => zlibInflate(bad((b) => (b[1] = (b[1] as number) ^ 1)), text.length)).toThrow(/header check/);
-    expect(() => zlibInflate(zlib.deflateSync(text, { dictionary: Buffer.from("Service") }), text.length)).toThrow(/dictionary/);
+    expect(() =>
+      zlibInflate(
+        bad((b) => (b[0] = 0x79)),
+        text.length,
+      ),
+    ).toThrow(/not deflate data|header check/);
+    expect(() =>
+      zlibInflate(
+        bad((b) => (b[1] = (b[1] as number) ^ 1)),
+        text.length,
+      ),
+    ).toThrow(/header check/);
+    expect(() => zlibInflate(zlib.deflateSync(text, { dictionary: Buffer.from("Service") }), text.length)).toThrow(
+      /dictionary/,
+    );
     expect(() => zlibInflate(z.subarray(0, z.length - 10), text.length)).toThrow(ImageError);
-    expect(() => zlibInflate(bad((b) => (b[b.length - 1] = (b[b.length - 1] as number) ^ 1)), text.length)).toThrow(/Adler-32/);
+    expect(() =>
+      zlibInflate(
+        bad((b) => (b[b.length - 1] = (b[b.length - 1] as number) ^ 1)),
+        text.length,
+      ),
+    ).toThrow(/Adler-32/);
   });
 
   it("throws only ImageError, and never decodes wrong data silently, whatever byte is damaged", () => {

@@ -79,7 +79,10 @@ interface Samples {
 
 function samples(): Samples {
   const text = new TextEncoder().encode(
-    Array.from({ length: 4000 }, (_, i) => `[Unit]\nDescription=Service number ${i}\nExecStart=/usr/bin/foo --n=${i * 7}\n`).join(""),
+    Array.from(
+      { length: 4000 },
+      (_, i) => `[Unit]\nDescription=Service number ${i}\nExecStart=/usr/bin/foo --n=${i * 7}\n`,
+    ).join(""),
   );
   const runs = new Uint8Array(200_000);
   for (let i = 0; i < runs.length; i++) runs[i] = Math.floor(i / 1000) % 3 === 0 ? 0x41 : (i % 7) + 0x30; // overlapping matches, long lengths
@@ -151,7 +154,8 @@ describe("lz4DecompressBlock hand-built sequences", () => {
   });
 
   it("rejects match offset 0", () => expect(corrupt([0x10, 0x61, 0, 0, 0x00]).message).toMatch(/offset 0/));
-  it("rejects a match offset before the start of the output", () => expect(corrupt([0x10, 0x61, 2, 0, 0x00]).message).toMatch(/before the start/));
+  it("rejects a match offset before the start of the output", () =>
+    expect(corrupt([0x10, 0x61, 2, 0, 0x00]).message).toMatch(/before the start/));
   it("rejects a match as the very first sequence", () => corrupt([0x00, 1, 0, 0x00]));
   it("rejects a literal run past the end of src", () => corrupt([0x50, 1, 2, 3]));
   it("rejects a literal length extension cut off by the end of src", () => corrupt([0xf0, 255, 255]));

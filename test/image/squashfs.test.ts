@@ -3,7 +3,19 @@
 // named after what it proves. The host tree is the oracle: every name, kind, mode, symlink target
 // and file byte must match.
 import { execFileSync, spawnSync } from "node:child_process";
-import { linkSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
+import {
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+  chmodSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as zlib from "node:zlib";
@@ -19,7 +31,6 @@ const work = mkdtempSync(join(tmpdir(), "squashfs-test-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 const MAX = 4 << 20;
 
-
 function text(n: number, salt = ""): string {
   let s = "";
   for (let i = 0; s.length < n; i++) s += `${salt}line ${i}: ${(i * 7919) % 10007}\n`;
@@ -34,7 +45,8 @@ function makeTree(root: string): void {
     writeFileSync(join(root, p), data);
     if (mode !== undefined) chmodSync(join(root, p), mode);
   };
-  for (const d of ["etc", "usr/lib/systemd/system/foo.service.d", "usr/share/many", "usr/share/emptydir", "usr/bin"]) mkdirSync(join(root, d), { recursive: true });
+  for (const d of ["etc", "usr/lib/systemd/system/foo.service.d", "usr/share/many", "usr/share/emptydir", "usr/bin"])
+    mkdirSync(join(root, d), { recursive: true });
   w("usr/lib/os-release", "NAME=Test\nID=test\n");
   symlinkSync("../usr/lib/os-release", join(root, "etc/os-release"));
   w("usr/lib/systemd/system/foo.service", "[Service]\nExecStart=/usr/bin/foo\n");
@@ -47,7 +59,10 @@ function makeTree(root: string): void {
   // > one 128 KiB block with a tail in a fragment; exactly one block; a sparse middle; tiny files.
   w("usr/share/big.txt", text(300_000));
   w("usr/share/exact.bin", noise(131_072, 3));
-  w("usr/share/sparse.bin", Buffer.concat([noise(131_072, 5), new Uint8Array(262_144), Buffer.from("tail after zeros")]));
+  w(
+    "usr/share/sparse.bin",
+    Buffer.concat([noise(131_072, 5), new Uint8Array(262_144), Buffer.from("tail after zeros")]),
+  );
   w("usr/share/small", "abc", 0o640);
   w("usr/share/empty", "");
   linkSync(join(root, "usr/share/small"), join(root, "usr/share/small-hardlink"));
@@ -55,7 +70,11 @@ function makeTree(root: string): void {
   w("usr/bin/prog", x86ish(100_000), 0o755);
   execFileSync("mkfifo", [join(root, "usr/share/fifo")]);
   // Long names so the listing spans several metadata blocks and gets a directory index.
-  for (let i = 0; i < MANY - 1; i++) w(`usr/share/many/entry-with-a-fairly-long-name-${String(i).padStart(3, "0")}`, i % 7 === 0 ? text(i * 10, String(i)) : "");
+  for (let i = 0; i < MANY - 1; i++)
+    w(
+      `usr/share/many/entry-with-a-fairly-long-name-${String(i).padStart(3, "0")}`,
+      i % 7 === 0 ? text(i * 10, String(i)) : "",
+    );
   w(`usr/share/many/${LONG_NAME}`, "long name\n");
 }
 
@@ -72,7 +91,19 @@ function x86ish(n: number): Uint8Array {
 
 function mksquashfs(tree: string, name: string, args: string[]): Uint8Array {
   const out = join(work, `${name}.sqfs`);
-  execFileSync("mksquashfs", [tree, out, "-noappend", "-quiet", "-no-progress", "-all-root", "-mkfs-time", "1700000000", "-all-time", "1700000000", ...args]);
+  execFileSync("mksquashfs", [
+    tree,
+    out,
+    "-noappend",
+    "-quiet",
+    "-no-progress",
+    "-all-root",
+    "-mkfs-time",
+    "1700000000",
+    "-all-time",
+    "1700000000",
+    ...args,
+  ]);
   return new Uint8Array(readFileSync(out));
 }
 
@@ -153,9 +184,19 @@ describe.skipIf(!hasMksquashfs)("squashfs images from mksquashfs", () => {
 
   it("finds entries in a 500-entry directory through its index, and misses absent ones", () => {
     const fs = open(mksquashfs(tree, "many", ["-comp", "gzip"]));
-    for (let i = 0; i < MANY - 1; i += 37) expect(fs.lstat(`/usr/share/many/entry-with-a-fairly-long-name-${String(i).padStart(3, "0")}`)?.kind).toBe("file");
+    for (let i = 0; i < MANY - 1; i += 37)
+      expect(fs.lstat(`/usr/share/many/entry-with-a-fairly-long-name-${String(i).padStart(3, "0")}`)?.kind).toBe(
+        "file",
+      );
     expect(fs.readFile(`/usr/share/many/${LONG_NAME}`, MAX)).toEqual(new TextEncoder().encode("long name\n"));
-    for (const absent of ["entry", "entry-with-a-fairly-long-name-999", "a", "zzz", "entry-with-a-fairly-long-name-0500"]) expect(fs.lstat(`/usr/share/many/${absent}`), absent).toBeUndefined();
+    for (const absent of [
+      "entry",
+      "entry-with-a-fairly-long-name-999",
+      "a",
+      "zzz",
+      "entry-with-a-fairly-long-name-0500",
+    ])
+      expect(fs.lstat(`/usr/share/many/${absent}`), absent).toBeUndefined();
   });
 
   it("looks up a name in a big directory reading less than a full listing", () => {
@@ -317,7 +358,12 @@ describe.skipIf(!hasMksquashfs)("hostile squashfs images", () => {
 
   it("reads the unpatched image (so the patches below are what fails)", () => {
     const fs = open(base);
-    expect(fs.readdir("/").map((e) => e.name).sort()).toEqual(["a", "b", "d", "l"]);
+    expect(
+      fs
+        .readdir("/")
+        .map((e) => e.name)
+        .sort(),
+    ).toEqual(["a", "b", "d", "l"]);
     expect(new TextDecoder().decode(fs.readFile("/a", MAX))).toBe("hello\n");
     expect(fs.readFile("/b", MAX)).toEqual(noise(B_SIZE, 11));
     expect(fs.readlink("/l")).toBe("a");
@@ -330,8 +376,10 @@ describe.skipIf(!hasMksquashfs)("hostile squashfs images", () => {
   });
 
   it("refuses squashfs 3.1 as UNSUPPORTED", () => {
-    expect(imageError(() => open(patched((v) => (v.setUint16(28, 3, true), v.setUint16(30, 1, true))))))
-      .toMatchObject({ code: "UNSUPPORTED", message: expect.stringContaining("3.1") });
+    expect(imageError(() => open(patched((v) => (v.setUint16(28, 3, true), v.setUint16(30, 1, true)))))).toMatchObject({
+      code: "UNSUPPORTED",
+      message: expect.stringContaining("3.1"),
+    });
   });
 
   it("rejects a block size that is not a power of two, or disagrees with block_log", () => {
@@ -341,11 +389,15 @@ describe.skipIf(!hasMksquashfs)("hostile squashfs images", () => {
   });
 
   it("rejects an inode table that starts after the directory table", () => {
-    expect(imageError(() => open(patched((v) => v.setBigUint64(64, BigInt(L.dirStart + 10), true))))?.code).toBe("CORRUPT");
+    expect(imageError(() => open(patched((v) => v.setBigUint64(64, BigInt(L.dirStart + 10), true))))?.code).toBe(
+      "CORRUPT",
+    );
   });
 
   it("rejects table starts beyond bytes_used", () => {
-    expect(imageError(() => open(patched((v, img) => v.setBigUint64(48, BigInt(img.length + 4096), true))))?.code).toBe("CORRUPT");
+    expect(imageError(() => open(patched((v, img) => v.setBigUint64(48, BigInt(img.length + 4096), true))))?.code).toBe(
+      "CORRUPT",
+    );
     expect(imageError(() => open(patched((v) => v.setBigUint64(80, 1n << 40n, true))))?.code).toBe("CORRUPT");
   });
 
@@ -355,7 +407,10 @@ describe.skipIf(!hasMksquashfs)("hostile squashfs images", () => {
   });
 
   it("refuses an unknown compressor id as UNSUPPORTED, naming it", () => {
-    expect(imageError(() => open(patched((v) => v.setUint16(20, 9, true))))).toMatchObject({ code: "UNSUPPORTED", message: expect.stringContaining("compressor id 9") });
+    expect(imageError(() => open(patched((v) => v.setUint16(20, 9, true))))).toMatchObject({
+      code: "UNSUPPORTED",
+      message: expect.stringContaining("compressor id 9"),
+    });
   });
 
   it("reads an uncompressed image tagged lzma, but refuses lzma when a compressed block is met", () => {
@@ -363,7 +418,10 @@ describe.skipIf(!hasMksquashfs)("hostile squashfs images", () => {
     expect(fs.fsType).toBe("squashfs (lzma)");
     expect(new TextDecoder().decode(fs.readFile("/a", MAX))).toBe("hello\n");
     const gz = open(patched((v) => v.setUint16(20, 2, true), gzipBase));
-    expect(imageError(() => gz.lstat("/a"))).toMatchObject({ code: "UNSUPPORTED", message: expect.stringContaining("lzma") });
+    expect(imageError(() => gz.lstat("/a"))).toMatchObject({
+      code: "UNSUPPORTED",
+      message: expect.stringContaining("lzma"),
+    });
   });
 
   it("does not loop on a metadata block whose header says size 0", () => {
@@ -383,7 +441,10 @@ describe.skipIf(!hasMksquashfs)("hostile squashfs images", () => {
 
   it("rejects an unknown inode type", () => {
     const fs = open(patched((v) => v.setUint16(L.inode["/"] as number, 99, true)));
-    expect(imageError(() => fs.readdir("/"))).toMatchObject({ code: "CORRUPT", message: expect.stringContaining("inode type 99") });
+    expect(imageError(() => fs.readdir("/"))).toMatchObject({
+      code: "CORRUPT",
+      message: expect.stringContaining("inode type 99"),
+    });
   });
 
   it("rejects a directory header claiming more than 256 entries", () => {
@@ -477,7 +538,10 @@ describe.skipIf(!hasMksquashfs)("hostile squashfs images", () => {
       img.set(short, at);
       v.setUint32((L.inode.b as number) + 32, short.length, true);
     });
-    expect(imageError(() => open(img).readFile("/b", MAX))).toMatchObject({ code: "CORRUPT", message: expect.stringContaining("expected 4096") });
+    expect(imageError(() => open(img).readFile("/b", MAX))).toMatchObject({
+      code: "CORRUPT",
+      message: expect.stringContaining("expected 4096"),
+    });
   });
 
   it("never throws anything but ImageError for single-byte damage anywhere in the metadata", () => {

@@ -35,7 +35,8 @@ beforeAll(() => {
 }, 60_000);
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-const open = (name: string, root = trusted) => openImage(join(dir, name), { architecture: "x86-64", trust: verityTrust(root) });
+const open = (name: string, root = trusted) =>
+  openImage(join(dir, name), { architecture: "x86-64", trust: verityTrust(root) });
 const unit = (name: string, root = trusted) => {
   const t = open(name, root);
   try {
@@ -46,7 +47,12 @@ const unit = (name: string, root = trusted) => {
 };
 
 /** A copy of `name` (and its side files) as `copy`, with one byte changed at the first `marker` (plus `delta`) or at `offset`. */
-function tampered(name: string, copy: string, where: { marker?: string; offset?: number; delta?: number }, file = name): string {
+function tampered(
+  name: string,
+  copy: string,
+  where: { marker?: string; offset?: number; delta?: number },
+  file = name,
+): string {
   for (const ext of [".raw", ".verity", ".roothash", ".roothash.p7s"]) {
     try {
       copyFileSync(join(dir, name.replace(/\.raw$/, ext)), join(dir, copy.replace(/\.raw$/, ext)));
@@ -75,7 +81,9 @@ describe("dm-verity images", () => {
   it("a signed GPT image is read and reported as signed", () => {
     const t = open("signed.raw");
     expect(t.protection?.level).toBe("signed");
-    expect(t.protection?.details.join()).toMatch(/root-x86-64: signed \(sha256, root hash [0-9a-f]{64} from partition 3 \(root-x86-64-verity-sig\), certificate \/etc\/verity.d\/rsa.crt\)/);
+    expect(t.protection?.details.join()).toMatch(
+      /root-x86-64: signed \(sha256, root hash [0-9a-f]{64} from partition 3 \(root-x86-64-verity-sig\), certificate \/etc\/verity.d\/rsa.crt\)/,
+    );
     t.close();
     expect(unit("signed.raw")).toContain("APP-UNIT-MARKER");
   });
@@ -83,21 +91,27 @@ describe("dm-verity images", () => {
   it("without certificates the signature is noted, not checked", () => {
     const t = open("signed.raw", empty);
     expect(t.protection?.level).toBe("verity");
-    expect(t.protection?.notes.join()).toMatch(/signature in partition 3 \(root-x86-64-verity-sig\) was not checked: no certificates/);
+    expect(t.protection?.notes.join()).toMatch(
+      /signature in partition 3 \(root-x86-64-verity-sig\) was not checked: no certificates/,
+    );
     t.close();
     expect(unit("untrusted.raw", empty)).toContain("APP-UNIT-MARKER");
   });
 
   it("a signature by a key not in verity.d is refused", () => {
     const e = imageError(() => open("untrusted.raw"));
-    expect(e?.message).toMatch(/untrusted\.raw: root-x86-64: the signature in partition 3 \(root-x86-64-verity-sig\) of root hash [0-9a-f]{64} was not made by any of the 2 certificate\(s\) in verity.d/);
+    expect(e?.message).toMatch(
+      /untrusted\.raw: root-x86-64: the signature in partition 3 \(root-x86-64-verity-sig\) of root hash [0-9a-f]{64} was not made by any of the 2 certificate\(s\) in verity.d/,
+    );
   });
 
   it("one byte changed in the unit file is refused when the unit is read", () => {
     tampered("signed.raw", "t-unit.raw", { marker: "APP-UNIT-MARKER" });
     const e = imageError(() => unit("t-unit.raw"));
     expect(e?.code).toBe("CORRUPT");
-    expect(e?.message).toMatch(/t-unit\.raw \(partition 1 root-x86-64\): dm-verity check failed: data block \d+ .* does not match its hash \(hash tree partition 2 \(root-x86-64-verity\), root hash from partition 3 \(root-x86-64-verity-sig\)\)/);
+    expect(e?.message).toMatch(
+      /t-unit\.raw \(partition 1 root-x86-64\): dm-verity check failed: data block \d+ .* does not match its hash \(hash tree partition 2 \(root-x86-64-verity\), root hash from partition 3 \(root-x86-64-verity-sig\)\)/,
+    );
   });
 
   it("one byte changed in a directory block is refused", () => {
@@ -123,7 +137,9 @@ describe("dm-verity images", () => {
   it("a changed root hash in the signature partition is refused (signature or UUIDs)", () => {
     copyFileSync(join(dir, "signed.raw"), join(dir, "t-json.raw"));
     otherHexDigit(join(dir, "t-json.raw"), '"rootHash":"');
-    expect(imageError(() => open("t-json.raw"))?.message).toMatch(/t-json\.raw: root-x86-64: partition UUIDs \(.*\) do not match the root hash from partition 3 \(root-x86-64-verity-sig\)/);
+    expect(imageError(() => open("t-json.raw"))?.message).toMatch(
+      /t-json\.raw: root-x86-64: partition UUIDs \(.*\) do not match the root hash from partition 3 \(root-x86-64-verity-sig\)/,
+    );
   });
 
   it("verity without signature: root hash from the partition UUIDs", () => {
@@ -142,7 +158,9 @@ describe("dm-verity images", () => {
     t.close();
     expect(unit("naked.raw")).toContain("APP-UNIT-MARKER");
     tampered("naked.raw", "t-naked.raw", { marker: "APP-UNIT-MARKER" });
-    expect(imageError(() => unit("t-naked.raw"))?.message).toMatch(/t-naked\.raw: dm-verity check failed: data block \d+ .*hash tree .*t-naked\.verity, root hash from .*t-naked\.roothash/);
+    expect(imageError(() => unit("t-naked.raw"))?.message).toMatch(
+      /t-naked\.raw: dm-verity check failed: data block \d+ .*hash tree .*t-naked\.verity, root hash from .*t-naked\.roothash/,
+    );
   });
 
   it("a naked image with a .roothash.p7s signed by a trusted EC key", () => {
@@ -158,10 +176,14 @@ describe("dm-verity images", () => {
     expect(imageError(() => open("t-rh.raw"))?.message).toMatch(/top hash block does not match the root hash/);
     copyFileSync(join(dir, "plain.raw"), join(dir, "t-nohash.raw"));
     copyFileSync(join(dir, "naked.roothash"), join(dir, "t-nohash.roothash"));
-    expect(imageError(() => open("t-nohash.raw"))?.message).toMatch(/t-nohash\.raw: image: a root hash or signature is given \(.*t-nohash\.roothash\) but there is no hash tree/);
+    expect(imageError(() => open("t-nohash.raw"))?.message).toMatch(
+      /t-nohash\.raw: image: a root hash or signature is given \(.*t-nohash\.roothash\) but there is no hash tree/,
+    );
     copyFileSync(join(dir, "plain.raw"), join(dir, "t-nohash2.raw"));
     copyFileSync(join(dir, "nakedsig.roothash.p7s"), join(dir, "t-nohash2.roothash.p7s"));
-    expect(imageError(() => open("t-nohash2.raw"))?.message).toMatch(/t-nohash2\.raw: image: a root hash or signature is given \(.*t-nohash2\.roothash\.p7s\) but there is no hash tree/);
+    expect(imageError(() => open("t-nohash2.raw"))?.message).toMatch(
+      /t-nohash2\.raw: image: a root hash or signature is given \(.*t-nohash2\.roothash\.p7s\) but there is no hash tree/,
+    );
   });
 
   it("an image without verity data is unprotected", () => {
@@ -173,8 +195,13 @@ describe("dm-verity images", () => {
   it("a certificate file that does not parse is not taken for 'no certificates configured'", () => {
     const root = join(dir, "broken-root");
     mkdirSync(join(root, "etc/verity.d"), { recursive: true });
-    writeFileSync(join(root, "etc/verity.d/broken.crt"), "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n");
-    expect(imageError(() => open("signed.raw", root))?.message).toMatch(/not made by any of the 0 certificate\(s\) in verity.d \(unusable: \/etc\/verity.d\/broken.crt: /);
+    writeFileSync(
+      join(root, "etc/verity.d/broken.crt"),
+      "-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n",
+    );
+    expect(imageError(() => open("signed.raw", root))?.message).toMatch(
+      /not made by any of the 0 certificate\(s\) in verity.d \(unusable: \/etc\/verity.d\/broken.crt: /,
+    );
   });
 
   it("a certificate masked by an empty file of the same name in a higher directory is not trusted", () => {
@@ -193,10 +220,19 @@ describe("verified source", () => {
     const hashFile = readFileSync(join(dir, "naked.verity"));
     const data = readFileSync(join(dir, "naked.raw"));
     let reads = 0;
-    const counting: ByteSource = { name: "data", size: data.length, read: (o, l) => (reads++, data.subarray(o, o + l)) };
+    const counting: ByteSource = {
+      name: "data",
+      size: data.length,
+      read: (o, l) => (reads++, data.subarray(o, o + l)),
+    };
     const hash = bytesSource(hashFile, "hash");
     const sb = readVeritySuperblock(hash, "hash");
-    expect(sb).toMatchObject({ algorithm: "sha256", dataBlockSize: 4096, hashBlockSize: 4096, dataBlocks: data.length / 4096 });
+    expect(sb).toMatchObject({
+      algorithm: "sha256",
+      dataBlockSize: 4096,
+      hashBlockSize: 4096,
+      dataBlocks: data.length / 4096,
+    });
     const root = Buffer.from(readFileSync(join(dir, "naked.roothash"), "utf8").trim(), "hex");
     const v = verifiedSource(counting, hash, sb, root, { data: "data", hash: "hash", rootHashFrom: "test" });
     expect(Buffer.from(v.read(5000, 9000))).toEqual(data.subarray(5000, 14000));
@@ -215,13 +251,22 @@ describe("an image made by systemd-repart", () => {
     mkdirSync(join(d, "tree/usr/lib/systemd/system"), { recursive: true });
     writeFileSync(join(d, "tree/usr/lib/os-release"), "ID=rep\n");
     writeFileSync(join(d, "tree/usr/lib/systemd/system/rep.service"), "[Service]\nExecStart=/bin/true\n");
-    const part = (file: string, text: string) => writeFileSync(join(d, "defs", file), `[Partition]\n${text}VerityMatchKey=root\n`);
+    const part = (file: string, text: string) =>
+      writeFileSync(join(d, "defs", file), `[Partition]\n${text}VerityMatchKey=root\n`);
     part("10-root.conf", `Type=root\nFormat=squashfs\nCopyFiles=${join(d, "tree")}:/\nVerity=data\n`);
     part("20-verity.conf", "Type=root-verity\nVerity=hash\n");
     part("30-sig.conf", "Type=root-verity-sig\nVerity=signature\n");
     const image = join(dir, "rep.raw");
     const keys = join(dir, "keys/trusted-rsa");
-    const args = ["--empty=create", "--size=auto", `--definitions=${join(d, "defs")}`, `--private-key=${keys}.key`, `--certificate=${keys}.crt`, "--dry-run=no", image];
+    const args = [
+      "--empty=create",
+      "--size=auto",
+      `--definitions=${join(d, "defs")}`,
+      `--private-key=${keys}.key`,
+      `--certificate=${keys}.crt`,
+      "--dry-run=no",
+      image,
+    ];
     try {
       execFileSync("systemd-repart", args, { stdio: "ignore", timeout: 60_000 });
     } catch {
@@ -230,8 +275,12 @@ describe("an image made by systemd-repart", () => {
     const t = open("rep.raw");
     try {
       expect(t.protection?.level).toBe("signed");
-      expect(t.protection?.details.join()).toMatch(/^root-x86-64: signed \(sha256, root hash [0-9a-f]{64} from partition 3 \(root-x86-64-verity-sig\), certificate \/etc\/verity.d\/rsa.crt\)$/);
-      expect(Buffer.from(readFileInImage(t, "/usr/lib/systemd/system/rep.service", 4096) ?? []).toString()).toContain("ExecStart=/bin/true");
+      expect(t.protection?.details.join()).toMatch(
+        /^root-x86-64: signed \(sha256, root hash [0-9a-f]{64} from partition 3 \(root-x86-64-verity-sig\), certificate \/etc\/verity.d\/rsa.crt\)$/,
+      );
+      expect(Buffer.from(readFileInImage(t, "/usr/lib/systemd/system/rep.service", 4096) ?? []).toString()).toContain(
+        "ExecStart=/bin/true",
+      );
     } finally {
       t.close();
     }
@@ -244,7 +293,11 @@ describe("hash tree layouts veritysetup makes", () => {
     ["4096/4096 sha256", ["--data-block-size=4096", "--hash-block-size=4096"]],
     ["1024/512 sha512, 3 levels", ["--data-block-size=1024", "--hash-block-size=512", "--hash=sha512"]],
     ["512/4096 sha384, no salt", ["--data-block-size=512", "--hash-block-size=4096", "--hash=sha384", "--salt=-"]],
-    ["one data block: no hash levels, the root hash is the block's", ["--data-block-size=4096", "--hash-block-size=4096"], 4096],
+    [
+      "one data block: no hash levels, the root hash is the block's",
+      ["--data-block-size=4096", "--hash-block-size=4096"],
+      4096,
+    ],
   ])("%s: every block verifies, and a changed one does not", (_label, flags, bytes?: number) => {
     let data = readFileSync(join(dir, "naked.raw"));
     if (bytes !== undefined) {
@@ -252,17 +305,25 @@ describe("hash tree layouts veritysetup makes", () => {
       writeFileSync(join(dir, "one-block.raw"), data);
     }
     const hashFile = join(dir, `layout-${Math.random()}.verity`);
-    const out = execFileSync("veritysetup", ["format", ...flags, join(dir, bytes === undefined ? "naked.raw" : "one-block.raw"), hashFile], { encoding: "utf8" });
+    const out = execFileSync(
+      "veritysetup",
+      ["format", ...flags, join(dir, bytes === undefined ? "naked.raw" : "one-block.raw"), hashFile],
+      { encoding: "utf8" },
+    );
     const root = Buffer.from(/Root hash:\s+([0-9a-f]+)/.exec(out)?.[1] ?? "", "hex");
     const hash = bytesSource(readFileSync(hashFile), "hash");
     const sb = readVeritySuperblock(hash, "hash");
     const names = { data: "data", hash: "hash", rootHashFrom: "test" };
-    expect(Buffer.from(verifiedSource(bytesSource(data, "data"), hash, sb, root, names).read(0, data.length))).toEqual(data);
+    expect(Buffer.from(verifiedSource(bytesSource(data, "data"), hash, sb, root, names).read(0, data.length))).toEqual(
+      data,
+    );
     const changed = Buffer.from(data);
     changed[data.length - 1] = (changed[data.length - 1] as number) ^ 1;
     const v = verifiedSource(bytesSource(changed, "data"), hash, sb, root, names);
     if (bytes === undefined) expect(Buffer.from(v.read(0, 512))).toEqual(data.subarray(0, 512));
-    expect(imageError(() => v.read(data.length - 10, 10))?.message).toMatch(/data block \d+ .* does not match its hash/);
+    expect(imageError(() => v.read(data.length - 10, 10))?.message).toMatch(
+      /data block \d+ .* does not match its hash/,
+    );
   });
 });
 
@@ -275,12 +336,28 @@ describe("PKCS#7 parser", () => {
     const s = parsePkcs7(p7s());
     expect(findSigner(s, roothash(), [cert()])).toBeDefined();
     expect(findSigner(s, Buffer.from("0".repeat(64)), [cert()])).toBeUndefined();
-    expect(findSigner(s, roothash(), [new X509Certificate(readFileSync(join(dir, "keys/untrusted.crt")))])).toBeUndefined();
+    expect(
+      findSigner(s, roothash(), [new X509Certificate(readFileSync(join(dir, "keys/untrusted.crt")))]),
+    ).toBeUndefined();
   });
 
   it("accepts signed attributes (openssl cms -sign without -noattr)", () => {
     const out = join(dir, "attr.p7s");
-    execFileSync("openssl", ["cms", "-sign", "-binary", "-in", join(dir, "nakedsig.roothash"), "-inkey", join(dir, "keys/trusted-rsa.key"), "-signer", join(dir, "keys/trusted-rsa.crt"), "-outform", "DER", "-out", out]);
+    execFileSync("openssl", [
+      "cms",
+      "-sign",
+      "-binary",
+      "-in",
+      join(dir, "nakedsig.roothash"),
+      "-inkey",
+      join(dir, "keys/trusted-rsa.key"),
+      "-signer",
+      join(dir, "keys/trusted-rsa.crt"),
+      "-outform",
+      "DER",
+      "-out",
+      out,
+    ]);
     const s = parsePkcs7(readFileSync(out));
     expect(s.signedAttributes).toBeDefined();
     const rsa = new X509Certificate(readFileSync(join(dir, "keys/trusted-rsa.crt")));
@@ -334,7 +411,11 @@ describe("hostile verity data", () => {
       for (let k = 1 + Math.floor(rnd() * 3); k > 0; k--) h[Math.floor(rnd() * span)] = Math.floor(rnd() * 256);
       onlyImageErrors(() => {
         const hash = bytesSource(h, "hash");
-        const v = verifiedSource(bytesSource(data, "data"), hash, readVeritySuperblock(hash, "hash"), root, { data: "data", hash: "hash", rootHashFrom: "test" });
+        const v = verifiedSource(bytesSource(data, "data"), hash, readVeritySuperblock(hash, "hash"), root, {
+          data: "data",
+          hash: "hash",
+          rootHashFrom: "test",
+        });
         const at = Math.floor(rnd() * (v.size - 100));
         expect(Buffer.from(v.read(at, 100))).toEqual(data.subarray(at, at + 100));
         served++;
@@ -348,9 +429,26 @@ describe("hostile verity data", () => {
     const hash = { source: bytesSource(readFileSync(join(dir, "naked.verity")), "hash"), name: "hash" };
     const trust = verityTrust(trusted);
     const rnd = rng(11);
-    const good = Buffer.from(JSON.stringify({ rootHash: readFileSync(join(dir, "nakedsig.roothash"), "utf8").trim(), signature: readFileSync(join(dir, "nakedsig.roothash.p7s")).toString("base64") }));
-    const samples = ["", "{", "null", "[]", '{"rootHash":1,"signature":"x"}', '{"rootHash":"zz","signature":""}', '{"rootHash":"00","signature":"!!"}', "\u0000{}"];
-    for (const t of samples) expect(() => protect({ data, label: "image", hash, sigJson: { bytes: Buffer.from(t), name: "sig" } }, trust, "img")).toThrow(ImageError);
+    const good = Buffer.from(
+      JSON.stringify({
+        rootHash: readFileSync(join(dir, "nakedsig.roothash"), "utf8").trim(),
+        signature: readFileSync(join(dir, "nakedsig.roothash.p7s")).toString("base64"),
+      }),
+    );
+    const samples = [
+      "",
+      "{",
+      "null",
+      "[]",
+      '{"rootHash":1,"signature":"x"}',
+      '{"rootHash":"zz","signature":""}',
+      '{"rootHash":"00","signature":"!!"}',
+      "\u0000{}",
+    ];
+    for (const t of samples)
+      expect(() =>
+        protect({ data, label: "image", hash, sigJson: { bytes: Buffer.from(t), name: "sig" } }, trust, "img"),
+      ).toThrow(ImageError);
     for (let i = 0; i < 300; i++) {
       const b = Buffer.from(good);
       for (let k = 1 + Math.floor(rnd() * 3); k > 0; k--) b[Math.floor(rnd() * b.length)] = Math.floor(rnd() * 256);

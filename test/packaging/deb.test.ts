@@ -13,7 +13,8 @@ import { skipName } from "../helpers/skip-reporter.ts";
 const REPO = join(import.meta.dirname, "..", "..");
 const pkg = JSON.parse(readFileSync(join(REPO, "package.json"), "utf8")) as { version: string };
 const haveDpkg = spawnSync("dpkg-deb", ["--version"]).status === 0;
-const lintianMissing = spawnSync("lintian", ["--version"]).status === 0 ? undefined : "lintian is not installed (apt-get install lintian)";
+const lintianMissing =
+  spawnSync("lintian", ["--version"]).status === 0 ? undefined : "lintian is not installed (apt-get install lintian)";
 const scratch = mkdtempSync(join(tmpdir(), "pa-deb-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
@@ -44,14 +45,23 @@ describe.skipIf(!haveDpkg)("the .deb", () => {
   });
 
   it("has a changelog whose first entry is package.json's version, and DEP-5 copyright with the bundled licences' texts", () => {
-    const changelog = gunzipSync(readFileSync(join(tree, "usr/share/doc/portable-attach/changelog.gz"))).toString("utf8");
+    const changelog = gunzipSync(readFileSync(join(tree, "usr/share/doc/portable-attach/changelog.gz"))).toString(
+      "utf8",
+    );
     expect(changelog.split("\n", 1)[0]).toBe(`portable-attach (${pkg.version}) unstable; urgency=medium`);
     const copyright = readFileSync(join(tree, "usr/share/doc/portable-attach/copyright"), "utf8");
-    expect(copyright.split("\n", 1)[0]).toBe("Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/");
-    for (const [name, license] of [["ini", "ISC"], ["fzstd", "MIT"]] as const) {
+    expect(copyright.split("\n", 1)[0]).toBe(
+      "Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/",
+    );
+    for (const [name, license] of [
+      ["ini", "ISC"],
+      ["fzstd", "MIT"],
+    ] as const) {
       expect(copyright).toContain(`\nLicense: ${license}\n`);
       // Every line of the licence's text, as a DEP-5 continuation line.
-      for (const line of readFileSync(join(REPO, "node_modules", name, "LICENSE"), "utf8").trim().split("\n")) {
+      for (const line of readFileSync(join(REPO, "node_modules", name, "LICENSE"), "utf8")
+        .trim()
+        .split("\n")) {
         expect(copyright).toContain(line.trim() === "" ? "\n .\n" : `\n ${line}\n`);
       }
     }
@@ -66,24 +76,33 @@ describe.skipIf(!haveDpkg)("the .deb", () => {
 
   it("holds exactly the installed files, owned by root, and no install manifest", () => {
     const listing = dpkgDeb("-c", deb).trim().split("\n");
-    const files = listing.filter((l) => !l.startsWith("d")).map((l) => l.split(/\s+/).pop()).sort();
-    expect(files).toEqual([
-      "./usr/bin/portable-attach",
-      "./usr/lib/portable-attach/code-cache.mjs",
-      ...["erofs-lz4", "gpt-dps-root-erofs", "squashfs-zstd"].map((f) => `./usr/share/portable-attach/code-cache/${f}.raw`),
-      "./usr/share/doc/portable-attach/changelog.gz",
-      ...["default", "nonetwork", "strict", "trusted"].map((p) => `./usr/lib/portable-attach/profile/${p}/service.conf`),
-      "./usr/lib/systemd/system-generators/portable-attach-generator",
-      "./usr/lib/systemd/system/portable-attach-dirs.service",
-      "./usr/lib/systemd/system/portable-attach-late.service",
-      "./usr/lib/systemd/system/portable-attach-reload.service",
-      "./usr/lib/systemd/system/portable-attach.path",
-      "./usr/share/bash-completion/completions/portable-attach",
-      "./usr/share/doc/portable-attach/copyright",
-      "./usr/share/man/man5/portable-attach.conf.5.gz",
-      "./usr/share/man/man8/portable-attach-generator.8.gz",
-      "./usr/share/man/man8/portable-attach.8.gz",
-    ].sort());
+    const files = listing
+      .filter((l) => !l.startsWith("d"))
+      .map((l) => l.split(/\s+/).pop())
+      .sort();
+    expect(files).toEqual(
+      [
+        "./usr/bin/portable-attach",
+        "./usr/lib/portable-attach/code-cache.mjs",
+        ...["erofs-lz4", "gpt-dps-root-erofs", "squashfs-zstd"].map(
+          (f) => `./usr/share/portable-attach/code-cache/${f}.raw`,
+        ),
+        "./usr/share/doc/portable-attach/changelog.gz",
+        ...["default", "nonetwork", "strict", "trusted"].map(
+          (p) => `./usr/lib/portable-attach/profile/${p}/service.conf`,
+        ),
+        "./usr/lib/systemd/system-generators/portable-attach-generator",
+        "./usr/lib/systemd/system/portable-attach-dirs.service",
+        "./usr/lib/systemd/system/portable-attach-late.service",
+        "./usr/lib/systemd/system/portable-attach-reload.service",
+        "./usr/lib/systemd/system/portable-attach.path",
+        "./usr/share/bash-completion/completions/portable-attach",
+        "./usr/share/doc/portable-attach/copyright",
+        "./usr/share/man/man5/portable-attach.conf.5.gz",
+        "./usr/share/man/man8/portable-attach-generator.8.gz",
+        "./usr/share/man/man8/portable-attach.8.gz",
+      ].sort(),
+    );
     expect(listing.every((l) => l.includes(" root/root "))).toBe(true);
     expect(listing.some((l) => l.startsWith("d") && l.endsWith("./usr/lib/portable-attach.d/"))).toBe(true);
   });
@@ -96,7 +115,9 @@ describe.skipIf(!haveDpkg)("the .deb", () => {
       expect(text).toContain(`const CODE_CACHE = "/usr/lib/portable-attach/${p.split("/").pop()}.v8cache";`);
     }
     expect(dpkgDeb("-c", deb)).not.toContain(".v8cache");
-    expect(dpkgDeb("-c", deb)).toMatch(/^-rwxr-xr-x root\/root .* \.\/usr\/lib\/systemd\/system-generators\/portable-attach-generator$/m);
+    expect(dpkgDeb("-c", deb)).toMatch(
+      /^-rwxr-xr-x root\/root .* \.\/usr\/lib\/systemd\/system-generators\/portable-attach-generator$/m,
+    );
   });
 
   it("man pages are gzipped copies of man/", () => {
@@ -114,7 +135,10 @@ describe.skipIf(!haveDpkg)("the .deb", () => {
       if (text.includes("systemctl ")) expect(text).toContain("[ -d /run/systemd/system ]");
     }
     // Without systemd as PID 1 (a chroot, an image build, this test) postinst does nothing and succeeds.
-    const r = spawnSync("/bin/sh", [join(ctl, "postinst"), "configure"], { encoding: "utf8", env: { PATH: "/nonexistent" } });
+    const r = spawnSync("/bin/sh", [join(ctl, "postinst"), "configure"], {
+      encoding: "utf8",
+      env: { PATH: "/nonexistent" },
+    });
     if (spawnSync("test", ["-d", "/run/systemd/system"]).status !== 0) expect(r.status).toBe(0);
   });
 
@@ -124,7 +148,10 @@ describe.skipIf(!haveDpkg)("the .deb", () => {
     expect(readFileSync(join(ctl, "triggers"), "utf8")).toBe("interest-noawait /usr/bin/node\n");
     const postinst = readFileSync(join(ctl, "postinst"), "utf8");
     expect(postinst).toMatch(/^ {4}triggered\)\n {8}make_code_caches$/m);
-    for (const s of ["prerm", "postrm"]) expect(readFileSync(join(ctl, s), "utf8")).toContain("rm -f /usr/lib/portable-attach/portable-attach-generator.v8cache /usr/lib/portable-attach/portable-attach.v8cache");
+    for (const s of ["prerm", "postrm"])
+      expect(readFileSync(join(ctl, s), "utf8")).toContain(
+        "rm -f /usr/lib/portable-attach/portable-attach-generator.v8cache /usr/lib/portable-attach/portable-attach.v8cache",
+      );
   });
 
   it("builds byte for byte the same twice", () => {

@@ -14,11 +14,19 @@ const MAN = join(REPO, "man");
 const PAGES = ["portable-attach.8", "portable-attach-generator.8", "portable-attach.conf.5"];
 const page = (p: string) => readFileSync(join(MAN, p), "utf8");
 /** The page as a reader sees it: roff escapes for "-" and quotes undone. */
-const plain = (p: string) => page(p).replace(/\\-/g, "-").replace(/\\\(dq/g, '"').replace(/\\f[BIRP]/g, "");
+const plain = (p: string) =>
+  page(p)
+    .replace(/\\-/g, "-")
+    .replace(/\\\(dq/g, '"')
+    .replace(/\\f[BIRP]/g, "");
 
 function tool(cmd: string, args: string[]) {
-  const r = spawnSync(cmd, args, { encoding: "utf8", env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LC_ALL: "C.UTF-8" } });
-  if (r.error) throw new Error(`${cmd} is not installed (Debian: apt-get install mandoc groff-base): ${r.error.message}`);
+  const r = spawnSync(cmd, args, {
+    encoding: "utf8",
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", LC_ALL: "C.UTF-8" },
+  });
+  if (r.error)
+    throw new Error(`${cmd} is not installed (Debian: apt-get install mandoc groff-base): ${r.error.message}`);
   return r;
 }
 
@@ -44,7 +52,18 @@ describe("man pages", () => {
       const sections = [...page(p).matchAll(/^\.SH (.+)$/gm)].map((m) => m[1]?.replace(/"/g, ""));
       const want = p.endsWith(".5")
         ? ["NAME", "SYNOPSIS", "DESCRIPTION", "KEYS", "FILES AND PRECEDENCE", "EXAMPLES", "SEE ALSO"]
-        : ["NAME", "SYNOPSIS", "DESCRIPTION", p === "portable-attach.8" ? "COMMANDS" : "KERNEL COMMAND LINE", "OPTIONS", "FILES", "ENVIRONMENT", "EXIT STATUS", "EXAMPLES", "SEE ALSO"].filter(Boolean);
+        : [
+            "NAME",
+            "SYNOPSIS",
+            "DESCRIPTION",
+            p === "portable-attach.8" ? "COMMANDS" : "KERNEL COMMAND LINE",
+            "OPTIONS",
+            "FILES",
+            "ENVIRONMENT",
+            "EXIT STATUS",
+            "EXAMPLES",
+            "SEE ALSO",
+          ].filter(Boolean);
       expect(sections).toEqual(want);
     });
   }
@@ -55,10 +74,14 @@ describe("man pages", () => {
 
   it("portable-attach(8) documents every verb and every option of the command", () => {
     const main = readFileSync(join(REPO, "src/cli/main.ts"), "utf8");
-    const verbs = [...(main.match(/const VERBS[\s\S]*?\n\]\);/)?.[0] ?? "").matchAll(/^ {2}\["([a-z-]+)", /gm)].map((m) => m[1]);
+    const verbs = [...(main.match(/const VERBS[\s\S]*?\n\]\);/)?.[0] ?? "").matchAll(/^ {2}\["([a-z-]+)", /gm)].map(
+      (m) => m[1],
+    );
     expect(verbs.length).toBeGreaterThanOrEqual(10);
     const options = readFileSync(join(REPO, "src/cli/options.ts"), "utf8");
-    const switches = [...(options.match(/const SPEC = \{[\s\S]*?\n\}/)?.[0] ?? "").matchAll(/^ {2}"?([a-z-]+)"?: \{/gm)].map((m) => m[1]);
+    const switches = [
+      ...(options.match(/const SPEC = \{[\s\S]*?\n\}/)?.[0] ?? "").matchAll(/^ {2}"?([a-z-]+)"?: \{/gm),
+    ].map((m) => m[1]);
     expect(switches.length).toBeGreaterThanOrEqual(15);
     const text = plain("portable-attach.8");
     for (const v of verbs) expect(text, `verb ${v}`).toMatch(new RegExp(`^\\.B[IR]? ${v}\\b`, "m"));
@@ -67,9 +90,12 @@ describe("man pages", () => {
 
   it("every option the command accepts is in its --help and its bash completion", () => {
     const options = readFileSync(join(REPO, "src/cli/options.ts"), "utf8");
-    const switches = [...(options.match(/const SPEC = \{[\s\S]*?\n\}/)?.[0] ?? "").matchAll(/^ {2}"?([a-z-]+)"?: \{/gm)].map((m) => m[1]);
+    const switches = [
+      ...(options.match(/const SPEC = \{[\s\S]*?\n\}/)?.[0] ?? "").matchAll(/^ {2}"?([a-z-]+)"?: \{/gm),
+    ].map((m) => m[1]);
     const help = readFileSync(join(REPO, "src/cli/main.ts"), "utf8").match(/const HELP = `[^`]*`/)?.[0] ?? "";
-    const completion = readFileSync(join(REPO, "completion/portable-attach.bash"), "utf8").match(/local opts='[^']*'/)?.[0] ?? "";
+    const completion =
+      readFileSync(join(REPO, "completion/portable-attach.bash"), "utf8").match(/local opts='[^']*'/)?.[0] ?? "";
     for (const s of switches) {
       expect(help, `--help: --${s}`).toMatch(new RegExp(`--${s}\\b`));
       expect(completion, `completion: --${s}`).toMatch(new RegExp(`--${s}\\b`));
@@ -79,7 +105,14 @@ describe("man pages", () => {
   it("portable-attach.conf(5) documents every key of the list, and every list file", () => {
     const text = plain("portable-attach.conf.5");
     for (const k of KNOWN_KEYS) expect(text, `key ${k}=`).toMatch(new RegExp(`^\\.BI ${k}= `, "m"));
-    for (const f of ["/etc/portable-attach.conf", "/etc/portable-attach.d/*.conf", "/run/portable-attach.conf", "/run/portable-attach.d/*.conf", "/usr/local/lib/portable-attach.d/*.conf", "/usr/lib/portable-attach.d/*.conf"]) {
+    for (const f of [
+      "/etc/portable-attach.conf",
+      "/etc/portable-attach.d/*.conf",
+      "/run/portable-attach.conf",
+      "/run/portable-attach.d/*.conf",
+      "/usr/local/lib/portable-attach.d/*.conf",
+      "/usr/lib/portable-attach.d/*.conf",
+    ]) {
       expect(text).toContain(`.I ${f}`);
     }
     expect(text).toContain("Attach=no");
@@ -121,13 +154,24 @@ printf '%s\\n' "\${COMPREPLY[@]}"
   it("completes units for enable (templates as foo@) and what the lists enable for disable", () => {
     const r = join(scratch, "units-root");
     mkdirSync(join(r, "etc"), { recursive: true });
-    writeFileSync(join(r, "etc/portable-attach.conf"), "[foobar]\nImage=foobar\nEnableUnits=foobar@a.service  foobar@b.service ; two\n");
+    writeFileSync(
+      join(r, "etc/portable-attach.conf"),
+      "[foobar]\nImage=foobar\nEnableUnits=foobar@a.service  foobar@b.service ; two\n",
+    );
     for (const u of ["foobar.service", "foobar@.service"]) {
       mkdirSync(join(r, `run/systemd/generator/${u}.d`), { recursive: true });
       writeFileSync(join(r, `run/systemd/generator/${u}.d/20-portable.conf`), "");
     }
-    expect(complete(["portable-attach", `--root=${r}`, "enable", "foo"])).toEqual(["foobar", "foobar.service", "foobar@"]);
-    expect(complete(["portable-attach", `--root=${r}`, "disable", "foobar@"])).toEqual(["foobar@", "foobar@a.service", "foobar@b.service"]);
+    expect(complete(["portable-attach", `--root=${r}`, "enable", "foo"])).toEqual([
+      "foobar",
+      "foobar.service",
+      "foobar@",
+    ]);
+    expect(complete(["portable-attach", `--root=${r}`, "disable", "foobar@"])).toEqual([
+      "foobar@",
+      "foobar@a.service",
+      "foobar@b.service",
+    ]);
   });
 
   it("completes entry names from the lists below --root", () => {

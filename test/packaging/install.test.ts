@@ -1,7 +1,18 @@
 // The install step (scripts/install.mjs, npm run install-files / uninstall-files), run as a user
 // would run it: into a DESTDIR, checked file by file; then uninstall, which must leave nothing.
 import { spawnSync } from "node:child_process";
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -12,7 +23,10 @@ const scratch = mkdtempSync(join(tmpdir(), "pa-install-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 function installer(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [SCRIPT, ...args], { encoding: "utf8", env: { PATH: process.env.PATH ?? "", ...env } });
+  const r = spawnSync(process.execPath, [SCRIPT, ...args], {
+    encoding: "utf8",
+    env: { PATH: process.env.PATH ?? "", ...env },
+  });
   return { status: r.status, out: r.stdout + r.stderr };
 }
 
@@ -56,7 +70,9 @@ describe("install into a DESTDIR", () => {
     expect(r.status).toBe(0);
     // That node does not exist (yet): no code caches, and install says so.
     expect(r.out).toContain("note: no code cache for portable-attach-generator, it starts a few ms slower");
-    const files = tree(dest).filter((p) => !p.endsWith("/")).sort();
+    const files = tree(dest)
+      .filter((p) => !p.endsWith("/"))
+      .sort();
     expect(files).toEqual(EXPECTED_FILES);
     expect(tree(dest)).toContain("usr/lib/portable-attach.d/");
   });
@@ -71,10 +87,16 @@ describe("install into a DESTDIR", () => {
 
   it("installs the files themselves: units, profiles and man pages as in the repository", () => {
     for (const u of readdirSync(join(REPO, "units"))) {
-      expect(readFileSync(join(dest, "usr/lib/systemd/system", u), "utf8")).toBe(readFileSync(join(REPO, "units", u), "utf8"));
+      expect(readFileSync(join(dest, "usr/lib/systemd/system", u), "utf8")).toBe(
+        readFileSync(join(REPO, "units", u), "utf8"),
+      );
     }
-    expect(readFileSync(join(dest, "usr/lib/portable-attach/profile/strict/service.conf"), "utf8")).toBe(readFileSync(join(REPO, "profiles/strict/service.conf"), "utf8"));
-    expect(readFileSync(join(dest, "usr/share/man/man8/portable-attach.8"), "utf8")).toBe(readFileSync(join(REPO, "man/portable-attach.8"), "utf8"));
+    expect(readFileSync(join(dest, "usr/lib/portable-attach/profile/strict/service.conf"), "utf8")).toBe(
+      readFileSync(join(REPO, "profiles/strict/service.conf"), "utf8"),
+    );
+    expect(readFileSync(join(dest, "usr/share/man/man8/portable-attach.8"), "utf8")).toBe(
+      readFileSync(join(REPO, "man/portable-attach.8"), "utf8"),
+    );
   });
 
   it("uninstall leaves DESTDIR empty", () => {
@@ -95,8 +117,14 @@ describe("install into a DESTDIR", () => {
 });
 
 describe("code caches", () => {
-  const CACHES = ["usr/lib/portable-attach/portable-attach-generator.v8cache", "usr/lib/portable-attach/portable-attach.v8cache"];
-  const PROGRAMS = { "portable-attach-generator": "usr/lib/systemd/system-generators/portable-attach-generator", "portable-attach": "usr/bin/portable-attach" };
+  const CACHES = [
+    "usr/lib/portable-attach/portable-attach-generator.v8cache",
+    "usr/lib/portable-attach/portable-attach.v8cache",
+  ];
+  const PROGRAMS = {
+    "portable-attach-generator": "usr/lib/systemd/system-generators/portable-attach-generator",
+    "portable-attach": "usr/bin/portable-attach",
+  };
 
   /**
    * What the installed program makes of the cache installed with it (read below DESTDIR), run by
@@ -108,14 +136,33 @@ describe("code caches", () => {
     const cache = `/usr/lib/portable-attach/${program}.v8cache`;
     const text = readFileSync(join(dest, PROGRAMS[program]), "utf8");
     expect(text).toContain(`const CODE_CACHE = ${JSON.stringify(cache)};`);
-    writeFileSync(join(dir, program), text.replace(`const CODE_CACHE = ${JSON.stringify(cache)};`, `const CODE_CACHE = ${JSON.stringify(join(dest, cache))};`), { mode: 0o755 });
+    writeFileSync(
+      join(dir, program),
+      text.replace(
+        `const CODE_CACHE = ${JSON.stringify(cache)};`,
+        `const CODE_CACHE = ${JSON.stringify(join(dest, cache))};`,
+      ),
+      { mode: 0o755 },
+    );
     const preload = join(dir, "v8.cjs");
-    writeFileSync(preload, 'process.on("exit", () => process.stderr.write(`node:v8 loaded: ${process.moduleLoadList.includes("NativeModule v8")}\\n`));\n');
+    writeFileSync(
+      preload,
+      'process.on("exit", () => process.stderr.write(`node:v8 loaded: ${process.moduleLoadList.includes("NativeModule v8")}\\n`));\n',
+    );
     // The generator refuses two arguments (one would be its output directory); the CLI says its version.
     const args = [join(dir, program), "--version", "--version"];
-    const env = { PATH: process.env.PATH ?? "", PORTABLE_ATTACH_DEBUG_CODE_CACHE: "1", NODE_OPTIONS: `--require=${preload}` };
-    const r = direct ? spawnSync(args[0] as string, args.slice(1), { cwd: dir, encoding: "utf8", env }) : spawnSync(process.execPath, args, { cwd: dir, encoding: "utf8", env });
-    return { state: /: code cache .*: (.*)$/m.exec(r.stderr)?.[1] ?? r.stderr, loadedV8: /node:v8 loaded: true/.test(r.stderr) };
+    const env = {
+      PATH: process.env.PATH ?? "",
+      PORTABLE_ATTACH_DEBUG_CODE_CACHE: "1",
+      NODE_OPTIONS: `--require=${preload}`,
+    };
+    const r = direct
+      ? spawnSync(args[0] as string, args.slice(1), { cwd: dir, encoding: "utf8", env })
+      : spawnSync(process.execPath, args, { cwd: dir, encoding: "utf8", env });
+    return {
+      state: /: code cache .*: (.*)$/m.exec(r.stderr)?.[1] ?? r.stderr,
+      loadedV8: /node:v8 loaded: true/.test(r.stderr),
+    };
   }
   const state = (dest: string, program: keyof typeof PROGRAMS): string => run(dest, program, false).state;
 
@@ -127,15 +174,20 @@ describe("code caches", () => {
       expect(r.out).toContain(`installed /${c} (V8 code cache, made with ${process.execPath})`);
       expect(statSync(join(dest, c)).mode & 0o777).toBe(0o644);
     }
-    const files = tree(dest).filter((p) => !p.endsWith("/")).sort();
+    const files = tree(dest)
+      .filter((p) => !p.endsWith("/"))
+      .sort();
     expect(files).toEqual([...EXPECTED_FILES, ...CACHES].sort());
-    const manifest = JSON.parse(readFileSync(join(dest, "usr/lib/portable-attach/install-manifest.json"), "utf8")) as { files: { path: string }[] };
+    const manifest = JSON.parse(readFileSync(join(dest, "usr/lib/portable-attach/install-manifest.json"), "utf8")) as {
+      files: { path: string }[];
+    };
     for (const c of CACHES) expect(manifest.files.map((f) => f.path)).toContain(`/${c}`);
     expect(state(dest, "portable-attach-generator")).toBe("accepted");
     expect(state(dest, "portable-attach")).toBe("accepted");
     // Run as systemd and a shell run them, the #! line gives V8 the flag the cache was made under
     // (the producer set it through node:v8): accepted, and node:v8 not loaded.
-    for (const program of ["portable-attach-generator", "portable-attach"] as const) expect(run(dest, program, true)).toEqual({ state: "accepted", loadedV8: false });
+    for (const program of ["portable-attach-generator", "portable-attach"] as const)
+      expect(run(dest, program, true)).toEqual({ state: "accepted", loadedV8: false });
     expect(run(dest, "portable-attach", false).loadedV8).toBe(true);
     expect(installer(["uninstall", `--destdir=${dest}`]).status).toBe(0);
     expect(tree(dest)).toEqual([]);
@@ -147,7 +199,9 @@ describe("code caches", () => {
     for (const c of CACHES) expect(existsSync(join(dest, c))).toBe(true);
     const r = installer(["install", `--destdir=${dest}`, "--node=/bin/false"]);
     expect(r.status).toBe(0);
-    expect(r.out).toContain("note: no code cache for portable-attach, it starts a few ms slower: portable-attach --root=");
+    expect(r.out).toContain(
+      "note: no code cache for portable-attach, it starts a few ms slower: portable-attach --root=",
+    );
     for (const c of CACHES) expect(existsSync(join(dest, c))).toBe(false);
     // (The second install created no directories, so uninstall leaves them: files only.)
     expect(installer(["uninstall", `--destdir=${dest}`]).status).toBe(0);
@@ -172,7 +226,10 @@ describe("install details", () => {
     // A real node, reachable as `node` on PATH at a path of its own.
     writeFileSync(join(bin, "node"), `#!/bin/sh\nexec ${process.execPath} "$@"\n`);
     chmodSync(join(bin, "node"), 0o755);
-    const r = spawnSync(process.execPath, [SCRIPT, "install", `--destdir=${dest}`, "-q"], { encoding: "utf8", env: { PATH: `${bin}:/usr/bin:/bin` } });
+    const r = spawnSync(process.execPath, [SCRIPT, "install", `--destdir=${dest}`, "-q"], {
+      encoding: "utf8",
+      env: { PATH: `${bin}:/usr/bin:/bin` },
+    });
     expect(r.status).toBe(0);
     const gen = join(dest, "usr/lib/systemd/system-generators/portable-attach-generator");
     expect(firstLine(gen)).toBe(`#!${bin}/node --no-opt`);
@@ -208,7 +265,9 @@ describe("install details", () => {
     const r = installer(["uninstall", `--destdir=${dest}`]);
     expect(r.status).toBe(1);
     expect(r.out).toContain("kept /usr/lib/portable-attach/profile/default/service.conf");
-    expect(tree(dest).filter((p) => !p.endsWith("/"))).toEqual(["usr/lib/portable-attach/profile/default/service.conf"]);
+    expect(tree(dest).filter((p) => !p.endsWith("/"))).toEqual([
+      "usr/lib/portable-attach/profile/default/service.conf",
+    ]);
   });
 
   it("refuses a relative --node", () => {

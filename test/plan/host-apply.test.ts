@@ -1,6 +1,17 @@
 // The two ends of a plan on a real file system: the host facts it is made from (readHostFacts)
 // and the output directory it is written to (applyPlan).
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -27,8 +38,18 @@ function tree(files: Record<string, string>, links: Record<string, string> = {})
 
 describe("readHostFacts", () => {
   it("collects unit names from every unit directory there is, missing ones included", () => {
-    const root = tree({ "etc/systemd/system/a.service": "", "usr/lib/systemd/system/b.service": "", "lib/systemd/system/c.service": "", "run/systemd/transient/d.scope": "" });
-    expect([...readHostFacts(root, "x86-64").unitNames].sort()).toEqual(["a.service", "b.service", "c.service", "d.scope"]);
+    const root = tree({
+      "etc/systemd/system/a.service": "",
+      "usr/lib/systemd/system/b.service": "",
+      "lib/systemd/system/c.service": "",
+      "run/systemd/transient/d.scope": "",
+    });
+    expect([...readHostFacts(root, "x86-64").unitNames].sort()).toEqual([
+      "a.service",
+      "b.service",
+      "c.service",
+      "d.scope",
+    ]);
   });
 
   it("reads /lib/systemd/system through a merged-/usr link once, with the same result", () => {
@@ -37,15 +58,24 @@ describe("readHostFacts", () => {
   });
 
   it("under a root, follows an absolute /lib link inside the root, never out of it", () => {
-    const root = tree({ "usr/lib/systemd/system/b.service": "", "opt/lib/systemd/system/c.service": "" }, { lib: "/opt/lib" });
+    const root = tree(
+      { "usr/lib/systemd/system/b.service": "", "opt/lib/systemd/system/c.service": "" },
+      { lib: "/opt/lib" },
+    );
     expect([...readHostFacts(root, "x86-64").unitNames].sort()).toEqual(["b.service", "c.service"]);
     const elsewhere = tree({ "systemd/system/outside.service": "" });
-    const escaping = tree({ "usr/lib/systemd/system/b.service": "" }, { lib: elsewhere, "etc/systemd/system": `../../../../../../..${elsewhere}/systemd/system` });
+    const escaping = tree(
+      { "usr/lib/systemd/system/b.service": "" },
+      { lib: elsewhere, "etc/systemd/system": `../../../../../../..${elsewhere}/systemd/system` },
+    );
     expect([...readHostFacts(escaping, "x86-64").unitNames].sort()).toEqual(["b.service"]);
   });
 
   it("finds a profile in the first directory that has it, without following a final symlink, and remembers a miss", () => {
-    const root = tree({ "usr/lib/portable-attach/profile/default/service.conf": "" }, { "etc/systemd/portable/profile/strict/service.conf": "/nonexistent" });
+    const root = tree(
+      { "usr/lib/portable-attach/profile/default/service.conf": "" },
+      { "etc/systemd/portable/profile/strict/service.conf": "/nonexistent" },
+    );
     const host = readHostFacts(root, "x86-64");
     expect(host.profileFile("default", "service")).toBe("/usr/lib/portable-attach/profile/default/service.conf");
     expect(host.profileFile("strict", "service")).toBe("/etc/systemd/portable/profile/strict/service.conf");
@@ -60,7 +90,11 @@ describe("applyPlan", () => {
   const big = "[Service]\n" + "# padding\n".repeat(1000) + "ExecStart=/x\n";
   const files: OutputFile[] = [
     { path: "a.service", kind: "file", content: "[Service]\nExecStart=/a\n" },
-    { path: "a.service.d/10-profile.conf", kind: "symlink", target: "/usr/lib/portable-attach/profile/default/service.conf" },
+    {
+      path: "a.service.d/10-profile.conf",
+      kind: "symlink",
+      target: "/usr/lib/portable-attach/profile/default/service.conf",
+    },
     { path: "a.service.d/20-portable.conf", kind: "file", content: "# Drop-in\n" },
     { path: "big.service", kind: "file", content: new TextEncoder().encode(big) },
     { path: "multi-user.target.wants/a.service", kind: "symlink", target: "../a.service" },
@@ -73,7 +107,9 @@ describe("applyPlan", () => {
     expect(readFileSync(join(out, "a.service"), "utf8")).toBe("[Service]\nExecStart=/a\n");
     expect(readFileSync(join(out, "a.service.d/20-portable.conf"), "utf8")).toBe("# Drop-in\n");
     expect(readFileSync(join(out, "big.service"), "utf8")).toBe(big);
-    expect(readlinkSync(join(out, "a.service.d/10-profile.conf"))).toBe("/usr/lib/portable-attach/profile/default/service.conf");
+    expect(readlinkSync(join(out, "a.service.d/10-profile.conf"))).toBe(
+      "/usr/lib/portable-attach/profile/default/service.conf",
+    );
     expect(readlinkSync(join(out, "multi-user.target.wants/a.service"))).toBe("../a.service");
     expect(readdirSync(out).sort()).toEqual(["a.service", "a.service.d", "big.service", "multi-user.target.wants"]);
     expect(lstatSync(join(out, "a.service")).mode & 0o777).toBe(0o644 & ~process.umask());

@@ -16,7 +16,13 @@ const host: HostFacts = {
   confextEnabled: false,
 };
 function image(path: string, units: Record<string, string>): ImageFacts {
-  return { path, type: "directory", release: { ID: "debian" }, units: Object.entries(units).map(([name, text]) => ({ name, content: enc.encode(text) })), warnings: [] };
+  return {
+    path,
+    type: "directory",
+    release: { ID: "debian" },
+    units: Object.entries(units).map(([name, text]) => ({ name, content: enc.encode(text) })),
+    warnings: [],
+  };
 }
 function run(list: string, facts: Record<string, EntryFacts>) {
   const { entries } = parseAttachList(list, "/etc/portable-attach.conf");
@@ -26,7 +32,11 @@ function run(list: string, facts: Record<string, EntryFacts>) {
 describe("plan", () => {
   it("never lets one entry's Alias= replace another entry's unit file", () => {
     const r = run("[a]\nImage=/i/a_1\nEnable=yes\n[b]\nImage=/i/b_1\n", {
-      a: { kind: "read", root: image("/i/a_1", { "a.service": "[Service]\nExecStart=/x\n[Install]\nAlias=b.service\n" }), extensions: [] },
+      a: {
+        kind: "read",
+        root: image("/i/a_1", { "a.service": "[Service]\nExecStart=/x\n[Install]\nAlias=b.service\n" }),
+        extensions: [],
+      },
       b: { kind: "read", root: image("/i/b_1", { "b.service": "[Service]\nExecStart=/y\n" }), extensions: [] },
     });
     const b = r.files.filter((f) => f.path === "b.service");
@@ -34,8 +44,16 @@ describe("plan", () => {
   });
 
   it("is independent of the order of the facts map and gives the same files twice", () => {
-    const a: EntryFacts = { kind: "read", root: image("/i/a_1", { "a.service": "[Service]\nExecStart=/x\n" }), extensions: [] };
-    const b: EntryFacts = { kind: "read", root: image("/i/b_1", { "b.service": "[Service]\nExecStart=/y\n" }), extensions: [] };
+    const a: EntryFacts = {
+      kind: "read",
+      root: image("/i/a_1", { "a.service": "[Service]\nExecStart=/x\n" }),
+      extensions: [],
+    };
+    const b: EntryFacts = {
+      kind: "read",
+      root: image("/i/b_1", { "b.service": "[Service]\nExecStart=/y\n" }),
+      extensions: [],
+    };
     const one = run("[a]\nImage=/i/a_1\n[b]\nImage=/i/b_1\n", { a, b });
     const two = run("[b]\nImage=/i/b_1\n[a]\nImage=/i/a_1\n", { b, a });
     expect(two.files.map((f) => f.path)).toEqual(one.files.map((f) => f.path));
@@ -44,7 +62,10 @@ describe("plan", () => {
 
   it("refuses the second entry that provides the same unit, naming the first", () => {
     const img = image("/i/x_1", { "x.service": "[Service]\nExecStart=/x\n" });
-    const r = run("[one]\nImage=/i/x_1\n[two]\nImage=/i/x_1\nPrefixes=x\n", { one: { kind: "read", root: img, extensions: [] }, two: { kind: "read", root: img, extensions: [] } });
+    const r = run("[one]\nImage=/i/x_1\n[two]\nImage=/i/x_1\nPrefixes=x\n", {
+      one: { kind: "read", root: img, extensions: [] },
+      two: { kind: "read", root: img, extensions: [] },
+    });
     expect(r.outcomes.map((o) => [o.name, o.state])).toEqual([
       ["one", "attached"],
       ["two", "failed"],
@@ -56,7 +77,8 @@ describe("plan", () => {
 });
 
 describe("plan: units enabled one by one (EnableUnits=)", () => {
-  const TEMPLATE = "[Service]\nExecStart=/x %i\n[Install]\nWantedBy=multi-user.target\nRequiredBy=foo.target\nUpheldBy=up.target\nAlso=foo-helper.service\n";
+  const TEMPLATE =
+    "[Service]\nExecStart=/x %i\n[Install]\nWantedBy=multi-user.target\nRequiredBy=foo.target\nUpheldBy=up.target\nAlso=foo-helper.service\n";
   const img = image("/i/foo_1", {
     "foo@.service": TEMPLATE,
     "foo.service": "[Service]\nExecStart=/x\n[Install]\nWantedBy=multi-user.target\n",
@@ -64,7 +86,10 @@ describe("plan: units enabled one by one (EnableUnits=)", () => {
     "foo-def@.service": "[Service]\nExecStart=/x\n[Install]\nWantedBy=multi-user.target\nDefaultInstance=main\n",
   });
   const facts = { foo: { kind: "read", root: img, extensions: [] } as EntryFacts };
-  const links = (r: ReturnType<typeof run>) => r.files.filter((f) => f.kind === "symlink" && !f.path.includes(".d/")).map((f) => `${f.path} -> ${f.kind === "symlink" ? f.target : ""}`);
+  const links = (r: ReturnType<typeof run>) =>
+    r.files
+      .filter((f) => f.kind === "symlink" && !f.path.includes(".d/"))
+      .map((f) => `${f.path} -> ${f.kind === "symlink" ? f.target : ""}`);
 
   it("links an instance from its template's [Install], as systemctl enable foo@a.service does", () => {
     const r = run("[foo]\nImage=/i/foo_1\nEnableUnits=foo@a.service foo@b.service\n", facts);
@@ -77,7 +102,11 @@ describe("plan: units enabled one by one (EnableUnits=)", () => {
       "up.target.upholds/foo@a.service -> ../foo@.service",
       "up.target.upholds/foo@b.service -> ../foo@.service",
     ]);
-    expect(r.outcomes[0]).toMatchObject({ state: "attached", enabled: false, enabledUnits: ["foo-helper.service", "foo@a.service", "foo@b.service"] });
+    expect(r.outcomes[0]).toMatchObject({
+      state: "attached",
+      enabled: false,
+      enabledUnits: ["foo-helper.service", "foo@a.service", "foo@b.service"],
+    });
   });
 
   it("enables nothing else: not foo.service, and no instance without a name", () => {
@@ -87,14 +116,21 @@ describe("plan: units enabled one by one (EnableUnits=)", () => {
 
   it("adds instances to Enable=yes, once each", () => {
     const r = run("[foo]\nImage=/i/foo_1\nEnable=yes\nEnableUnits=foo@a.service foo.service\n", facts);
-    expect(r.outcomes[0]?.enabledUnits).toEqual(["foo-def@main.service", "foo-helper.service", "foo.service", "foo@a.service"]);
+    expect(r.outcomes[0]?.enabledUnits).toEqual([
+      "foo-def@main.service",
+      "foo-helper.service",
+      "foo.service",
+      "foo@a.service",
+    ]);
     expect(r.outcomes[0]?.warnings).toEqual([]);
   });
 
   it("warns about a unit the entry does not provide and attaches the rest", () => {
     const r = run("[foo]\nImage=/i/foo_1\nEnableUnits=bar@a.service foo@a.service\n", facts);
     expect(r.outcomes[0]?.state).toBe("attached");
-    expect(r.outcomes[0]?.warnings).toEqual(["EnableUnits= names 'bar@a.service', which this entry does not provide, ignoring"]);
+    expect(r.outcomes[0]?.warnings).toEqual([
+      "EnableUnits= names 'bar@a.service', which this entry does not provide, ignoring",
+    ]);
     expect(r.outcomes[0]?.enabledUnits).toContain("foo@a.service");
   });
 });
@@ -102,8 +138,13 @@ describe("plan: units enabled one by one (EnableUnits=)", () => {
 describe("plan: the late pass for lists a confext brings", () => {
   it("is pulled in when systemd-confext.service is enabled, without mounts to wait for", () => {
     const { entries } = parseAttachList("[a]\nImage=/i/a_1\n", "/etc/portable-attach.conf");
-    const facts = new Map<string, EntryFacts>([["a", { kind: "read", root: image("/i/a_1", { "a.service": "[Service]\nExecStart=/x\n" }), extensions: [] }]]);
-    const paths = (confextEnabled: boolean) => plan({ entries, masked: [], facts, host: { ...host, confextEnabled } }).files.map((f) => f.path).filter((p) => p.includes("late"));
+    const facts = new Map<string, EntryFacts>([
+      ["a", { kind: "read", root: image("/i/a_1", { "a.service": "[Service]\nExecStart=/x\n" }), extensions: [] }],
+    ]);
+    const paths = (confextEnabled: boolean) =>
+      plan({ entries, masked: [], facts, host: { ...host, confextEnabled } })
+        .files.map((f) => f.path)
+        .filter((p) => p.includes("late"));
     expect(paths(true)).toEqual(["multi-user.target.wants/portable-attach-late.service"]);
     expect(paths(false)).toEqual([]);
   });

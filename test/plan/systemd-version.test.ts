@@ -22,17 +22,27 @@ function tree(files: string[]): string {
 describe("detectSystemd under a root", () => {
   it("reads the version from Debian's multiarch directory", () => {
     const d = detectSystemd(tree(["usr/lib/x86_64-linux-gnu/systemd/libsystemd-shared-257.so"]));
-    expect([d.version, d.source, d.behaviour.since]).toEqual([257, "/usr/lib/x86_64-linux-gnu/systemd/libsystemd-shared-257.so", 255]);
+    expect([d.version, d.source, d.behaviour.since]).toEqual([
+      257,
+      "/usr/lib/x86_64-linux-gnu/systemd/libsystemd-shared-257.so",
+      255,
+    ]);
   });
   it("reads upstream's /usr/lib/systemd and a distribution's tag after the number", () => {
     expect(detectSystemd(tree(["usr/lib/systemd/libsystemd-shared-252.so"])).version).toBe(252);
     expect(detectSystemd(tree(["usr/lib64/systemd/libsystemd-shared-258.3-1.fc43.so"])).version).toBe(258);
   });
   it("takes the highest of several", () => {
-    expect(detectSystemd(tree(["usr/lib/systemd/libsystemd-shared-254.so", "usr/lib/systemd/libsystemd-shared-262.so"])).version).toBe(262);
+    expect(
+      detectSystemd(tree(["usr/lib/systemd/libsystemd-shared-254.so", "usr/lib/systemd/libsystemd-shared-262.so"]))
+        .version,
+    ).toBe(262);
   });
   it("ignores other files", () => {
-    expect(detectSystemd(tree(["usr/lib/systemd/libsystemd-core-262.so", "usr/lib/systemd/libsystemd-shared.so.bak"])).version).toBeUndefined();
+    expect(
+      detectSystemd(tree(["usr/lib/systemd/libsystemd-core-262.so", "usr/lib/systemd/libsystemd-shared.so.bak"]))
+        .version,
+    ).toBeUndefined();
   });
   it("with nothing to go by, writes as the newest systemd we know (no os-release bind)", () => {
     const d = detectSystemd(tree(["etc/os-release"]));
@@ -41,8 +51,12 @@ describe("detectSystemd under a root", () => {
     expect(d.behaviour.extensionsOnEveryService).toBe(true);
   });
   it("flows into the host facts plan() gets", () => {
-    expect(readHostFacts(tree(["usr/lib/systemd/libsystemd-shared-252.so"]), "x86-64").portable.bindHostOsRelease).toBe(true);
-    expect(readHostFacts(tree(["usr/lib/systemd/libsystemd-shared-257.so"]), "x86-64").portable.bindHostOsRelease).toBe(false);
+    expect(readHostFacts(tree(["usr/lib/systemd/libsystemd-shared-252.so"]), "x86-64").portable.bindHostOsRelease).toBe(
+      true,
+    );
+    expect(readHostFacts(tree(["usr/lib/systemd/libsystemd-shared-257.so"]), "x86-64").portable.bindHostOsRelease).toBe(
+      false,
+    );
   });
 });
 

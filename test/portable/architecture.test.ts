@@ -26,7 +26,8 @@ describe("systemdArchitecture", () => {
     ["mips64", "BE", "mips64"],
     ["wasm32", "LE", "wasm32"],
   ];
-  for (const [arch, order, expected] of cases) it(`${arch}/${order} → ${expected}`, () => expect(systemdArchitecture(arch, order)).toBe(expected));
+  for (const [arch, order, expected] of cases)
+    it(`${arch}/${order} → ${expected}`, () => expect(systemdArchitecture(arch, order)).toBe(expected));
 });
 
 describe("hostArchitecture", () => {
@@ -36,7 +37,8 @@ describe("hostArchitecture", () => {
     [{ SYSTEMD_ARCHITECTURE: undefined }, "x86-64"],
     [{}, "x86-64"],
   ];
-  for (const [env, expected] of cases) it(`${JSON.stringify(env)} → ${expected}`, () => expect(hostArchitecture(env, "x64", "LE")).toBe(expected));
+  for (const [env, expected] of cases)
+    it(`${JSON.stringify(env)} → ${expected}`, () => expect(hostArchitecture(env, "x64", "LE")).toBe(expected));
 });
 
 const haveCondition = spawnSync("systemd-analyze", ["condition", "ConditionPathExists=/"]).status === 0;

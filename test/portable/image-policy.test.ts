@@ -29,7 +29,9 @@ describe("imagePolicyPin", () => {
     // dm-verity (checked by the reader) makes systemd's policy say more ("verity+squashfs").
     const tree = openImage(join(FIXTURES, "squashfs-xz.raw"), { architecture: "x86-64" });
     try {
-      const verity = Object.create(tree, { protection: { value: { level: "verity", details: [], notes: [], unchecked: false } } }) as ImageTree;
+      const verity = Object.create(tree, {
+        protection: { value: { level: "verity", details: [], notes: [], unchecked: false } },
+      }) as ImageTree;
       expect(imagePolicyPin(verity)).toBeUndefined();
       expect(imagePolicyPin(tree)).toBe("root=squashfs:=absent");
     } finally {
@@ -37,6 +39,8 @@ describe("imagePolicyPin", () => {
     }
   });
   it("never pins a directory", () => {
-    expect(pin(join(import.meta.dirname, "..", "golden", "01-one-service", "input", "var", "lib", "portables", "foo_1"))).toBeUndefined();
+    expect(
+      pin(join(import.meta.dirname, "..", "golden", "01-one-service", "input", "var", "lib", "portables", "foo_1")),
+    ).toBeUndefined();
   });
 });

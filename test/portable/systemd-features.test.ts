@@ -7,11 +7,28 @@ import { behaviourFor, PORTABLE_BEHAVIOURS } from "../../src/portable/systemd-fe
 function image(path: string, release: Record<string, string>, type: ImageFacts["type"] = "directory"): ImageFacts {
   return { path, type, release, units: [], warnings: [] };
 }
-const root = image("/var/lib/portables/app_1.raw", { ID: "debian", VERSION_ID: "12", IMAGE_ID: "app", IMAGE_VERSION: "1" }, "raw");
-const ext = image("/var/lib/portables/app-ext.raw", { ID: "debian", SYSEXT_ID: "ext", SYSEXT_VERSION_ID: "2", CONFEXT_ID: "conf" }, "raw");
+const root = image(
+  "/var/lib/portables/app_1.raw",
+  { ID: "debian", VERSION_ID: "12", IMAGE_ID: "app", IMAGE_VERSION: "1" },
+  "raw",
+);
+const ext = image(
+  "/var/lib/portables/app-ext.raw",
+  { ID: "debian", SYSEXT_ID: "ext", SYSEXT_VERSION_ID: "2", CONFEXT_ID: "conf" },
+  "raw",
+);
 
 function render(version: number, from: ImageFacts, extensions: ImageFacts[] = []): string {
-  const text = renderPortableDropIn({ unitName: "app.service", sourcePath: "/etc/portable-attach.conf", root, extensions, from, hostOsRelease: "/etc/os-release", behaviour: behaviourFor(version), relaxExtensionCheck: false });
+  const text = renderPortableDropIn({
+    unitName: "app.service",
+    sourcePath: "/etc/portable-attach.conf",
+    root,
+    extensions,
+    from,
+    hostOsRelease: "/etc/os-release",
+    behaviour: behaviourFor(version),
+    relaxExtensionCheck: false,
+  });
   return text.slice(0, text.indexOf("# Added by"));
 }
 
@@ -60,16 +77,22 @@ describe("nameAndVersion (portablectl's ID_VERSION log field)", () => {
 describe("20-portable.conf by systemd version", () => {
   it("252/253 bind the host's os-release and add no release fields", () => {
     for (const v of [252, 253]) {
-      expect(render(v, root)).toBe(`# Drop-in created for image '${root.path}', do not edit.\n\n[Service]\nRootImage=${root.path}\nEnvironment=PORTABLE=app_1.raw\nBindReadOnlyPaths=/etc/os-release:/run/host/os-release\nLogExtraFields=PORTABLE=app_1.raw\n\n`);
+      expect(render(v, root)).toBe(
+        `# Drop-in created for image '${root.path}', do not edit.\n\n[Service]\nRootImage=${root.path}\nEnvironment=PORTABLE=app_1.raw\nBindReadOnlyPaths=/etc/os-release:/run/host/os-release\nLogExtraFields=PORTABLE=app_1.raw\n\n`,
+      );
     }
   });
   it("254+ do not bind it (PID 1 provides /run/host/os-release) and log the image's name and version", () => {
     for (const v of [254, 255, 257, 262]) {
-      expect(render(v, root)).toBe(`# Drop-in created for image '${root.path}', do not edit.\n\n[Service]\nRootImage=${root.path}\nEnvironment=PORTABLE=app_1.raw\nLogExtraFields=PORTABLE=app_1.raw\nLogExtraFields=PORTABLE_NAME_AND_VERSION=app_1\n\n`);
+      expect(render(v, root)).toBe(
+        `# Drop-in created for image '${root.path}', do not edit.\n\n[Service]\nRootImage=${root.path}\nEnvironment=PORTABLE=app_1.raw\nLogExtraFields=PORTABLE=app_1.raw\nLogExtraFields=PORTABLE_NAME_AND_VERSION=app_1\n\n`,
+      );
     }
   });
   it("252: extension lines only for a unit found in an extension, no blank line", () => {
-    expect(render(252, ext, [ext])).toContain("LogExtraFields=PORTABLE=app-ext.raw\nExtensionImages=/var/lib/portables/app-ext.raw\n\n");
+    expect(render(252, ext, [ext])).toContain(
+      "LogExtraFields=PORTABLE=app-ext.raw\nExtensionImages=/var/lib/portables/app-ext.raw\n\n",
+    );
     expect(render(252, root, [ext])).not.toContain("ExtensionImages=");
   });
   it("254: PORTABLE_ROOT fields and a group per extension with its SYSEXT_ name and version", () => {
@@ -80,21 +103,47 @@ describe("20-portable.conf by systemd version", () => {
     );
   });
   it("255+: the CONFEXT_ name and version too", () => {
-    expect(render(257, ext, [ext])).toContain("LogExtraFields=PORTABLE_EXTENSION_NAME_AND_VERSION=ext_2\nLogExtraFields=PORTABLE_EXTENSION_NAME_AND_VERSION=conf\n");
+    expect(render(257, ext, [ext])).toContain(
+      "LogExtraFields=PORTABLE_EXTENSION_NAME_AND_VERSION=ext_2\nLogExtraFields=PORTABLE_EXTENSION_NAME_AND_VERSION=conf\n",
+    );
     expect(render(257, root, [ext])).not.toContain("ExtensionImages=");
   });
   it("260+: raw images pinned by their image policy, where known", () => {
     const pinnedRoot = { ...root, pin: "root=squashfs:=absent" };
     const pinnedExt = { ...ext, pin: "root=erofs:=absent" };
-    const text = renderPortableDropIn({ unitName: "app.service", sourcePath: "/l", root: pinnedRoot, extensions: [pinnedExt], from: pinnedRoot, hostOsRelease: "/etc/os-release", behaviour: behaviourFor(262), relaxExtensionCheck: false });
-    expect(text).toContain("LogExtraFields=PORTABLE=app_1.raw\nRootImagePolicy=root=squashfs:=absent\nEnvironment=PORTABLE_ROOT=app_1.raw\n");
-    expect(text).toContain("LogExtraFields=PORTABLE_EXTENSION=app-ext.raw\nExtensionImagePolicy=root=erofs:=absent\nLogExtraFields=PORTABLE_EXTENSION_NAME_AND_VERSION=ext_2\n");
-    const old = renderPortableDropIn({ unitName: "app.service", sourcePath: "/l", root: pinnedRoot, extensions: [pinnedExt], from: pinnedExt, hostOsRelease: "/etc/os-release", behaviour: behaviourFor(259), relaxExtensionCheck: false });
+    const text = renderPortableDropIn({
+      unitName: "app.service",
+      sourcePath: "/l",
+      root: pinnedRoot,
+      extensions: [pinnedExt],
+      from: pinnedRoot,
+      hostOsRelease: "/etc/os-release",
+      behaviour: behaviourFor(262),
+      relaxExtensionCheck: false,
+    });
+    expect(text).toContain(
+      "LogExtraFields=PORTABLE=app_1.raw\nRootImagePolicy=root=squashfs:=absent\nEnvironment=PORTABLE_ROOT=app_1.raw\n",
+    );
+    expect(text).toContain(
+      "LogExtraFields=PORTABLE_EXTENSION=app-ext.raw\nExtensionImagePolicy=root=erofs:=absent\nLogExtraFields=PORTABLE_EXTENSION_NAME_AND_VERSION=ext_2\n",
+    );
+    const old = renderPortableDropIn({
+      unitName: "app.service",
+      sourcePath: "/l",
+      root: pinnedRoot,
+      extensions: [pinnedExt],
+      from: pinnedExt,
+      hostOsRelease: "/etc/os-release",
+      behaviour: behaviourFor(259),
+      relaxExtensionCheck: false,
+    });
     expect(old).not.toContain("ImagePolicy=");
   });
   it("260+: a unit of the base image gets the extensions too", () => {
     expect(render(259, root, [ext])).not.toContain("ExtensionImages=");
-    expect(render(260, root, [ext])).toContain(`\nExtensionImages=${ext.path}\nLogExtraFields=PORTABLE_EXTENSION=app-ext.raw\n`);
+    expect(render(260, root, [ext])).toContain(
+      `\nExtensionImages=${ext.path}\nLogExtraFields=PORTABLE_EXTENSION=app-ext.raw\n`,
+    );
     expect(render(262, root, [ext])).toContain("Environment=PORTABLE=app_1.raw\n");
   });
 });

@@ -55,7 +55,26 @@ const haveSystemctl = spawnSync("systemctl", ["--version"]).status === 0;
 describe.skipIf(!haveSystemctl)("isValidUnitName agrees with systemctl", () => {
   const root = mkdtempSync(join(tmpdir(), "unit-name-test-"));
   afterAll(() => rmSync(root, { recursive: true, force: true }));
-  const names = ["foo.service", "foo@.service", "foo@bar.service", "foo@a@b.service", "a:b_c\\x2d.socket", "x.mount", "@foo.service", "foo", "foo.conf", "foo.Service", "foo bar.service", "föö.service", "a".repeat(247) + ".service", "a".repeat(248) + ".service", "foo.timer@.service", "-.slice", "foo..service", "foo.service.service"];
+  const names = [
+    "foo.service",
+    "foo@.service",
+    "foo@bar.service",
+    "foo@a@b.service",
+    "a:b_c\\x2d.socket",
+    "x.mount",
+    "@foo.service",
+    "foo",
+    "foo.conf",
+    "foo.Service",
+    "foo bar.service",
+    "föö.service",
+    "a".repeat(247) + ".service",
+    "a".repeat(248) + ".service",
+    "foo.timer@.service",
+    "-.slice",
+    "foo..service",
+    "foo.service.service",
+  ];
   for (const name of names) {
     it(name.length > 40 ? `${name.length} characters` : name, () => {
       const r = spawnSync("systemctl", [`--root=${root}`, "enable", "--", name], { encoding: "utf8" });

@@ -52,7 +52,40 @@ describe("compareVersions", () => {
 });
 
 const haveCompare = spawnSync("systemd-analyze", ["compare-versions", "1", "2"]).status === 12;
-const CORPUS = ["1", "2", "1.0", "1.0.0", "1.10", "1.9", "1.0~rc1", "1.0~", "~", "1~1", "1-1", "1-2", "1^1", "1.0^", "1.a", "1a", "a1", "abc", "abd", "ABC", "007", "7", "1..2", "1.-2", "1_2", "1+2", "2024.01.15", "v1.2", "0", "1.0-rc1", "10.0", "9.99"];
+const CORPUS = [
+  "1",
+  "2",
+  "1.0",
+  "1.0.0",
+  "1.10",
+  "1.9",
+  "1.0~rc1",
+  "1.0~",
+  "~",
+  "1~1",
+  "1-1",
+  "1-2",
+  "1^1",
+  "1.0^",
+  "1.a",
+  "1a",
+  "a1",
+  "abc",
+  "abd",
+  "ABC",
+  "007",
+  "7",
+  "1..2",
+  "1.-2",
+  "1_2",
+  "1+2",
+  "2024.01.15",
+  "v1.2",
+  "0",
+  "1.0-rc1",
+  "10.0",
+  "9.99",
+];
 
 describe.skipIf(!haveCompare)("compareVersions agrees with systemd-analyze compare-versions", () => {
   it(`every pair of ${CORPUS.length} versions`, () => {
@@ -62,7 +95,8 @@ describe.skipIf(!haveCompare)("compareVersions agrees with systemd-analyze compa
         const status = spawnSync("systemd-analyze", ["compare-versions", a, b]).status;
         // Exit status: 0 equal, 11 first is newer, 12 first is older.
         const systemd = status === 0 ? 0 : status === 11 ? 1 : status === 12 ? -1 : NaN;
-        if (compareVersions(a, b) !== systemd) mismatches.push(`${a} vs ${b}: systemd ${systemd}, ours ${compareVersions(a, b)}`);
+        if (compareVersions(a, b) !== systemd)
+          mismatches.push(`${a} vs ${b}: systemd ${systemd}, ours ${compareVersions(a, b)}`);
       }
     }
     expect(mismatches).toEqual([]);
@@ -85,6 +119,7 @@ describe("parseVersionedName", () => {
     ["foo_.raw", "foo", "_.raw", undefined],
   ];
   for (const [file, name, suffix, expected] of cases) {
-    it(`${file} (${name}, ${suffix}) → ${expected}`, () => expect(parseVersionedName(file, name, suffix)).toBe(expected));
+    it(`${file} (${name}, ${suffix}) → ${expected}`, () =>
+      expect(parseVersionedName(file, name, suffix)).toBe(expected));
   }
 });

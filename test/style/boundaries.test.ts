@@ -27,7 +27,10 @@ function cruise(dir: string) {
 }
 
 describe("import boundaries (dependency-cruiser)", () => {
-  const clean = { "src/io/read.ts": 'import { plan } from "../plan/plan.ts";\nexport const read = plan;\n', "src/plan/plan.ts": "export const plan = 1;\n" };
+  const clean = {
+    "src/io/read.ts": 'import { plan } from "../plan/plan.ts";\nexport const read = plan;\n',
+    "src/plan/plan.ts": "export const plan = 1;\n",
+  };
 
   it("accepts imports that point down", () => {
     const r = cruise(tree("down", clean));
@@ -36,10 +39,31 @@ describe("import boundaries (dependency-cruiser)", () => {
   });
 
   it.each([
-    ["pure-rooms-do-no-io", { "src/plan/plan.ts": 'import { readFileSync } from "node:fs";\nexport const plan = readFileSync;\n' }],
-    ["no-upward-imports", { "src/plan/plan.ts": 'import { x } from "../cli/x.ts";\nexport const plan = x;\n', "src/cli/x.ts": "export const x = 1;\n" }],
-    ["image-is-a-leaf", { "src/image/raw.ts": 'import { v } from "../portable/v.ts";\nexport const r = v;\n', "src/portable/v.ts": "export const v = 1;\n" }],
-    ["no-circular", { "src/image/a.ts": 'import { b } from "./b.ts";\nexport const a = b;\n', "src/image/b.ts": 'import { a } from "./a.ts";\nexport const b = a;\n' }],
+    [
+      "pure-rooms-do-no-io",
+      { "src/plan/plan.ts": 'import { readFileSync } from "node:fs";\nexport const plan = readFileSync;\n' },
+    ],
+    [
+      "no-upward-imports",
+      {
+        "src/plan/plan.ts": 'import { x } from "../cli/x.ts";\nexport const plan = x;\n',
+        "src/cli/x.ts": "export const x = 1;\n",
+      },
+    ],
+    [
+      "image-is-a-leaf",
+      {
+        "src/image/raw.ts": 'import { v } from "../portable/v.ts";\nexport const r = v;\n',
+        "src/portable/v.ts": "export const v = 1;\n",
+      },
+    ],
+    [
+      "no-circular",
+      {
+        "src/image/a.ts": 'import { b } from "./b.ts";\nexport const a = b;\n',
+        "src/image/b.ts": 'import { a } from "./a.ts";\nexport const b = a;\n',
+      },
+    ],
   ])("refuses a planted %s violation", (rule, files) => {
     const r = cruise(tree(rule, { ...clean, ...files }));
     expect(r.status).not.toBe(0);

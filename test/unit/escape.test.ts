@@ -65,11 +65,14 @@ describe("quoteWord refuses NUL", () => {
 
 table("escapeExtensionImage", ([p, o]: [string, string | undefined]) => escapeExtensionImage(p, o), [
   [["/tmp/app0.raw", undefined], "/tmp/app0.raw"],
-  [["/tmp/app0.raw", "x-systemd.relax-extension-release-check"], "/tmp/app0.raw:x-systemd.relax-extension-release-check"],
+  [
+    ["/tmp/app0.raw", "x-systemd.relax-extension-release-check"],
+    "/tmp/app0.raw:x-systemd.relax-extension-release-check",
+  ],
   [["/a:b.raw", undefined], "/a\\:b.raw"],
   [["/a b.raw", undefined], "/a\\x20b.raw"],
   [["/a\\b.raw", undefined], "/a\\\\b.raw"],
-  [['/a"b\'c.raw', undefined], "/a\\x22b\\x27c.raw"],
+  [["/a\"b'c.raw", undefined], "/a\\x22b\\x27c.raw"],
   [["/a%b.raw", undefined], "/a%%b.raw"],
   [["/ä.raw", undefined], "/ä.raw"],
 ]);
@@ -100,8 +103,30 @@ table("checkPath", checkPath, [
 ]);
 
 // Values that exercise every escaping rule; each must read back unchanged through systemd.
-const PATHS = ["/srv/plain_1.0.raw", "/srv/50%/a%nb.raw", "/srv/sp ace/x.raw", "/srv/co:lon.raw", "/srv/back\\slash.raw", "/srv/q\"uo'te.raw", "/srv/ümlaut€.raw", "/srv/$dollar;semi#hash.raw"];
-const WORDS = ["plain", "50%", "a%nb", "x y  z", 'q"uote', "it's", "back\\slash", "tab\there", "ümlaut", "$HOME ${X}", "a=b:c", ""];
+const PATHS = [
+  "/srv/plain_1.0.raw",
+  "/srv/50%/a%nb.raw",
+  "/srv/sp ace/x.raw",
+  "/srv/co:lon.raw",
+  "/srv/back\\slash.raw",
+  "/srv/q\"uo'te.raw",
+  "/srv/ümlaut€.raw",
+  "/srv/$dollar;semi#hash.raw",
+];
+const WORDS = [
+  "plain",
+  "50%",
+  "a%nb",
+  "x y  z",
+  'q"uote',
+  "it's",
+  "back\\slash",
+  "tab\there",
+  "ümlaut",
+  "$HOME ${X}",
+  "a=b:c",
+  "",
+];
 
 /** One service per value, all pulled in by main.target, so one systemd run checks them all. */
 function units(body: (value: string) => string, values: string[]): Record<string, string> {
@@ -122,47 +147,68 @@ describe.skipIf(!haveSystemdTestMode)("systemd 252 reads back what we write", ()
   it("RootImage= and RootDirectory= with escapeSpecifiers", () => {
     for (const key of ["RootImage", "RootDirectory"]) {
       for (const p of PATHS) expect(checkPath(p)).toBeUndefined();
-      const dump = loadUnits(units((p) => `${key}=${escapeSpecifiers(p)}`, PATHS), "main.target");
+      const dump = loadUnits(
+        units((p) => `${key}=${escapeSpecifiers(p)}`, PATHS),
+        "main.target",
+      );
       expect(settingsOf(dump, PATHS.length, key)).toEqual(PATHS.map((p) => [p]));
       expect(dump.log).not.toMatch(/v\d+\.service/);
     }
   });
 
   it("Environment= with quoteWord", () => {
-    const dump = loadUnits(units((w) => `Environment=${quoteWord(`K=${w}`)} ${quoteWord("L=second")}`, WORDS), "main.target");
+    const dump = loadUnits(
+      units((w) => `Environment=${quoteWord(`K=${w}`)} ${quoteWord("L=second")}`, WORDS),
+      "main.target",
+    );
     expect(settingsOf(dump, WORDS.length, "Environment")).toEqual(WORDS.map((w) => [`K=${w}`, "L=second"]));
     expect(dump.log).not.toMatch(/v\d+\.service/);
   });
 
   it("LogExtraFields= with quoteWord", () => {
-    const dump = loadUnits(units((w) => `LogExtraFields=${quoteWord(`PORTABLE=${w}`)}`, WORDS), "main.target");
+    const dump = loadUnits(
+      units((w) => `LogExtraFields=${quoteWord(`PORTABLE=${w}`)}`, WORDS),
+      "main.target",
+    );
     expect(settingsOf(dump, WORDS.length, "LogExtraFields")).toEqual(WORDS.map((w) => [`PORTABLE=${w}`]));
     expect(dump.log).not.toMatch(/v\d+\.service/);
   });
 
   it("ExtensionDirectories= with quoteWord", () => {
     // The dump joins the list with spaces, so one directory per unit.
-    const dump = loadUnits(units((p) => `ExtensionDirectories=${quoteWord(p)}`, PATHS), "main.target");
+    const dump = loadUnits(
+      units((p) => `ExtensionDirectories=${quoteWord(p)}`, PATHS),
+      "main.target",
+    );
     expect(settingsOf(dump, PATHS.length, "ExtensionDirectories")).toEqual(PATHS.map((p) => [p]));
     expect(dump.log).not.toMatch(/v\d+\.service/);
   });
 
   it("ExtensionImages= with escapeExtensionImage, two per line, with and without options", () => {
-    const dump = loadUnits(units((p) => `ExtensionImages=${escapeExtensionImage(p)} ${escapeExtensionImage(p + "2", "ro")}`, PATHS), "main.target");
+    const dump = loadUnits(
+      units((p) => `ExtensionImages=${escapeExtensionImage(p)} ${escapeExtensionImage(p + "2", "ro")}`, PATHS),
+      "main.target",
+    );
     // The dump prints PATH, or PATH:PARTITION:OPTIONS for entries with options.
     expect(settingsOf(dump, PATHS.length, "ExtensionImages")).toEqual(PATHS.map((p) => [p, `${p}2:root:ro`]));
     expect(dump.log).not.toMatch(/v\d+\.service/);
   });
 
   it("quoteWord is wrong for ExtensionImages= (why escapeExtensionImage exists)", () => {
-    const dump = loadUnits(units((p) => `ExtensionImages=${quoteWord(p)}`, ["/srv/co:lon.raw"]), "main.target");
+    const dump = loadUnits(
+      units((p) => `ExtensionImages=${quoteWord(p)}`, ["/srv/co:lon.raw"]),
+      "main.target",
+    );
     expect(settingsOf(dump, 1, "ExtensionImages")).not.toEqual([["/srv/co:lon.raw"]]);
   });
 
   it("paths checkPath refuses are misread when written raw", () => {
     const refused = ["/srv/trailing ", "/srv//double", "/srv/./dot", "/srv/dir/"];
     for (const p of refused) expect(checkPath(p)).toBeDefined();
-    const dump = loadUnits(units((p) => `RootImage=${escapeSpecifiers(p)}`, refused), "main.target");
+    const dump = loadUnits(
+      units((p) => `RootImage=${escapeSpecifiers(p)}`, refused),
+      "main.target",
+    );
     const read = settingsOf(dump, refused.length, "RootImage");
     refused.forEach((p, i) => {
       expect(read[i]).not.toEqual([p]);

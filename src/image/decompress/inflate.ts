@@ -8,9 +8,14 @@
 // writes at most `max` bytes, checks the Adler-32 trailer; anything malformed is ImageError CORRUPT.
 import { ImageError } from "../types.ts";
 
-const LEN_BASE = [3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258];
+const LEN_BASE = [
+  3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258,
+];
 const LEN_EXTRA = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0];
-const DIST_BASE = [1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577];
+const DIST_BASE = [
+  1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145,
+  8193, 12289, 16385, 24577,
+];
 const DIST_EXTRA = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13];
 const CODE_LENGTH_ORDER = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15];
 
@@ -115,7 +120,8 @@ export function zlibInflate(src: Uint8Array, max: number): Uint8Array {
       bitCnt = 0;
       if (ip + 4 > end) throw corrupt("stored block header runs past the end", ip);
       const len = (src[ip] as number) | ((src[ip + 1] as number) << 8);
-      if ((len ^ ((src[ip + 2] as number) | ((src[ip + 3] as number) << 8))) !== 0xffff) throw corrupt("stored block length check fails", ip);
+      if ((len ^ ((src[ip + 2] as number) | ((src[ip + 3] as number) << 8))) !== 0xffff)
+        throw corrupt("stored block length check fails", ip);
       ip += 4;
       if (ip + len > end) throw corrupt("stored block runs past the end", ip);
       if (op + len > max) throw new ImageError("LIMIT", `decodes to more than ${max} bytes`, "gzip");
@@ -193,7 +199,12 @@ export function zlibInflate(src: Uint8Array, max: number): Uint8Array {
     a %= 65521;
     b %= 65521;
   }
-  const want = (((src[ip] as number) << 24) | ((src[ip + 1] as number) << 16) | ((src[ip + 2] as number) << 8) | (src[ip + 3] as number)) >>> 0;
-  if ((((b << 16) | a) >>> 0) !== want) throw corrupt("Adler-32 mismatch", ip);
+  const want =
+    (((src[ip] as number) << 24) |
+      ((src[ip + 1] as number) << 16) |
+      ((src[ip + 2] as number) << 8) |
+      (src[ip + 3] as number)) >>>
+    0;
+  if (((b << 16) | a) >>> 0 !== want) throw corrupt("Adler-32 mismatch", ip);
   return out.subarray(0, op);
 }

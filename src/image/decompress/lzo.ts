@@ -55,7 +55,7 @@ export function lzo1xDecompress(src: Uint8Array, dst: Uint8Array): number {
     ip++;
     const t = first - 17;
     copyLiterals(t);
-    state = Math.min(t , 4);
+    state = Math.min(t, 4);
   }
 
   for (;;) {
@@ -129,7 +129,8 @@ export function lzo1xDecompress(src: Uint8Array, dst: Uint8Array): number {
       distance += 0x4000;
     }
 
-    if (distance > op) throw corrupt(`match distance ${distance} reaches before the start of the output (at ${op})`, ip);
+    if (distance > op)
+      throw corrupt(`match distance ${distance} reaches before the start of the output (at ${op})`, ip);
     needOut(length);
     let from = op - distance;
     if (distance >= length) {

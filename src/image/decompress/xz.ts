@@ -20,7 +20,16 @@ const STREAM_MAGIC = [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00];
 const FOOTER_MAGIC = [0x59, 0x5a]; // "YZ"
 const FILTER_X86 = 0x04;
 const FILTER_LZMA2 = 0x21;
-const FILTER_NAMES: Record<number, string> = { 3: "delta", 5: "BCJ PowerPC", 6: "BCJ IA-64", 7: "BCJ ARM", 8: "BCJ ARM-Thumb", 9: "BCJ SPARC", 10: "BCJ ARM64", 11: "BCJ RISC-V" };
+const FILTER_NAMES: Record<number, string> = {
+  3: "delta",
+  5: "BCJ PowerPC",
+  6: "BCJ IA-64",
+  7: "BCJ ARM",
+  8: "BCJ ARM-Thumb",
+  9: "BCJ SPARC",
+  10: "BCJ ARM64",
+  11: "BCJ RISC-V",
+};
 
 function corrupt(message: string, offset?: number): ImageError {
   return new ImageError("CORRUPT", `Invalid xz data: ${message}`, FORMAT, offset);
@@ -32,7 +41,13 @@ function checkCrc32(data: Uint8Array, stored: number, what: string, offset: numb
 
 function le32(buf: Uint8Array, off: number): number {
   if (off < 0 || off + 4 > buf.length) throw corrupt("unexpected end of input", off);
-  return ((buf[off] as number) | ((buf[off + 1] as number) << 8) | ((buf[off + 2] as number) << 16) | ((buf[off + 3] as number) << 24)) >>> 0;
+  return (
+    ((buf[off] as number) |
+      ((buf[off + 1] as number) << 8) |
+      ((buf[off + 2] as number) << 16) |
+      ((buf[off + 3] as number) << 24)) >>>
+    0
+  );
 }
 
 /** Size in bytes of the check field for each check type (xz-file-format 2.1.1.2). */
@@ -145,7 +160,12 @@ class Lzma {
     if (input[start] !== 0) throw corrupt("range coder does not start with 0", start);
     this.input = input;
     this.inEnd = end;
-    this.code = (((input[start + 1] as number) << 24) | ((input[start + 2] as number) << 16) | ((input[start + 3] as number) << 8) | (input[start + 4] as number)) >>> 0;
+    this.code =
+      (((input[start + 1] as number) << 24) |
+        ((input[start + 2] as number) << 16) |
+        ((input[start + 3] as number) << 8) |
+        (input[start + 4] as number)) >>>
+      0;
     this.inPos = start + 5;
     this.range = 0xffffffff;
   }
@@ -206,8 +226,10 @@ class Lzma {
   }
 
   private length(base: number, posState: number): number {
-    if (this.bit(base + LEN_CHOICE) === 0) return MATCH_LEN_MIN + this.tree(base + LEN_LOW + (posState << LEN_LOW_BITS), LEN_LOW_BITS);
-    if (this.bit(base + LEN_CHOICE2) === 0) return MATCH_LEN_MIN + 8 + this.tree(base + LEN_MID + (posState << LEN_MID_BITS), LEN_MID_BITS);
+    if (this.bit(base + LEN_CHOICE) === 0)
+      return MATCH_LEN_MIN + this.tree(base + LEN_LOW + (posState << LEN_LOW_BITS), LEN_LOW_BITS);
+    if (this.bit(base + LEN_CHOICE2) === 0)
+      return MATCH_LEN_MIN + 8 + this.tree(base + LEN_MID + (posState << LEN_MID_BITS), LEN_MID_BITS);
     return MATCH_LEN_MIN + 16 + this.tree(base + LEN_HIGH, LEN_HIGH_BITS);
   }
 
@@ -300,7 +322,8 @@ class Lzma {
       }
       this.state = state;
       const rep0 = this.rep0;
-      if (rep0 >= total || rep0 >= this.dictSize) throw corrupt(`match distance ${rep0 + 1} reaches before the dictionary start`);
+      if (rep0 >= total || rep0 >= this.dictSize)
+        throw corrupt(`match distance ${rep0 + 1} reaches before the dictionary start`);
       // LZMA2 chunks end on symbol boundaries, so a match never continues into the next chunk.
       if (len > end - pos) throw corrupt("match runs past the end of its LZMA2 chunk");
       let from = pos - rep0 - 1;
@@ -406,7 +429,8 @@ function bcjX86Decode(buf: Uint8Array, startOffset: number): void {
     }
     b = buf[i + 4] as number;
     if (isMsByte(b) && allowed[(prevMask >>> 1) & 7] && prevMask >>> 1 < 0x10) {
-      let src = ((b << 24) | ((buf[i + 3] as number) << 16) | ((buf[i + 2] as number) << 8) | (buf[i + 1] as number)) >>> 0;
+      let src =
+        ((b << 24) | ((buf[i + 3] as number) << 16) | ((buf[i + 2] as number) << 8) | (buf[i + 1] as number)) >>> 0;
       let dest: number;
       for (;;) {
         dest = (src - ((nowPos + 5) >>> 0)) >>> 0;
@@ -414,7 +438,7 @@ function bcjX86Decode(buf: Uint8Array, startOffset: number): void {
         const bn = bitNumber[prevMask >>> 1] as number;
         b = (dest >>> (24 - bn * 8)) & 0xff;
         if (!isMsByte(b)) break;
-        src = (dest ^ ((2 ** (32 - bn * 8)) - 1)) >>> 0;
+        src = (dest ^ (2 ** (32 - bn * 8) - 1)) >>> 0;
       }
       buf[i + 4] = ~(((dest >>> 24) & 1) - 1) & 0xff;
       buf[i + 3] = (dest >>> 16) & 0xff;
@@ -455,7 +479,12 @@ interface Filter {
 }
 
 /** Decodes one block starting at its header; returns the offset after its check field. */
-function decodeBlock(input: Uint8Array, start: number, checkType: number, out: Output): { end: number; unpadded: number; uncompressed: number } {
+function decodeBlock(
+  input: Uint8Array,
+  start: number,
+  checkType: number,
+  out: Output,
+): { end: number; unpadded: number; uncompressed: number } {
   const headerSize = ((input[start] as number) + 1) * 4;
   if (start + headerSize > input.length) throw corrupt("block header truncated", start);
   const header = input.subarray(start, start + headerSize);
@@ -477,7 +506,13 @@ function decodeBlock(input: Uint8Array, start: number, checkType: number, out: O
   for (let i = p.at; i < hEnd; i++) if (header[i] !== 0) throw corrupt("non-zero block header padding", start + i);
 
   const last = filters[filters.length - 1] as Filter;
-  if (last.id !== FILTER_LZMA2) throw new ImageError("UNSUPPORTED", `xz filter chain ends in filter 0x${last.id.toString(16)}, not LZMA2`, FORMAT, start);
+  if (last.id !== FILTER_LZMA2)
+    throw new ImageError(
+      "UNSUPPORTED",
+      `xz filter chain ends in filter 0x${last.id.toString(16)}, not LZMA2`,
+      FORMAT,
+      start,
+    );
   if (last.props.length !== 1) throw corrupt("LZMA2 filter properties must be one byte", start);
   let bcjStart: number | undefined;
   for (const f of filters.slice(0, -1)) {
@@ -485,7 +520,8 @@ function decodeBlock(input: Uint8Array, start: number, checkType: number, out: O
       const name = FILTER_NAMES[f.id] ?? `0x${f.id.toString(16)}`;
       throw new ImageError("UNSUPPORTED", `xz filter ${name} is not supported (only BCJ x86 and LZMA2)`, FORMAT, start);
     }
-    if (bcjStart !== undefined) throw new ImageError("UNSUPPORTED", "xz filter chain with two BCJ filters", FORMAT, start);
+    if (bcjStart !== undefined)
+      throw new ImageError("UNSUPPORTED", "xz filter chain with two BCJ filters", FORMAT, start);
     if (f.props.length === 0) bcjStart = 0;
     else if (f.props.length === 4) bcjStart = le32(f.props, 0);
     else throw corrupt("BCJ filter properties must be 0 or 4 bytes", start);
@@ -496,9 +532,11 @@ function decodeBlock(input: Uint8Array, start: number, checkType: number, out: O
   if (dataEnd > input.length) throw corrupt("block compressed size runs past the end of the input", start);
   const outStart = out.pos;
   const lzmaEnd = decodeLzma2(input, dataStart, dataEnd, out, lzma2DictSize(last.props[0] as number, start));
-  if (compressedSize !== undefined && lzmaEnd !== dataEnd) throw corrupt("block compressed size does not match its data", lzmaEnd);
+  if (compressedSize !== undefined && lzmaEnd !== dataEnd)
+    throw corrupt("block compressed size does not match its data", lzmaEnd);
   const produced = out.pos - outStart;
-  if (uncompressedSize !== undefined && produced !== uncompressedSize) throw corrupt(`block declares ${uncompressedSize} bytes but holds ${produced}`, start);
+  if (uncompressedSize !== undefined && produced !== uncompressedSize)
+    throw corrupt(`block declares ${uncompressedSize} bytes but holds ${produced}`, start);
   const decoded = out.buf.subarray(outStart, out.pos);
   if (bcjStart !== undefined) bcjX86Decode(decoded, bcjStart);
 
@@ -518,10 +556,12 @@ function decodeBlock(input: Uint8Array, start: number, checkType: number, out: O
 /** Decodes one stream at `start`; returns the offset after its footer. */
 function decodeStream(input: Uint8Array, start: number, out: Output): number {
   if (start + 12 > input.length) throw corrupt("stream header truncated", start);
-  for (let i = 0; i < 6; i++) if (input[start + i] !== STREAM_MAGIC[i]) throw new ImageError("BAD_MAGIC", "not an xz stream", FORMAT, start);
+  for (let i = 0; i < 6; i++)
+    if (input[start + i] !== STREAM_MAGIC[i]) throw new ImageError("BAD_MAGIC", "not an xz stream", FORMAT, start);
   const flags = input.subarray(start + 6, start + 8);
   checkCrc32(flags, le32(input, start + 8), "stream header", start + 8);
-  if (flags[0] !== 0 || ((flags[1] as number) & 0xf0) !== 0) throw new ImageError("UNSUPPORTED", "xz stream flags not understood", FORMAT, start + 6);
+  if (flags[0] !== 0 || ((flags[1] as number) & 0xf0) !== 0)
+    throw new ImageError("UNSUPPORTED", "xz stream flags not understood", FORMAT, start + 6);
   const checkType = (flags[1] as number) & 0x0f;
 
   const records: Array<{ unpadded: number; uncompressed: number }> = [];
@@ -540,7 +580,8 @@ function decodeStream(input: Uint8Array, start: number, out: Output): number {
   const count = varint(input, cur, input.length);
   if (count !== records.length) throw corrupt(`index lists ${count} blocks, stream has ${records.length}`, indexStart);
   for (const r of records) {
-    if (varint(input, cur, input.length) !== r.unpadded || varint(input, cur, input.length) !== r.uncompressed) throw corrupt("index does not match the blocks", indexStart);
+    if (varint(input, cur, input.length) !== r.unpadded || varint(input, cur, input.length) !== r.uncompressed)
+      throw corrupt("index does not match the blocks", indexStart);
   }
   while ((cur.at - indexStart) % 4 !== 0) {
     if (cur.at >= input.length || input[cur.at] !== 0) throw corrupt("bad index padding", cur.at);
@@ -554,8 +595,10 @@ function decodeStream(input: Uint8Array, start: number, out: Output): number {
   if (f + 12 > input.length) throw corrupt("stream footer truncated", f);
   checkCrc32(input.subarray(f + 4, f + 10), le32(input, f), "stream footer", f);
   if ((le32(input, f + 4) + 1) * 4 !== indexSize) throw corrupt("footer backward size does not match the index", f + 4);
-  if (input[f + 8] !== flags[0] || input[f + 9] !== flags[1]) throw corrupt("footer flags differ from header flags", f + 8);
-  if (input[f + 10] !== FOOTER_MAGIC[0] || input[f + 11] !== FOOTER_MAGIC[1]) throw corrupt("bad stream footer magic", f + 10);
+  if (input[f + 8] !== flags[0] || input[f + 9] !== flags[1])
+    throw corrupt("footer flags differ from header flags", f + 8);
+  if (input[f + 10] !== FOOTER_MAGIC[0] || input[f + 11] !== FOOTER_MAGIC[1])
+    throw corrupt("bad stream footer magic", f + 10);
   return f + 12;
 }
 

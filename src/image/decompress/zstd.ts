@@ -87,7 +87,13 @@ class Slot {
     if (t === undefined) {
       const sz = 1 << al;
       const bb1 = 512 + (sz << 1);
-      t = this.tables[al] = { b: al, m: 0, s: new Uint8Array(this.buf, bb1, sz), n: new Uint8Array(this.buf, bb1 + sz, sz), t: new Uint16Array(this.buf, 512, sz) };
+      t = this.tables[al] = {
+        b: al,
+        m: 0,
+        s: new Uint8Array(this.buf, bb1, sz),
+        n: new Uint8Array(this.buf, bb1 + sz, sz),
+        t: new Uint16Array(this.buf, 512, sz),
+      };
     }
     return t;
   }
@@ -117,7 +123,8 @@ function readFse(dat: Uint8Array, bt: number, mal: number, slot: Slot, lazy = fa
     const bits = msb(probs + 1);
     const cbt = tpos >> 3;
     const msk = (1 << (bits + 1)) - 1;
-    let val = (((dat[cbt] as number) | ((dat[cbt + 1] as number) << 8) | ((dat[cbt + 2] as number) << 16)) >> (tpos & 7)) & msk;
+    let val =
+      (((dat[cbt] as number) | ((dat[cbt + 1] as number) << 8) | ((dat[cbt + 2] as number) << 16)) >> (tpos & 7)) & msk;
     const msk1fb = (1 << bits) - 1;
     const msv = msk - probs - 1;
     const sval = val & msk1fb;
@@ -174,7 +181,8 @@ function readFse(dat: Uint8Array, bt: number, mal: number, slot: Slot, lazy = fa
   return [(tpos + 7) >> 3, table];
 }
 
-const predefined = (bytes: number[], mal: number): Fse => (readFse(Uint8Array.from(bytes), 0, mal, new Slot()) as [number, Fse])[1];
+const predefined = (bytes: number[], mal: number): Fse =>
+  (readFse(Uint8Array.from(bytes), 0, mal, new Slot()) as [number, Fse])[1];
 
 function baselines(bits: Uint8Array, start: number): Int32Array {
   const out = new Int32Array(bits.length);
@@ -201,12 +209,23 @@ interface Shared {
 let shared: Shared | undefined;
 function tables(): Shared {
   if (shared === undefined) {
-    const llb = new Uint8Array(new Int32Array([0, 0, 0, 0, 16843009, 50528770, 134678020, 202050057, 269422093]).buffer, 0, 36);
-    const mlb = new Uint8Array(new Int32Array([0, 0, 0, 0, 0, 0, 0, 0, 16843009, 50528770, 117769220, 185207048, 252579084, 16]).buffer, 0, 53);
+    const llb = new Uint8Array(
+      new Int32Array([0, 0, 0, 0, 16843009, 50528770, 134678020, 202050057, 269422093]).buffer,
+      0,
+      36,
+    );
+    const mlb = new Uint8Array(
+      new Int32Array([0, 0, 0, 0, 0, 0, 0, 0, 16843009, 50528770, 117769220, 185207048, 252579084, 16]).buffer,
+      0,
+      53,
+    );
     const rle = (): Fse => ({ b: 0, m: 0, s: new Uint8Array(1), n: new Uint8Array(1), t: new Uint16Array(1) });
     shared = {
       defaults: [
-        predefined([33, 20, 196, 24, 99, 140, 33, 132, 16, 66, 8, 33, 132, 16, 66, 8, 33, 68, 68, 68, 68, 68, 68, 68, 68, 36, 9], 6),
+        predefined(
+          [33, 20, 196, 24, 99, 140, 33, 132, 16, 66, 8, 33, 132, 16, 66, 8, 33, 68, 68, 68, 68, 68, 68, 68, 68, 36, 9],
+          6,
+        ),
         predefined([32, 132, 16, 66, 102, 70, 68, 68, 68, 68, 36, 73, 2], 5),
         predefined([81, 16, 99, 140, 49, 198, 24, 99, 12, 33, 196, 24, 99, 102, 102, 134, 70, 146, 4], 6),
       ],
@@ -234,7 +253,6 @@ interface Walk {
   copies: number;
   sequences: number;
 }
-
 
 /** fzstd's rhu() up to the end of its weight loop: false if that loop would pass 255 weights (or never end). */
 function weightsEnd(dat: Uint8Array, bt: number): boolean {
@@ -331,7 +349,9 @@ function walkBlock(dat: Uint8Array, bt: number, ebt: number, w: Walk, maxOutput:
   w.hasTables = true;
   // fzstd takes a code past the last one as a length of NaN, and a match of NaN bytes from far back
   // copies as many bytes as the offset says: such tables are refused here.
-  for (let i = 0; i < 3; i++) if ((use[i] as Fse).m > (MAX_CODE[i] as number)) throw corrupt(`sequence code ${(use[i] as Fse).m} beyond the last one`, where);
+  for (let i = 0; i < 3; i++)
+    if ((use[i] as Fse).m > (MAX_CODE[i] as number))
+      throw corrupt(`sequence code ${(use[i] as Fse).m} beyond the last one`, where);
   const mlt = use[0] as Fse;
   const oct = use[1] as Fse;
   const llt = use[2] as Fse;
@@ -356,16 +376,28 @@ function walkBlock(dat: Uint8Array, bt: number, ebt: number, w: Walk, maxOutput:
     const obtr = oct.n[ost] as number;
     const mlb = MLB[mlc] as number;
     cbt = (spos -= mlb) >> 3;
-    const ml = (MLBL[mlc] as number) + ((((dat[cbt] as number) | ((dat[cbt + 1] as number) << 8) | ((dat[cbt + 2] as number) << 16)) >> (spos & 7)) & ((1 << mlb) - 1));
+    const ml =
+      (MLBL[mlc] as number) +
+      ((((dat[cbt] as number) | ((dat[cbt + 1] as number) << 8) | ((dat[cbt + 2] as number) << 16)) >> (spos & 7)) &
+        ((1 << mlb) - 1));
     const llb = LLB[llc] as number;
     cbt = (spos -= llb) >> 3;
-    const ll = (LLBL[llc] as number) + ((((dat[cbt] as number) | ((dat[cbt + 1] as number) << 8) | ((dat[cbt + 2] as number) << 16)) >> (spos & 7)) & ((1 << llb) - 1));
+    const ll =
+      (LLBL[llc] as number) +
+      ((((dat[cbt] as number) | ((dat[cbt + 1] as number) << 8) | ((dat[cbt + 2] as number) << 16)) >> (spos & 7)) &
+        ((1 << llb) - 1));
     cbt = (spos -= lbtr) >> 3;
-    lst = (llt.t[lst] as number) + ((((dat[cbt] as number) | ((dat[cbt + 1] as number) << 8)) >> (spos & 7)) & ((1 << lbtr) - 1));
+    lst =
+      (llt.t[lst] as number) +
+      ((((dat[cbt] as number) | ((dat[cbt + 1] as number) << 8)) >> (spos & 7)) & ((1 << lbtr) - 1));
     cbt = (spos -= mbtr) >> 3;
-    mst = (mlt.t[mst] as number) + ((((dat[cbt] as number) | ((dat[cbt + 1] as number) << 8)) >> (spos & 7)) & ((1 << mbtr) - 1));
+    mst =
+      (mlt.t[mst] as number) +
+      ((((dat[cbt] as number) | ((dat[cbt + 1] as number) << 8)) >> (spos & 7)) & ((1 << mbtr) - 1));
     cbt = (spos -= obtr) >> 3;
-    ost = (oct.t[ost] as number) + ((((dat[cbt] as number) | ((dat[cbt + 1] as number) << 8)) >> (spos & 7)) & ((1 << obtr) - 1));
+    ost =
+      (oct.t[ost] as number) +
+      ((((dat[cbt] as number) | ((dat[cbt + 1] as number) << 8)) >> (spos & 7)) & ((1 << obtr) - 1));
     w.copies += ll + ml;
     if (w.copies > maxOutput) throw limitError(maxOutput);
   }
@@ -402,13 +434,14 @@ function checkFrames(src: Uint8Array, maxOutput: number): number {
       p += 8 + size;
       continue;
     }
-    if (magic !== MAGIC) throw new ImageError(p === 0 ? "BAD_MAGIC" : "CORRUPT", `not a zstd frame at offset ${p}`, FORMAT, p);
+    if (magic !== MAGIC)
+      throw new ImageError(p === 0 ? "BAD_MAGIC" : "CORRUPT", `not a zstd frame at offset ${p}`, FORMAT, p);
     const fhd = le(src, p + 4, 1);
     const singleSegment = (fhd >>> 5) & 1;
     const hasChecksum = (fhd >>> 2) & 1;
     const dictIdSize = [0, 1, 2, 4][fhd & 3] as number;
     const fcsCode = fhd >>> 6;
-    const fcsSize = fcsCode === 0 ? singleSegment : [0, 2, 4, 8][fcsCode] as number;
+    const fcsSize = fcsCode === 0 ? singleSegment : ([0, 2, 4, 8][fcsCode] as number);
     if (fhd & 0x08) throw corrupt("reserved frame header bit set", p + 4);
     let q = p + 5;
     let window = 0;
@@ -419,13 +452,16 @@ function checkFrames(src: Uint8Array, maxOutput: number): number {
     }
     const dictId = le(src, q, dictIdSize);
     q += dictIdSize;
-    if (dictId !== 0) throw new ImageError("UNSUPPORTED", "zstd frames that need a dictionary are not supported", FORMAT, p);
+    if (dictId !== 0)
+      throw new ImageError("UNSUPPORTED", "zstd frames that need a dictionary are not supported", FORMAT, p);
     let contentSize = fcsSize ? le(src, q, fcsSize) : undefined;
     if (contentSize !== undefined && fcsSize === 2) contentSize += 256;
     q += fcsSize;
     if (singleSegment) window = contentSize ?? 0;
-    if (window > maxWindow) throw new ImageError("LIMIT", `zstd window of ${window} bytes exceeds the ${maxWindow} allowed`, FORMAT, p);
-    if (contentSize !== undefined && total + contentSize > maxOutput) throw new ImageError("LIMIT", `zstd data declares more than ${maxOutput} bytes`, FORMAT, p);
+    if (window > maxWindow)
+      throw new ImageError("LIMIT", `zstd window of ${window} bytes exceeds the ${maxWindow} allowed`, FORMAT, p);
+    if (contentSize !== undefined && total + contentSize > maxOutput)
+      throw new ImageError("LIMIT", `zstd data declares more than ${maxOutput} bytes`, FORMAT, p);
     // Blocks: 3-byte little-endian header, bit 0 = last, bits 1-2 = type, rest = size. fzstd
     // sees each frame from its first byte on (reads before it are 0), with a fresh state.
     const dat = src.subarray(p);
@@ -474,7 +510,8 @@ export function zstdDecompress(src: Uint8Array, maxOutput: number): Uint8Array {
   let limit: ImageError | undefined;
   const stream = new Decompress((chunk) => {
     total += chunk.length;
-    if (total > maxOutput) throw (limit = new ImageError("LIMIT", `zstd data decompresses to more than ${maxOutput} bytes`, FORMAT));
+    if (total > maxOutput)
+      throw (limit = new ImageError("LIMIT", `zstd data decompresses to more than ${maxOutput} bytes`, FORMAT));
     // fzstd reuses nothing it hands out, but copying keeps us independent of that detail.
     chunks.push(chunk.slice());
   });

@@ -6,7 +6,17 @@
 // The payload carries a check unit (see guest.mjs) that runs after multi-user.target, writes its
 // results to /run/out (a bind of a host temp dir) and powers the container off. Every boot is bounded
 // by a timeout; on the way out every mount and temp dir is removed, whatever happened.
-import { mkdtempSync, mkdirSync, rmSync, readdirSync, readlinkSync, existsSync, readFileSync, cpSync, writeFileSync } from "node:fs";
+import {
+  mkdtempSync,
+  mkdirSync,
+  rmSync,
+  readdirSync,
+  readlinkSync,
+  existsSync,
+  readFileSync,
+  cpSync,
+  writeFileSync,
+} from "node:fs";
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { run, runSync, sleep } from "./util.mjs";
@@ -17,9 +27,21 @@ const LOOP_NODES = 16;
  * Boot once. Returns { ok, timedOut, code, out (dir with results, valid until cleanup()), console, ms }.
  * The caller must call result.cleanup() once it has read what it needs from `out`.
  */
-export async function boot({ rootfs, payload, timeoutMs = 60_000, name = "boot", network = "veth", initArgs = [], unifiedCgroup = false }) {
+export async function boot({
+  rootfs,
+  payload,
+  timeoutMs = 60_000,
+  name = "boot",
+  network = "veth",
+  initArgs = [],
+  unifiedCgroup = false,
+}) {
   const tmp = mkdtempSync("/tmp/pa-e2e-");
-  const merged = join(tmp, "root"), upper = join(tmp, "upper"), work = join(tmp, "work"), out = join(tmp, "out"), dev = join(tmp, "dev");
+  const merged = join(tmp, "root"),
+    upper = join(tmp, "upper"),
+    work = join(tmp, "work"),
+    out = join(tmp, "out"),
+    dev = join(tmp, "dev");
   for (const d of [merged, upper, work, out, dev]) mkdirSync(d);
   let mounted = false;
   const cleanup = async () => {
@@ -32,7 +54,14 @@ export async function boot({ rootfs, payload, timeoutMs = 60_000, name = "boot",
     rmSync(tmp, { recursive: true, force: true });
   };
   try {
-    await run("mount", ["-t", "overlay", "overlay", "-o", `lowerdir=${payload}:${rootfs},upperdir=${upper},workdir=${work}`, merged]);
+    await run("mount", [
+      "-t",
+      "overlay",
+      "overlay",
+      "-o",
+      `lowerdir=${payload}:${rootfs},upperdir=${upper},workdir=${work}`,
+      merged,
+    ]);
     mounted = true;
     const loopBinds = [];
     for (let i = 0; i < LOOP_NODES; i++) {
@@ -41,8 +70,17 @@ export async function boot({ rootfs, payload, timeoutMs = 60_000, name = "boot",
     }
     const machine = "pa" + randomBytes(4).toString("hex");
     const args = [
-      "-q", "-b", "-D", merged, "--register=no", "--keep-unit", `--machine=${machine}`,
-      "--console=pipe", `--bind=${out}:/run/out`, "--bind=/dev/loop-control", ...loopBinds,
+      "-q",
+      "-b",
+      "-D",
+      merged,
+      "--register=no",
+      "--keep-unit",
+      `--machine=${machine}`,
+      "--console=pipe",
+      `--bind=${out}:/run/out`,
+      "--bind=/dev/loop-control",
+      ...loopBinds,
       // Partitions of a loop device (RootImage= of a GPT image) appear as nodes only in the host's
       // devtmpfs: the container sees it read-only here, and e2e-partition-nodes.service links
       // /dev/loopNpM to it (there is no udev and no devtmpfs in the container).
@@ -64,11 +102,23 @@ export async function boot({ rootfs, payload, timeoutMs = 60_000, name = "boot",
     if (!existsSync(join(out, "journal.txt"))) {
       const jdir = join(upper, "var/log/journal");
       if (existsSync(jdir)) {
-        const j = runSync("journalctl", ["-D", jdir, "--no-pager", "-o", "short-monotonic"], { check: false, maxBuffer: 64 << 20 });
+        const j = runSync("journalctl", ["-D", jdir, "--no-pager", "-o", "short-monotonic"], {
+          check: false,
+          maxBuffer: 64 << 20,
+        });
         writeFileSync(join(out, "journal.txt"), (j.stdout ?? "") + (j.stderr ?? ""));
       }
     }
-    return { ok: res.code === 0 && !res.timedOut, timedOut: res.timedOut, code: res.code, out, upper, ms, cleanup, name };
+    return {
+      ok: res.code === 0 && !res.timedOut,
+      timedOut: res.timedOut,
+      code: res.code,
+      out,
+      upper,
+      ms,
+      cleanup,
+      name,
+    };
   } catch (e) {
     await cleanup();
     throw e;
@@ -81,19 +131,37 @@ async function runNspawn(args, timeoutMs, merged, env) {
   const { spawn } = await import("node:child_process");
   return new Promise((resolve, reject) => {
     const child = spawn("systemd-nspawn", args, { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
-    let stdout = "", stderr = "", timedOut = false;
+    let stdout = "",
+      stderr = "",
+      timedOut = false;
     child.stdout.on("data", (d) => (stdout += d));
     child.stderr.on("data", (d) => (stderr += d));
     const t1 = setTimeout(() => {
       timedOut = true;
-      try { child.kill("SIGTERM"); } catch { /* gone */ }
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        /* gone */
+      }
     }, timeoutMs);
     const t2 = setTimeout(async () => {
       await killStragglers(merged);
-      try { child.kill("SIGKILL"); } catch { /* gone */ }
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        /* gone */
+      }
     }, timeoutMs + 5000);
-    child.on("error", (e) => { clearTimeout(t1); clearTimeout(t2); reject(e); });
-    child.on("close", (code) => { clearTimeout(t1); clearTimeout(t2); resolve({ code, stdout, stderr, timedOut }); });
+    child.on("error", (e) => {
+      clearTimeout(t1);
+      clearTimeout(t2);
+      reject(e);
+    });
+    child.on("close", (code) => {
+      clearTimeout(t1);
+      clearTimeout(t2);
+      resolve({ code, stdout, stderr, timedOut });
+    });
   });
 }
 
@@ -106,10 +174,18 @@ async function killStragglers(merged) {
       try {
         const r = readlinkSync(`/proc/${p}/root`);
         if (r === merged || r.startsWith(merged + "/")) pids.push(Number(p));
-      } catch { /* gone or not ours to read */ }
+      } catch {
+        /* gone or not ours to read */
+      }
     }
     if (pids.length === 0) return;
-    for (const pid of pids) { try { process.kill(pid, "SIGKILL"); } catch { /* gone */ } }
+    for (const pid of pids) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        /* gone */
+      }
+    }
     await sleep(200);
   }
 }

@@ -19,7 +19,7 @@ export function capabilities() {
 
 capabilities.describe = {
   generator: "the generator (dist/portable-attach-generator; npm run build)",
-  raw: "raw image readers (src/image/raw.ts still says \"cannot be read yet\")",
+  raw: 'raw image readers (src/image/raw.ts still says "cannot be read yet")',
   cli: "the CLI (dist/portable-attach)",
   lateUnit: "units/portable-attach-late.service",
   pathUnit: "units/portable-attach.path",

@@ -7,7 +7,7 @@
 //   net_1/, nonet_1/, strict_1/  more directory images (net.service, nonet.service, strict.service)
 //   corrupt_1.raw   garbage with a .raw name
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync, } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { rootTree, extensionTree, mkSquashfs, mkErofsGpt, mkExt4, OS_RELEASE_DEBIAN12 } from "./images.mjs";
 import { REPO } from "./guest.mjs";
@@ -63,8 +63,27 @@ StandardInput=socket
 const probeFile = { "usr/bin/e2e-probe": { content: PROBE, mode: 0o755 } };
 
 const DEFS = {
-  foo_1: { kind: "dir", units: { "foo.service": service("foo"), "foo.socket": SOCKET, "foo@.service": SOCKET_SERVICE, "foo-old.service": service("foo-old") }, files: { ...probeFile, "usr/share/foo/version": "1\n" } },
-  foo_2: { kind: "dir", units: { "foo.service": service("foo"), "foo.socket": SOCKET, "foo@.service": SOCKET_SERVICE, "foo-new.service": service("foo-new") }, files: { ...probeFile, "usr/share/foo/version": "2\n" }, osRelease: 'ID=debian\nVERSION_ID=12\nIMAGE_VERSION=2\n' },
+  foo_1: {
+    kind: "dir",
+    units: {
+      "foo.service": service("foo"),
+      "foo.socket": SOCKET,
+      "foo@.service": SOCKET_SERVICE,
+      "foo-old.service": service("foo-old"),
+    },
+    files: { ...probeFile, "usr/share/foo/version": "1\n" },
+  },
+  foo_2: {
+    kind: "dir",
+    units: {
+      "foo.service": service("foo"),
+      "foo.socket": SOCKET,
+      "foo@.service": SOCKET_SERVICE,
+      "foo-new.service": service("foo-new"),
+    },
+    files: { ...probeFile, "usr/share/foo/version": "2\n" },
+    osRelease: "ID=debian\nVERSION_ID=12\nIMAGE_VERSION=2\n",
+  },
   "bar_1.raw": { kind: "squashfs", units: { "bar.service": service("bar") }, files: probeFile },
   "baz_1.raw": { kind: "erofs-gpt", units: { "baz.service": service("baz") }, files: probeFile },
   "qux_1.raw": { kind: "ext4", units: { "qux.service": service("qux") }, files: probeFile },
@@ -72,9 +91,21 @@ const DEFS = {
   nonet_1: { kind: "dir", units: { "nonet.service": service("nonet") }, files: probeFile },
   strict_1: { kind: "dir", units: { "strict.service": service("strict") }, files: probeFile },
   // A service that fails right after its start job succeeded (203/EXEC: no such program).
-  bad_1: { kind: "dir", units: { "bad.service": service("bad").replace("/usr/bin/e2e-probe bad", "/usr/bin/e2e-no-such-program") }, files: probeFile },
-  "foo-ext": { kind: "ext-dir", units: { "foo-ext.service": service("foo-ext") }, files: { "usr/share/foo-ext/marker": "from-foo-ext\n" } },
-  "bar-ext.raw": { kind: "ext-squashfs", units: { "bar-ext.service": service("bar-ext") }, files: { "usr/share/bar-ext/marker": "from-bar-ext\n" } },
+  bad_1: {
+    kind: "dir",
+    units: { "bad.service": service("bad").replace("/usr/bin/e2e-probe bad", "/usr/bin/e2e-no-such-program") },
+    files: probeFile,
+  },
+  "foo-ext": {
+    kind: "ext-dir",
+    units: { "foo-ext.service": service("foo-ext") },
+    files: { "usr/share/foo-ext/marker": "from-foo-ext\n" },
+  },
+  "bar-ext.raw": {
+    kind: "ext-squashfs",
+    units: { "bar-ext.service": service("bar-ext") },
+    files: { "usr/share/bar-ext/marker": "from-bar-ext\n" },
+  },
 };
 
 // Read once at load, so the key always describes the DEFS this process builds from (a file edited
@@ -88,7 +119,11 @@ const SRC = ["images.mjs", "fixtures.mjs"].map((f) => readFileSync(new URL(f, im
 export async function ensureImages(rootfs, guest = "bookworm") {
   const dir = join(WORK, guest === "bookworm" ? "images" : `images-${guest}`);
   const key = createHash("sha256").update(SRC).update(rootfs).digest("hex").slice(0, 16);
-  const paths = Object.fromEntries(Object.keys(DEFS).concat(["corrupt_1.raw"]).map((n) => [n, join(dir, n)]));
+  const paths = Object.fromEntries(
+    Object.keys(DEFS)
+      .concat(["corrupt_1.raw"])
+      .map((n) => [n, join(dir, n)]),
+  );
   if (existsSync(join(dir, ".stamp")) && readFileSync(join(dir, ".stamp"), "utf8") === key) return paths;
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
@@ -105,7 +140,10 @@ export async function ensureImages(rootfs, guest = "bookworm") {
   }
   rmSync(trees, { recursive: true, force: true });
   // A .raw file that is no file system at all.
-  writeFileSync(paths["corrupt_1.raw"], Buffer.concat([Buffer.from("this is not a file system\n"), Buffer.alloc(65536, 0x5a)]));
+  writeFileSync(
+    paths["corrupt_1.raw"],
+    Buffer.concat([Buffer.from("this is not a file system\n"), Buffer.alloc(65536, 0x5a)]),
+  );
   writeFileSync(join(dir, ".stamp"), key);
   return paths;
 }

@@ -1,6 +1,17 @@
 // What every boot's payload carries: the check unit and its shell helpers, a persistent journal
 // directory, and (when asked) our generator, CLI and units as a package would install them.
-import { readFileSync, mkdirSync, writeFileSync, symlinkSync, copyFileSync, chmodSync, readdirSync, existsSync, statSync, cpSync } from "node:fs";
+import {
+  readFileSync,
+  mkdirSync,
+  writeFileSync,
+  symlinkSync,
+  copyFileSync,
+  chmodSync,
+  readdirSync,
+  existsSync,
+  statSync,
+  cpSync,
+} from "node:fs";
 import { join, dirname } from "node:path";
 
 export const REPO = new URL("../../../", import.meta.url).pathname.replace(/\/$/, "");
@@ -65,9 +76,17 @@ export function makePayload(dir, { check, files = {}, ours = true }) {
   symlinkSync("../e2e-check.service", join(dir, "etc/systemd/system/multi-user.target.wants/e2e-check.service"));
   put(dir, "usr/lib/e2e/lib.sh", LIB_SH);
   put(dir, "etc/systemd/system/e2e-partition-nodes.service", PARTITION_NODES_UNIT);
-  put(dir, "usr/lib/e2e/partition-nodes.sh", "#!/bin/sh\nfor n in $(seq 0 15); do for m in $(seq 1 8); do ln -sf /run/e2e-hostdev/loop${n}p${m} /dev/loop${n}p${m}; done; done\n", 0o755);
+  put(
+    dir,
+    "usr/lib/e2e/partition-nodes.sh",
+    "#!/bin/sh\nfor n in $(seq 0 15); do for m in $(seq 1 8); do ln -sf /run/e2e-hostdev/loop${n}p${m} /dev/loop${n}p${m}; done; done\n",
+    0o755,
+  );
   mkdirSync(join(dir, "etc/systemd/system/sysinit.target.wants"), { recursive: true });
-  symlinkSync("../e2e-partition-nodes.service", join(dir, "etc/systemd/system/sysinit.target.wants/e2e-partition-nodes.service"));
+  symlinkSync(
+    "../e2e-partition-nodes.service",
+    join(dir, "etc/systemd/system/sysinit.target.wants/e2e-partition-nodes.service"),
+  );
   put(dir, "usr/lib/e2e/check.sh", `#!/bin/bash\n. /usr/lib/e2e/lib.sh\nset -u\n${check}\n`, 0o755);
   mkdirSync(join(dir, "var/log/journal"), { recursive: true });
   if (ours) {
@@ -90,10 +109,16 @@ export function makePayload(dir, { check, files = {}, ours = true }) {
   }
   for (const [path, spec] of Object.entries(files)) {
     if (typeof spec === "string") put(dir, path, spec);
-    else if (spec.symlink) { mkdirSync(dirname(join(dir, path)), { recursive: true }); symlinkSync(spec.symlink, join(dir, path)); }
-    else if (spec.copyTree) { mkdirSync(dirname(join(dir, path)), { recursive: true }); cpSync(spec.copyTree, join(dir, path), { recursive: true, verbatimSymlinks: true }); }
-    else if (spec.copyFile) { mkdirSync(dirname(join(dir, path)), { recursive: true }); copyFileSync(spec.copyFile, join(dir, path)); }
-    else put(dir, path, spec.content, spec.mode ?? 0o644);
+    else if (spec.symlink) {
+      mkdirSync(dirname(join(dir, path)), { recursive: true });
+      symlinkSync(spec.symlink, join(dir, path));
+    } else if (spec.copyTree) {
+      mkdirSync(dirname(join(dir, path)), { recursive: true });
+      cpSync(spec.copyTree, join(dir, path), { recursive: true, verbatimSymlinks: true });
+    } else if (spec.copyFile) {
+      mkdirSync(dirname(join(dir, path)), { recursive: true });
+      copyFileSync(spec.copyFile, join(dir, path));
+    } else put(dir, path, spec.content, spec.mode ?? 0o644);
   }
   return dir;
 }

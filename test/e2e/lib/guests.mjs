@@ -10,15 +10,25 @@ import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 
 export const GUESTS = {
-  bookworm: { suite: "bookworm", pockets: ["bookworm", "bookworm-updates"], security: "bookworm-security", aptopts: [], unifiedCgroup: false },
+  bookworm: {
+    suite: "bookworm",
+    pockets: ["bookworm", "bookworm-updates"],
+    security: "bookworm-security",
+    aptopts: [],
+    unifiedCgroup: false,
+  },
   trixie: { suite: "trixie", pockets: ["trixie"], aptopts: [], unifiedCgroup: true },
   sid: { suite: "sid", pockets: ["sid"], aptopts: ['Acquire::Check-Valid-Until "false"'], unifiedCgroup: true },
 };
 
 /** The guests to boot, in order: E2E_GUESTS (comma-separated) or all of them. */
 export function selectedGuests(env = process.env) {
-  const names = (env.E2E_GUESTS ?? "").split(",").map((s) => s.trim()).filter(Boolean);
-  for (const n of names) if (!GUESTS[n]) throw new Error(`E2E_GUESTS: no guest '${n}' (have: ${Object.keys(GUESTS).join(", ")})`);
+  const names = (env.E2E_GUESTS ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const n of names)
+    if (!GUESTS[n]) throw new Error(`E2E_GUESTS: no guest '${n}' (have: ${Object.keys(GUESTS).join(", ")})`);
   return names.length ? names : Object.keys(GUESTS);
 }
 
@@ -30,7 +40,9 @@ export function hostMirrors() {
   const found = { debian: null, security: null };
   const files = [];
   if (existsSync("/etc/apt/sources.list")) files.push("/etc/apt/sources.list");
-  if (existsSync("/etc/apt/sources.list.d")) for (const f of readdirSync("/etc/apt/sources.list.d").sort()) if (/\.(list|sources)$/.test(f)) files.push(join("/etc/apt/sources.list.d", f));
+  if (existsSync("/etc/apt/sources.list.d"))
+    for (const f of readdirSync("/etc/apt/sources.list.d").sort())
+      if (/\.(list|sources)$/.test(f)) files.push(join("/etc/apt/sources.list.d", f));
   for (const f of files) {
     const text = readFileSync(f, "utf8");
     const uris = f.endsWith(".sources")
@@ -41,12 +53,18 @@ export function hostMirrors() {
       else if (/\/debian$/.test(u)) found.debian ??= u;
     }
   }
-  return { debian: found.debian ?? "http://deb.debian.org/debian", security: found.security ?? "http://deb.debian.org/debian-security" };
+  return {
+    debian: found.debian ?? "http://deb.debian.org/debian",
+    security: found.security ?? "http://deb.debian.org/debian-security",
+  };
 }
 
 /** mmdebstrap's mirror lines for a guest. */
 export function mirrorLines(g, m = hostMirrors()) {
-  return [...g.pockets.map((p) => `deb ${m.debian} ${p} main`), ...(g.security ? [`deb ${m.security} ${g.security} main`] : [])];
+  return [
+    ...g.pockets.map((p) => `deb ${m.debian} ${p} main`),
+    ...(g.security ? [`deb ${m.security} ${g.security} main`] : []),
+  ];
 }
 
 /** The systemd of a built rootfs: { version: "257.13-1", major: 257 } from its dpkg database. */

@@ -1,11 +1,35 @@
 // Tiny portable-service images for the boots: a static busybox (taken from the rootfs), an
 // os-release, the mount points a sandboxed service needs on a read-only image, and unit files.
 // Built with the real tools: mksquashfs, mkfs.erofs (+ sfdisk for GPT), mkfs.ext4.
-import { mkdirSync, writeFileSync, symlinkSync, copyFileSync, chmodSync, rmSync, statSync, } from "node:fs";
+import { mkdirSync, writeFileSync, symlinkSync, copyFileSync, chmodSync, rmSync, statSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { run } from "./util.mjs";
 
-const APPLETS = ["sh", "cat", "cut", "tail", "awk", "echo", "sleep", "ls", "id", "grep", "test", "[", "true", "false", "wc", "tr", "head", "printf", "readlink", "touch", "mkdir", "nc", "stat"];
+const APPLETS = [
+  "sh",
+  "cat",
+  "cut",
+  "tail",
+  "awk",
+  "echo",
+  "sleep",
+  "ls",
+  "id",
+  "grep",
+  "test",
+  "[",
+  "true",
+  "false",
+  "wc",
+  "tr",
+  "head",
+  "printf",
+  "readlink",
+  "touch",
+  "mkdir",
+  "nc",
+  "stat",
+];
 
 export const OS_RELEASE_DEBIAN12 = 'ID=debian\nVERSION_ID=12\nPRETTY_NAME="e2e portable test image"\n';
 
@@ -28,7 +52,22 @@ export function rootTree(dir, rootfs, { osRelease = OS_RELEASE_DEBIAN12, units =
   for (const a of APPLETS) symlinkSync("busybox", join(dir, "usr/bin", a));
   symlinkSync("usr/bin", join(dir, "bin"));
   symlinkSync("usr/bin", join(dir, "sbin"));
-  for (const d of ["proc", "sys", "dev", "run", "tmp", "var/tmp", "var/lib", "var/log", "var/cache", "etc", "home", "root", "mnt"]) mkdirSync(join(dir, d), { recursive: true });
+  for (const d of [
+    "proc",
+    "sys",
+    "dev",
+    "run",
+    "tmp",
+    "var/tmp",
+    "var/lib",
+    "var/log",
+    "var/cache",
+    "etc",
+    "home",
+    "root",
+    "mnt",
+  ])
+    mkdirSync(join(dir, d), { recursive: true });
   put(dir, "usr/lib/os-release", osRelease);
   symlinkSync("../usr/lib/os-release", join(dir, "etc/os-release"));
   put(dir, "etc/machine-id", "");
@@ -53,8 +92,10 @@ export function extensionTree(dir, imageName, { release = "ID=debian\nVERSION_ID
 function addFiles(dir, files) {
   for (const [path, spec] of Object.entries(files)) {
     if (typeof spec === "string") put(dir, path, spec);
-    else if (spec.symlink) { mkdirSync(dirname(join(dir, path)), { recursive: true }); symlinkSync(spec.symlink, join(dir, path)); }
-    else put(dir, path, spec.content, spec.mode ?? 0o644);
+    else if (spec.symlink) {
+      mkdirSync(dirname(join(dir, path)), { recursive: true });
+      symlinkSync(spec.symlink, join(dir, path));
+    } else put(dir, path, spec.content, spec.mode ?? 0o644);
   }
 }
 
@@ -89,7 +130,9 @@ export async function mkErofsGpt(tree, out) {
   rmSync(out, { force: true });
   writeFileSync(out, Buffer.alloc(0));
   await run("truncate", ["-s", String(total), out]);
-  await run("sfdisk", ["-q", out], { input: `label: gpt\nstart=2048, size=${sectors}, type=${GPT_ROOT_X86_64}, name=root-x86-64\n` });
+  await run("sfdisk", ["-q", out], {
+    input: `label: gpt\nstart=2048, size=${sectors}, type=${GPT_ROOT_X86_64}, name=root-x86-64\n`,
+  });
   await run("dd", [`if=${fs}`, `of=${out}`, "bs=512", "seek=2048", "conv=notrunc", "status=none"]);
   rmSync(fs);
   return out;

@@ -8,22 +8,26 @@ const DUMP = readFileSync(new URL("../guest/dump.sh", import.meta.url), "utf8");
 
 export const CASES = {
   dir: {
-    args: ["/var/lib/portables/foo_1"], images: ["foo_1"],
+    args: ["/var/lib/portables/foo_1"],
+    images: ["foo_1"],
     list: "[foo]\nImage=/var/lib/portables/foo_1\nProfile=default\nEnable=yes\n",
     units: ["foo.service", "foo.socket", "foo@.service", "foo-old.service"],
   },
   raw: {
-    args: ["/var/lib/portables/bar_1.raw"], images: ["bar_1.raw"],
+    args: ["/var/lib/portables/bar_1.raw"],
+    images: ["bar_1.raw"],
     list: "[bar]\nImage=/var/lib/portables/bar_1.raw\nProfile=default\nEnable=yes\n",
     units: ["bar.service"],
   },
   "dir-ext": {
-    args: ["--extension=/var/lib/portables/foo-ext", "/var/lib/portables/foo_1"], images: ["foo_1", "foo-ext"],
+    args: ["--extension=/var/lib/portables/foo-ext", "/var/lib/portables/foo_1"],
+    images: ["foo_1", "foo-ext"],
     list: "[foo]\nImage=/var/lib/portables/foo_1\nExtensions=/var/lib/portables/foo-ext\nProfile=default\nEnable=yes\n",
     units: ["foo.service", "foo.socket", "foo@.service", "foo-old.service", "foo-ext.service"],
   },
   "raw-ext": {
-    args: ["--extension=/var/lib/portables/bar-ext.raw", "/var/lib/portables/bar_1.raw"], images: ["bar_1.raw", "bar-ext.raw"],
+    args: ["--extension=/var/lib/portables/bar-ext.raw", "/var/lib/portables/bar_1.raw"],
+    images: ["bar_1.raw", "bar-ext.raw"],
     list: "[bar]\nImage=/var/lib/portables/bar_1.raw\nExtensions=/var/lib/portables/bar-ext.raw\nProfile=default\nEnable=yes\n",
     units: ["bar.service", "bar-ext.service"],
   },
@@ -34,12 +38,30 @@ export const CASES = {
  * to how the two values must relate, and why.
  */
 export const KEPT = {
-  FragmentPath: { why: "a generator writes into its output directory (/run/systemd/generator), portablectl into /etc/systemd/system.attached", same: (a, b) => swapDir(a) === b },
-  DropInPaths: { why: "same drop-ins (10-profile.conf, 20-portable.conf), in the generator's directory", same: (a, b) => swapDir(a) === b },
-  SourcePath: { why: "ours names the attach list the unit was generated from (SourcePath=), so `systemctl status` points at the file to edit; portablectl has none", same: (a, b) => a === "" && /^\/(etc|run|usr)\/.*portable-attach/.test(b) },
-  RequiresMountsFor: { why: "ours adds RequiresMountsFor= every image path (root and extensions), so an image on a late file system is mounted first; systemd itself adds only the RootImage= path", same: (a, b) => words(a).every((w) => words(b).includes(w)) },
-  UnitFileState: { why: "units in a generator directory are 'generated'; portablectl's attached units report 'disabled' in 252 (their enablement links live in system.attached)", same: (a, b) => b === "generated" || b === "static" || a === b },
-  ExecStart: { why: "start time and PID differ between boots; the command itself must be the same", same: (a, b) => execCmd(a) === execCmd(b) },
+  FragmentPath: {
+    why: "a generator writes into its output directory (/run/systemd/generator), portablectl into /etc/systemd/system.attached",
+    same: (a, b) => swapDir(a) === b,
+  },
+  DropInPaths: {
+    why: "same drop-ins (10-profile.conf, 20-portable.conf), in the generator's directory",
+    same: (a, b) => swapDir(a) === b,
+  },
+  SourcePath: {
+    why: "ours names the attach list the unit was generated from (SourcePath=), so `systemctl status` points at the file to edit; portablectl has none",
+    same: (a, b) => a === "" && /^\/(etc|run|usr)\/.*portable-attach/.test(b),
+  },
+  RequiresMountsFor: {
+    why: "ours adds RequiresMountsFor= every image path (root and extensions), so an image on a late file system is mounted first; systemd itself adds only the RootImage= path",
+    same: (a, b) => words(a).every((w) => words(b).includes(w)),
+  },
+  UnitFileState: {
+    why: "units in a generator directory are 'generated'; portablectl's attached units report 'disabled' in 252 (their enablement links live in system.attached)",
+    same: (a, b) => b === "generated" || b === "static" || a === b,
+  },
+  ExecStart: {
+    why: "start time and PID differ between boots; the command itself must be the same",
+    same: (a, b) => execCmd(a) === execCmd(b),
+  },
 };
 // Escaping (`%` doubled, refusing inexpressible paths) is a kept difference too, but no value in these
 // images needs escaping, so both write the same text and it shows no difference here.
@@ -137,30 +159,44 @@ export function parseDump(text) {
 
 /** Compare portablectl's dump with ours; returns a list of differences (empty: parity). */
 export function compare(name, theirsText, oursText) {
-  const theirs = parseDump(theirsText), ours = parseDump(oursText);
+  const theirs = parseDump(theirsText),
+    ours = parseDump(oursText);
   const diffs = [];
   const set = (a) => a.map((x) => x.replace(/^\.\//, "")).join(" ");
-  if (set(theirs.unitset) !== set(ours.unitset)) diffs.push(`${name}: unit set differs:\n  portablectl: ${set(theirs.unitset)}\n  ours:        ${set(ours.unitset)}`);
+  if (set(theirs.unitset) !== set(ours.unitset))
+    diffs.push(
+      `${name}: unit set differs:\n  portablectl: ${set(theirs.unitset)}\n  ours:        ${set(ours.unitset)}`,
+    );
   if (Object.keys(theirs.units).length === 0) diffs.push(`${name}: no units in portablectl's dump`);
   for (const [unit, tp] of Object.entries(theirs.units)) {
     const op = ours.units[unit];
-    if (!op) { diffs.push(`${name}: ${unit}: not shown for ours`); continue; }
+    if (!op) {
+      diffs.push(`${name}: ${unit}: not shown for ours`);
+      continue;
+    }
     for (const prop of new Set([...Object.keys(tp), ...Object.keys(op)])) {
-      const a = tp[prop] ?? "(absent)", b = op[prop] ?? "(absent)";
+      const a = tp[prop] ?? "(absent)",
+        b = op[prop] ?? "(absent)";
       const kept = KEPT[prop];
-      if (kept ? !kept.same(a, b) : a !== b) diffs.push(`${name}: ${unit}: ${prop}=\n  portablectl: ${a}\n  ours:        ${b}`);
+      if (kept ? !kept.same(a, b) : a !== b)
+        diffs.push(`${name}: ${unit}: ${prop}=\n  portablectl: ${a}\n  ours:        ${b}`);
     }
   }
   // The drop-ins: same profile link target; same marker line and [Service] section text.
   for (const [path, f] of Object.entries(theirs.files)) {
     const oursPath = swapDir(path);
     const g = ours.files[oursPath];
-    if (!g) { diffs.push(`${name}: ${oursPath}: missing in ours`); continue; }
+    if (!g) {
+      diffs.push(`${name}: ${oursPath}: missing in ours`);
+      continue;
+    }
     if (path.endsWith("/10-profile.conf")) {
       if (f.target !== g.target) diffs.push(`${name}: ${oursPath} links ${g.target}, portablectl ${f.target}`);
     } else if (path.endsWith("/20-portable.conf")) {
-      const a = dropinCore(f.text), b = dropinCore(g.text);
-      if (a !== b) diffs.push(`${name}: ${oursPath} differs (besides our [Unit] section):\n--- portablectl\n${a}\n--- ours\n${b}`);
+      const a = dropinCore(f.text),
+        b = dropinCore(g.text);
+      if (a !== b)
+        diffs.push(`${name}: ${oursPath} differs (besides our [Unit] section):\n--- portablectl\n${a}\n--- ours\n${b}`);
     }
   }
   return diffs;
@@ -192,7 +228,11 @@ export function dropinCore(text) {
  */
 export function recordedProp(systemd, name, unit, prop) {
   const dir = new URL("../parity/", import.meta.url);
-  const versions = readdirSync(dir).map((d) => /^portablectl-(\d+)$/.exec(d)?.[1]).filter(Boolean).map(Number).sort((a, b) => b - a);
+  const versions = readdirSync(dir)
+    .map((d) => /^portablectl-(\d+)$/.exec(d)?.[1])
+    .filter(Boolean)
+    .map(Number)
+    .sort((a, b) => b - a);
   const v = versions.find((x) => x <= systemd);
   if (v === undefined) throw new Error(`no portablectl recording for systemd ${systemd} or older`);
   const value = parseDump(readFileSync(new URL(`portablectl-${v}/${name}.txt`, dir), "utf8")).units[unit]?.[prop];

@@ -3,7 +3,19 @@
 // (and the host's node binary, which is copied in), rebuilt when missing or when the recipe changes.
 // Never written to after it is built: every boot lays an overlay over it.
 import { createHash } from "node:crypto";
-import { mkdirSync, readdirSync, rmSync, renameSync, statSync, writeFileSync, existsSync, symlinkSync, copyFileSync, chmodSync, readFileSync } from "node:fs";
+import {
+  mkdirSync,
+  readdirSync,
+  rmSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+  existsSync,
+  symlinkSync,
+  copyFileSync,
+  chmodSync,
+  readFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { run } from "./util.mjs";
 import { GUESTS, mirrorLines } from "./guests.mjs";
@@ -25,7 +37,15 @@ export function recipe(guest = "bookworm") {
     exclude: ["/usr/share/man/*", "/usr/share/doc/*", "/usr/share/locale/*", "/usr/share/info/*"],
     mirrors: mirrorLines(g),
     ...(g.aptopts.length ? { aptopts: g.aptopts } : {}),
-    mask: ["apt-daily.timer", "apt-daily-upgrade.timer", "e2scrub_all.timer", "e2scrub_reap.service", "fstrim.timer", "dpkg-db-backup.timer", "systemd-tmpfiles-clean.timer"],
+    mask: [
+      "apt-daily.timer",
+      "apt-daily-upgrade.timer",
+      "e2scrub_all.timer",
+      "e2scrub_reap.service",
+      "fstrim.timer",
+      "dpkg-db-backup.timer",
+      "systemd-tmpfiles-clean.timer",
+    ],
     nodeBinary: "/usr/bin/node",
   };
 }
@@ -41,7 +61,8 @@ function recipeKey(r) {
 
 // bookworm's directory keeps its old name (rootfs-KEY) so runs of older checkouts share it.
 const prefixOf = (guest) => (guest === "bookworm" ? "rootfs-" : `rootfs-${guest}-`);
-const isOfGuest = (name, guest) => (guest === "bookworm" ? /^rootfs-[0-9a-f]{16}$/.test(name) : name.startsWith(prefixOf(guest)));
+const isOfGuest = (name, guest) =>
+  guest === "bookworm" ? /^rootfs-[0-9a-f]{16}$/.test(name) : name.startsWith(prefixOf(guest));
 
 /** Return the path of a ready rootfs directory for a guest, building it if needed. */
 export async function ensureRootfs(log = () => {}, guest = "bookworm") {
@@ -58,11 +79,15 @@ export async function ensureRootfs(log = () => {}, guest = "bookworm") {
   try {
     const tar = join(tmp, "rootfs.tar");
     const args = [
-      `--variant=${RECIPE.variant}`, "--format=tar", "--quiet",
+      `--variant=${RECIPE.variant}`,
+      "--format=tar",
+      "--quiet",
       `--include=${RECIPE.include.join(",")}`,
       ...(RECIPE.aptopts ?? []).map((o) => `--aptopt=${o}`),
       ...RECIPE.exclude.map((p) => `--dpkgopt=path-exclude=${p}`),
-      RECIPE.suite, tar, ...RECIPE.mirrors,
+      RECIPE.suite,
+      tar,
+      ...RECIPE.mirrors,
     ];
     await run("mmdebstrap", args, { timeoutMs: 480_000 });
     const root = join(tmp, "root");
@@ -82,7 +107,8 @@ export async function ensureRootfs(log = () => {}, guest = "bookworm") {
   }
   // Older recipes of the same guest are stale: drop them so the cache does not grow.
   for (const name of readdirSync(CACHE_DIR)) {
-    if (isOfGuest(name, guest) && name !== `${prefixOf(guest)}${key}`) rmSync(join(CACHE_DIR, name), { recursive: true, force: true });
+    if (isOfGuest(name, guest) && name !== `${prefixOf(guest)}${key}`)
+      rmSync(join(CACHE_DIR, name), { recursive: true, force: true });
   }
   log(`rootfs built in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   return { dir, built: true };
@@ -109,5 +135,6 @@ function customise(root, RECIPE) {
   if (!existsSync(join(root, "etc/os-release")) && !existsSync(join(root, "usr/lib/os-release"))) {
     throw new Error("rootfs has no os-release");
   }
-  if (!readFileSync(join(root, "usr/lib/os-release"), "utf8").includes(RECIPE.suite)) throw new Error(`rootfs is not ${RECIPE.suite}`);
+  if (!readFileSync(join(root, "usr/lib/os-release"), "utf8").includes(RECIPE.suite))
+    throw new Error(`rootfs is not ${RECIPE.suite}`);
 }

@@ -7,14 +7,23 @@ export function run(cmd, args, opts = {}) {
   const { timeoutMs = 300_000, check = true, input, env, cwd } = opts;
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { cwd, env: env ?? process.env, stdio: ["pipe", "pipe", "pipe"], detached: true });
-    let stdout = "", stderr = "", timedOut = false;
+    let stdout = "",
+      stderr = "",
+      timedOut = false;
     child.stdout.on("data", (d) => (stdout += d));
     child.stderr.on("data", (d) => (stderr += d));
     const timer = setTimeout(() => {
       timedOut = true;
-      try { process.kill(-child.pid, "SIGKILL"); } catch { /* already gone */ }
+      try {
+        process.kill(-child.pid, "SIGKILL");
+      } catch {
+        /* already gone */
+      }
     }, timeoutMs);
-    child.on("error", (e) => { clearTimeout(timer); reject(e); });
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
     child.on("close", (code, signal) => {
       clearTimeout(timer);
       const res = { code, signal, stdout, stderr, timedOut, ok: code === 0 && !timedOut };
@@ -25,27 +34,36 @@ export function run(cmd, args, opts = {}) {
         reject(err);
       } else resolve(res);
     });
-    if (input !== undefined) child.stdin.end(input); else child.stdin.end();
+    if (input !== undefined) child.stdin.end(input);
+    else child.stdin.end();
   });
 }
 
 export function runSync(cmd, args, opts = {}) {
   const r = spawnSync(cmd, args, { encoding: "utf8", ...opts });
-  if (r.status !== 0 && opts.check !== false) throw new Error(`${cmd} ${args.join(" ")}: exited ${r.status}\n${r.stderr}`);
+  if (r.status !== 0 && opts.check !== false)
+    throw new Error(`${cmd} ${args.join(" ")}: exited ${r.status}\n${r.stderr}`);
   return r;
 }
 
 export function which(name) {
   for (const dir of (process.env.PATH ?? "/usr/sbin:/usr/bin:/sbin:/bin").split(":").concat(["/usr/sbin", "/sbin"])) {
     const p = `${dir}/${name}`;
-    try { accessSync(p, constants.X_OK); return p; } catch { /* next */ }
+    try {
+      accessSync(p, constants.X_OK);
+      return p;
+    } catch {
+      /* next */
+    }
   }
   return null;
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-export function exists(p) { return existsSync(p); }
+export function exists(p) {
+  return existsSync(p);
+}
 
 /** Run async jobs with at most `limit` at a time; results in input order. */
 export async function pool(items, limit, fn) {

@@ -5,9 +5,10 @@ import { portables, codename } from "../lib/scenario.mjs";
 
 // portablectl up to 254 binds the host's os-release into the service; from 255 PID 1 provides
 // /run/host/os-release itself and a bind there fails with 226/NAMESPACE (EEXIST).
-const hostOsRelease = (ctx) => ctx.guest.systemd < 255
-  ? `expect_match "foo.service: host os-release bound" "$(prop foo.service BindReadOnlyPaths)" "/etc/os-release:/run/host/os-release"`
-  : `check "foo.service: no bind to /run/host/os-release (systemd ${ctx.guest.systemd} provides it)" sh -c '! systemctl show -P BindReadOnlyPaths foo.service | grep -q /run/host/os-release'`;
+const hostOsRelease = (ctx) =>
+  ctx.guest.systemd < 255
+    ? `expect_match "foo.service: host os-release bound" "$(prop foo.service BindReadOnlyPaths)" "/etc/os-release:/run/host/os-release"`
+    : `check "foo.service: no bind to /run/host/os-release (systemd ${ctx.guest.systemd} provides it)" sh -c '! systemctl show -P BindReadOnlyPaths foo.service | grep -q /run/host/os-release'`;
 
 export default {
   name: "01-directory-enable",

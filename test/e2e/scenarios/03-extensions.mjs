@@ -36,7 +36,8 @@ export default [
     spec: (ctx) => ({
       files: {
         ...portables(ctx, ["foo_1", "foo-ext"]),
-        "etc/portable-attach.conf": "[foo]\nImage=/var/lib/portables/foo_1\nExtensions=/var/lib/portables/foo-ext\nEnable=yes\n",
+        "etc/portable-attach.conf":
+          "[foo]\nImage=/var/lib/portables/foo_1\nExtensions=/var/lib/portables/foo-ext\nEnable=yes\n",
       },
       check: dirCheck(ctx) + `\nexpect "the system is running (not degraded)" "$(system_state)" running\n`,
     }),
@@ -47,7 +48,8 @@ export default [
     spec: (ctx) => ({
       files: {
         ...portables(ctx, ["bar_1.raw", "bar-ext.raw"]),
-        "etc/portable-attach.conf": "[bar]\nImage=/var/lib/portables/bar_1.raw\nExtensions=/var/lib/portables/bar-ext.raw\nEnable=yes\n",
+        "etc/portable-attach.conf":
+          "[bar]\nImage=/var/lib/portables/bar_1.raw\nExtensions=/var/lib/portables/bar-ext.raw\nEnable=yes\n",
       },
       check: rawCheck(ctx) + `\nexpect "the system is running (not degraded)" "$(system_state)" running\n`,
     }),

@@ -36,10 +36,14 @@ export default [
     needs: ["generator"],
     spec: (ctx) => ({
       files: { ...portables(ctx, ["foo_1", "net_1"]), "etc/portable-attach.conf": LIST1 },
-      check: BEFORE + EDIT + `
+      check:
+        BEFORE +
+        EDIT +
+        `
 systemctl daemon-reload
 systemctl stop foo.service 2>/dev/null   # a running unit whose file went away stays loaded until stopped
-` + AFTER("after daemon-reload"),
+` +
+        AFTER("after daemon-reload"),
     }),
   },
   {
@@ -50,18 +54,27 @@ systemctl stop foo.service 2>/dev/null   # a running unit whose file went away s
         ...portables(ctx, ["foo_1", "net_1"]),
         "etc/portable-attach.conf": LIST1,
         // enabled as `systemctl enable portable-attach.path` would (its [Install] is WantedBy=paths.target or multi-user)
-        "etc/systemd/system/paths.target.wants/portable-attach.path": { symlink: "/usr/lib/systemd/system/portable-attach.path" },
-        "etc/systemd/system/multi-user.target.wants/portable-attach.path": { symlink: "/usr/lib/systemd/system/portable-attach.path" },
+        "etc/systemd/system/paths.target.wants/portable-attach.path": {
+          symlink: "/usr/lib/systemd/system/portable-attach.path",
+        },
+        "etc/systemd/system/multi-user.target.wants/portable-attach.path": {
+          symlink: "/usr/lib/systemd/system/portable-attach.path",
+        },
       },
-      check: BEFORE + String.raw`
+      check:
+        BEFORE +
+        String.raw`
 check "portable-attach.path is active" wait_state portable-attach.path active 10
 sleep 0.5
-` + EDIT + String.raw`
+` +
+        EDIT +
+        String.raw`
 # no command typed: wait for the path unit to re-run the generators
 n=100; while [ $n -gt 0 ] && [ "$(prop net.service LoadState)" != loaded ]; do sleep 0.1; n=$((n-1)); done
 check "the path unit reloaded systemd within 10 s" test "$(prop net.service LoadState)" = loaded
 n=50; while [ $n -gt 0 ] && [ "$(prop foo.service ActiveState)" = active ]; do sleep 0.1; n=$((n-1)); done
-` + AFTER("via portable-attach.path"),
+` +
+        AFTER("via portable-attach.path"),
     }),
   },
 ];

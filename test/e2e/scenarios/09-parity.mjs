@@ -18,18 +18,31 @@ function parity(name, cases, needs) {
       // cgroup tree (run.mjs, E2E_JOBS), and both run bar.service, so one guest's systemd removed the
       // other's /system.slice/bar.service ("Failed to attach to cgroup … No such file or directory",
       // 219/CGROUP; seen on a loaded machine).
-      const theirs = await ctx.boot("portablectl", { ours: false, files, check: dumpLib + cases.map(portablectlScript).join("\n") });
-      const ours = await ctx.boot("ours", { files: { ...files, "etc/portable-attach.conf": "" }, check: dumpLib + cases.map(oursScript).join("\n") });
+      const theirs = await ctx.boot("portablectl", {
+        ours: false,
+        files,
+        check: dumpLib + cases.map(portablectlScript).join("\n"),
+      });
+      const ours = await ctx.boot("ours", {
+        files: { ...files, "etc/portable-attach.conf": "" },
+        check: dumpLib + cases.map(oursScript).join("\n"),
+      });
       const problems = [];
       const dest = join(WORK, ctx.name);
       // The recordings are what the product's version table is built from: say when the mirror's
       // systemd has none yet (the live comparison below does not need one).
       if (!existsSync(new URL(`../parity/portablectl-${ctx.guest.systemd}/`, import.meta.url))) {
-        console.log(`    note: no parity/portablectl-${ctx.guest.systemd}/ recording; run node test/e2e/capture-portablectl.mjs ${ctx.guest.suite}`);
+        console.log(
+          `    note: no parity/portablectl-${ctx.guest.systemd}/ recording; run node test/e2e/capture-portablectl.mjs ${ctx.guest.suite}`,
+        );
       }
       for (const c of cases) {
-        const a = theirs.read(`${c}.txt`), b = ours.read(`${c}.txt`);
-        if (!a || !b) { problems.push(`FAIL ${c}: no dump from ${!a ? "portablectl" : "our"} boot`); continue; }
+        const a = theirs.read(`${c}.txt`),
+          b = ours.read(`${c}.txt`);
+        if (!a || !b) {
+          problems.push(`FAIL ${c}: no dump from ${!a ? "portablectl" : "our"} boot`);
+          continue;
+        }
         const diffs = compare(c, a, b);
         for (const d of diffs) problems.push(`FAIL parity ${d}`);
         if (diffs.length) {

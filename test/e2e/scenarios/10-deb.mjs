@@ -11,7 +11,16 @@
 // becomes a lower layer of the second boot: lowerdir = payload2 : upper1 : rootfs. This scenario
 // drives its boots itself for that (the harness's ctx.boot has no way to carry a boot's changes
 // into the next one).
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { portables } from "../lib/scenario.mjs";
 import { makePayload } from "../lib/guest.mjs";
@@ -51,16 +60,39 @@ export async function nodejsDebs(rootfs, guest = "bookworm") {
     const apt = join(WORK, `apt-${guest}`);
     for (const d of ["lists/partial", "parts"]) mkdirSync(join(apt, d), { recursive: true });
     writeFileSync(join(apt, "sources.list"), mirrorLines(GUESTS[guest]).join("\n") + "\n");
-    opts.push("-o", `Dir::Etc::SourceList=${join(apt, "sources.list")}`, "-o", `Dir::Etc::SourceParts=${join(apt, "parts")}`,
-      "-o", `Dir::State::Lists=${join(apt, "lists")}`, "-o", "Dir::Cache::pkgcache=", "-o", "Dir::Cache::srcpkgcache=",
-      ...GUESTS[guest].aptopts.flatMap((o) => ["-o", o.replace(/ "(.*)"$/, "=$1")]));
+    opts.push(
+      "-o",
+      `Dir::Etc::SourceList=${join(apt, "sources.list")}`,
+      "-o",
+      `Dir::Etc::SourceParts=${join(apt, "parts")}`,
+      "-o",
+      `Dir::State::Lists=${join(apt, "lists")}`,
+      "-o",
+      "Dir::Cache::pkgcache=",
+      "-o",
+      "Dir::Cache::srcpkgcache=",
+      ...GUESTS[guest].aptopts.flatMap((o) => ["-o", o.replace(/ "(.*)"$/, "=$1")]),
+    );
     await run("apt-get", ["-qq", ...opts, "update"], { timeoutMs: 300_000 });
   }
   // Resolved against the rootfs's dpkg database (run apt-get update first for bookworm's).
-  await run("apt-get", [
-    "-qq", ...opts, "-o", `Dir::State::status=${join(rootfs, "var/lib/dpkg/status")}`,
-    "-o", `Dir::Cache::archives=${dir}`, "install", "-y", "--download-only", "--no-install-recommends", "nodejs",
-  ], { timeoutMs: 300_000 });
+  await run(
+    "apt-get",
+    [
+      "-qq",
+      ...opts,
+      "-o",
+      `Dir::State::status=${join(rootfs, "var/lib/dpkg/status")}`,
+      "-o",
+      `Dir::Cache::archives=${dir}`,
+      "install",
+      "-y",
+      "--download-only",
+      "--no-install-recommends",
+      "nodejs",
+    ],
+    { timeoutMs: 300_000 },
+  );
   return dir;
 }
 
@@ -80,7 +112,9 @@ Image=/var/lib/portables/foo_1
 Enable=yes
 `;
 
-const INSTALL_CHECK = TREE + String.raw`
+const INSTALL_CHECK =
+  TREE +
+  String.raw`
 cd /${DEB_DIR}
 check "Debian's nodejs installs from its .debs (the package's dependency)" apt-get install -y -q --no-install-recommends ./deps/*.deb
 tree >/run/out/tree-before
@@ -108,7 +142,9 @@ expect "postinst's daemon-reload ran the generator: foo.service is loaded" "$(pr
 expect "foo.service comes from the generator" "$(prop foo.service FragmentPath)" /run/systemd/generator/foo.service
 `;
 
-const REBOOT_CHECK = TREE + String.raw`
+const REBOOT_CHECK =
+  TREE +
+  String.raw`
 check "after the reboot: foo.service (listed, Enable=yes) is active" wait_state foo.service active 15
 expect "foo.service: RootDirectory=" "$(prop foo.service RootDirectory)" /var/lib/portables/foo_1
 check "foo.service ran its image's program" wait_log foo.service "^E2E-PROBE name=foo " 10
@@ -131,7 +167,8 @@ export default {
   needs: ["generator", "cli"],
   timeoutMs: 180_000,
   run: async (ctx) => {
-    if (!which("dpkg-deb") || !which("apt-get")) return { problems: ["FAIL dpkg-deb and apt-get are needed on the host"] };
+    if (!which("dpkg-deb") || !which("apt-get"))
+      return { problems: ["FAIL dpkg-deb and apt-get are needed on the host"] };
     const { buildDeb } = await import(join(ctx.repo, "scripts/deb.mjs"));
     const tmp = mkdtempSync("/tmp/pa-e2e-deb-");
     const boots = [];
@@ -141,15 +178,28 @@ export default {
       const deps = await nodejsDebs(ctx.rootfs, ctx.guest.suite);
       const images = portables(ctx, ["foo_1", "net_1"]);
       const depFiles = {};
-      for (const f of readdirSync(deps).filter((f) => f.endsWith(".deb"))) depFiles[`${DEB_DIR}/deps/${f}`] = { copyFile: join(deps, f) };
+      for (const f of readdirSync(deps).filter((f) => f.endsWith(".deb")))
+        depFiles[`${DEB_DIR}/deps/${f}`] = { copyFile: join(deps, f) };
 
       // Boot 1: install.
       const p1 = join(tmp, "payload1");
       makePayload(p1, {
-        ours: false, check: INSTALL_CHECK,
-        files: { ...images, ...depFiles, "etc/portable-attach.conf": LIST, [`${DEB_DIR}/${deb.split("/").pop()}`]: { copyFile: deb } },
+        ours: false,
+        check: INSTALL_CHECK,
+        files: {
+          ...images,
+          ...depFiles,
+          "etc/portable-attach.conf": LIST,
+          [`${DEB_DIR}/${deb.split("/").pop()}`]: { copyFile: deb },
+        },
       });
-      const b1 = await boot({ rootfs: ctx.rootfs, payload: p1, timeoutMs: 180_000, name: `${ctx.name}.install`, unifiedCgroup: ctx.guest.unifiedCgroup });
+      const b1 = await boot({
+        rootfs: ctx.rootfs,
+        payload: p1,
+        timeoutMs: 180_000,
+        name: `${ctx.name}.install`,
+        unifiedCgroup: ctx.guest.unifiedCgroup,
+      });
       boots.push(b1);
       const r1 = results(b1);
       problems.push(...r1.problems.map((p) => `install boot: ${p}`));
@@ -159,16 +209,25 @@ export default {
         runSync("umount", [join(b1.upper, "..", "root")], { check: false });
         const p2 = join(tmp, "payload2");
         makePayload(p2, {
-          ours: false, check: REBOOT_CHECK,
+          ours: false,
+          check: REBOOT_CHECK,
           files: { ...images, "etc/portable-attach.conf": LIST, "usr/lib/e2e/tree-before": before },
         });
         if (!statSync(b1.upper).isDirectory()) throw new Error("boot 1 left no upper directory");
-        const b2 = await boot({ rootfs: ctx.rootfs, payload: `${p2}:${b1.upper}`, timeoutMs: 120_000, name: `${ctx.name}.reboot`, unifiedCgroup: ctx.guest.unifiedCgroup });
+        const b2 = await boot({
+          rootfs: ctx.rootfs,
+          payload: `${p2}:${b1.upper}`,
+          timeoutMs: 120_000,
+          name: `${ctx.name}.reboot`,
+          unifiedCgroup: ctx.guest.unifiedCgroup,
+        });
         boots.push(b2);
         const r2 = results(b2);
         problems.push(...r2.problems.map((p) => `reboot boot: ${p}`));
         if (r2.problems.some((p) => p.includes("file tree"))) {
-          problems.push(`tree diff (before install, after purge):\n${runSync("diff", [join(b1.out, "tree-before"), join(b2.out, "tree-after")], { check: false }).stdout}`);
+          problems.push(
+            `tree diff (before install, after purge):\n${runSync("diff", [join(b1.out, "tree-before"), join(b2.out, "tree-after")], { check: false }).stdout}`,
+          );
         }
       } else if (!before) {
         problems.push("FAIL install boot: no tree listing");

@@ -15,7 +15,10 @@ function attachedByTheCli(ctx) {
   try {
     mkdirSync(join(stage, "var/lib/portables"), { recursive: true });
     cpSync(ctx.images.foo_1, join(stage, "var/lib/portables/foo_1"), { recursive: true, verbatimSymlinks: true });
-    const r = spawnSync(process.execPath, [CLI, `--root=${stage}`, "attach", "--enable", "/var/lib/portables/foo_1"], { encoding: "utf8", env: { PATH: "/usr/bin:/bin" } });
+    const r = spawnSync(process.execPath, [CLI, `--root=${stage}`, "attach", "--enable", "/var/lib/portables/foo_1"], {
+      encoding: "utf8",
+      env: { PATH: "/usr/bin:/bin" },
+    });
     if (r.status !== 0) throw new Error(`portable-attach attach: ${r.stderr}`);
     return {
       "etc/portable-attach.conf": readFileSync(join(stage, "etc/portable-attach.conf"), "utf8"),

@@ -40,9 +40,30 @@ const UNITS = {
   "qux.service": ["qux", "qux_1.raw", "ext4"],
 };
 // Settings whose `systemctl show` text is the profile's own text: compared with the guest's profile.
-const SAME_TEXT = ["MountAPIVFS", "BindLogSockets", "DynamicUser", "RemoveIPC", "PrivateTmp", "PrivateDevices", "PrivateUsers", "PrivateNetwork", "ProtectSystem", "ProtectHome", "ProtectKernelTunables", "ProtectKernelModules", "ProtectControlGroups", "LockPersonality", "NoNewPrivileges", "MemoryDenyWriteExecute", "RestrictRealtime", "TasksMax", "SystemCallArchitectures"];
+const SAME_TEXT = [
+  "MountAPIVFS",
+  "BindLogSockets",
+  "DynamicUser",
+  "RemoveIPC",
+  "PrivateTmp",
+  "PrivateDevices",
+  "PrivateUsers",
+  "PrivateNetwork",
+  "ProtectSystem",
+  "ProtectHome",
+  "ProtectKernelTunables",
+  "ProtectKernelModules",
+  "ProtectControlGroups",
+  "LockPersonality",
+  "NoNewPrivileges",
+  "MemoryDenyWriteExecute",
+  "RestrictRealtime",
+  "TasksMax",
+  "SystemCallArchitectures",
+];
 
-const check = (ctx, p) => String.raw`
+const check = (ctx, p) =>
+  String.raw`
 profile=/usr/lib/systemd/portable/profile/${p}/service.conf
 check "the guest has its own ${p} profile" test -f $profile
 for u in ${Object.keys(UNITS).join(" ")}; do
@@ -53,13 +74,19 @@ for u in ${Object.keys(UNITS).join(" ")}; do
     [ -n "$v" ] && expect "$u: $k= as the ${p} profile says" "$(prop $u $k)" "$v"
   done
 done
-` + Object.entries(UNITS).map(([u, [n, portable, kind]]) => String.raw`
+` +
+  Object.entries(UNITS)
+    .map(
+      ([u, [n, portable, kind]]) => String.raw`
 if [ "$(prop ${u} ActiveState)" != active ]; then fail "${u} (${kind}): not active, so nothing to see from inside"; else
 l=$(wait_log ${u} "^E2E-PROBE name=${n} " 10); expect_match "${u} (${kind}) runs its image's program as ${p === "trusted" ? "root" : "a dynamic user"}" "$l" "^E2E-PROBE name=${n} portable=${portable} uid=${p === "trusted" ? "0" : "[1-9][0-9]*"}$"
 l=$(wait_log ${u} "^E2E-NET ${n} " 10); expect_match "${u}: network as the ${p} profile allows" "$l" "${p === "nonetwork" || p === "strict" ? "ifaces=lo, inet=.*(not supported|Address family)" : "ifaces=.*host0"}"
 l=$(wait_log ${u} "^E2E-HOSTOS ${n} " 10); expect "${u}: /run/host/os-release is the guest's" "$l" "E2E-HOSTOS ${n} VERSION_CODENAME=${codename(ctx)}"
 fi
-`).join("") + String.raw`
+`,
+    )
+    .join("") +
+  String.raw`
 for e in foo-ext bar-ext; do
   [ "$(prop $e.service ActiveState)" = active ] || continue
   l=$(wait_log $e.service "^E2E-MARKER $e " 10); expect "$e.service sees its extension's files" "$l" "E2E-MARKER $e /usr/share/$e/marker=from-$e"

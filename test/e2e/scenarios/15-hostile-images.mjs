@@ -21,7 +21,11 @@ function squash(name, fill, extra = []) {
   mkdirSync(join(tree, "etc"), { recursive: true });
   writeFileSync(join(tree, "etc/os-release"), "ID=debian\nVERSION_ID=12\n");
   fill(tree);
-  execFileSync("mksquashfs", [tree, `${out}.tmp`, "-comp", "xz", "-all-root", "-quiet", "-noappend", "-no-progress", ...extra], { stdio: "ignore" });
+  execFileSync(
+    "mksquashfs",
+    [tree, `${out}.tmp`, "-comp", "xz", "-all-root", "-quiet", "-noappend", "-no-progress", ...extra],
+    { stdio: "ignore" },
+  );
   execFileSync("mv", [`${out}.tmp`, out]);
   rmSync(tree, { recursive: true, force: true });
   return out;
@@ -31,20 +35,26 @@ function images() {
   mkdirSync(join(WORK, "hostile"), { recursive: true });
   return {
     many: squash("many", (t) => {
-      for (let i = 0; i < 45_000; i++) writeFileSync(join(t, SYSTEM, `many-${i}.service`), `[Service]\nExecStart=/bin/true ${i}\n`);
+      for (let i = 0; i < 45_000; i++)
+        writeFileSync(join(t, SYSTEM, `many-${i}.service`), `[Service]\nExecStart=/bin/true ${i}\n`);
     }),
     chain: squash("chain", (t) => {
       const deep = Array.from({ length: 200 }, () => "d").join("/");
       mkdirSync(join(t, deep), { recursive: true });
       writeFileSync(join(t, "real.service"), "[Service]\nExecStart=/bin/true\n");
-      for (let k = 0; k < 45; k++) symlinkSync(k === 44 ? "/real.service" : `/${deep}/l${k + 1}`, join(t, deep, `l${k}`));
+      for (let k = 0; k < 45; k++)
+        symlinkSync(k === 44 ? "/real.service" : `/${deep}/l${k + 1}`, join(t, deep, `l${k}`));
       for (let i = 0; i < 8000; i++) symlinkSync(`/${deep}/l0`, join(t, SYSTEM, `chain-${i}.service`));
     }),
-    dup: squash("dup", (t) => {
-      const head = "[Service]\nExecStart=/bin/true\n";
-      writeFileSync(join(t, SYSTEM, "dup-0.service"), head + "#".repeat(4 * 1024 * 1024 - head.length - 1) + "\n");
-      for (let i = 1; i < 150; i++) linkSync(join(t, SYSTEM, "dup-0.service"), join(t, SYSTEM, `dup-${i}.service`));
-    }, ["-no-hardlinks"]),
+    dup: squash(
+      "dup",
+      (t) => {
+        const head = "[Service]\nExecStart=/bin/true\n";
+        writeFileSync(join(t, SYSTEM, "dup-0.service"), head + "#".repeat(4 * 1024 * 1024 - head.length - 1) + "\n");
+        for (let i = 1; i < 150; i++) linkSync(join(t, SYSTEM, "dup-0.service"), join(t, SYSTEM, `dup-${i}.service`));
+      },
+      ["-no-hardlinks"],
+    ),
   };
 }
 
@@ -55,8 +65,15 @@ export default {
     const raws = images();
     const files = { ...portables(ctx, ["foo_1"]) };
     for (const n of BAD) files[`var/lib/portables/${n}_1.raw`] = { copyFile: raws[n] };
-    files["etc/portable-attach.conf"] = ["[foo]", "Image=/var/lib/portables/foo_1", "Enable=yes", "", ...BAD.flatMap((n) => [`[${n}]`, `Image=/var/lib/portables/${n}_1.raw`, "Enable=yes", ""])].join("\n");
-    const state = (e) => `$(node -e 'const s=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));const e=s.entries.find(x=>x.name===process.argv[2]);console.log(e?e.state+" "+(e.reason??""):"absent")' $st ${e})`;
+    files["etc/portable-attach.conf"] = [
+      "[foo]",
+      "Image=/var/lib/portables/foo_1",
+      "Enable=yes",
+      "",
+      ...BAD.flatMap((n) => [`[${n}]`, `Image=/var/lib/portables/${n}_1.raw`, "Enable=yes", ""]),
+    ].join("\n");
+    const state = (e) =>
+      `$(node -e 'const s=JSON.parse(require("fs").readFileSync(process.argv[1],"utf8"));const e=s.entries.find(x=>x.name===process.argv[2]);console.log(e?e.state+" "+(e.reason??""):"absent")' $st ${e})`;
     return {
       files,
       check: String.raw`

@@ -23,7 +23,13 @@ WantedBy=multi-user.target
 function foobar(ctx, dir) {
   cpSync(ctx.images.net_1, dir, { recursive: true, verbatimSymlinks: true });
   mkdirSync(join(dir, "usr/lib/systemd/system"), { recursive: true });
-  spawnSync("sh", ["-c", `printf '%s' "$1" > "$2"`, "-", TEMPLATE, join(dir, "usr/lib/systemd/system/foobar@.service")]);
+  spawnSync("sh", [
+    "-c",
+    `printf '%s' "$1" > "$2"`,
+    "-",
+    TEMPLATE,
+    join(dir, "usr/lib/systemd/system/foobar@.service"),
+  ]);
 }
 
 /** What an image builder runs: attach, then enable an instance, offline under --root. */
@@ -31,8 +37,14 @@ function listFromRoot(ctx) {
   const stage = mkdtempSync(join(tmpdir(), "pa-e2e-inst-"));
   try {
     foobar(ctx, join(stage, "var/lib/portables/foobar_1"));
-    for (const args of [["attach", "/var/lib/portables/foobar_1"], ["enable", "foobar@a.service"]]) {
-      const r = spawnSync(process.execPath, [CLI, `--root=${stage}`, ...args], { encoding: "utf8", env: { PATH: "/usr/bin:/bin" } });
+    for (const args of [
+      ["attach", "/var/lib/portables/foobar_1"],
+      ["enable", "foobar@a.service"],
+    ]) {
+      const r = spawnSync(process.execPath, [CLI, `--root=${stage}`, ...args], {
+        encoding: "utf8",
+        env: { PATH: "/usr/bin:/bin" },
+      });
       if (r.status !== 0) throw new Error(`portable-attach ${args.join(" ")}: ${r.stderr}`);
     }
     return readFileSync(join(stage, "etc/portable-attach.conf"), "utf8");
@@ -44,12 +56,16 @@ function listFromRoot(ctx) {
 function imageFiles(ctx) {
   const stage = mkdtempSync(join(tmpdir(), "pa-e2e-inst-img-"));
   foobar(ctx, join(stage, "foobar_1"));
-  return { files: { "var/lib/portables/foobar_1": { copyTree: join(stage, "foobar_1") } }, cleanup: () => rmSync(stage, { recursive: true, force: true }) };
+  return {
+    files: { "var/lib/portables/foobar_1": { copyTree: join(stage, "foobar_1") } },
+    cleanup: () => rmSync(stage, { recursive: true, force: true }),
+  };
 }
 
 // systemctl preset is refused up to 257 at least; 262 links the generated template from /etc instead.
 const presetRefused = (systemd) => systemd <= 257;
-const FIRST = (systemd) => String.raw`
+const FIRST = (systemd) =>
+  String.raw`
 pa() { echo "+ portable-attach $*"; portable-attach "$@"; }
 check "foobar@a.service (enabled offline with --root) is active after boot" wait_state foobar@a.service active 15
 l=$(wait_log foobar@a.service "^E2E-PROBE name=foobar-a " 10); expect_match "foobar@a.service runs the image's program with its instance" "$l" "portable=foobar_1"
@@ -84,10 +100,17 @@ expect "after a reload foobar@b.service is still stopped" "$(prop foobar@b.servi
 expect "foobar@a.service still runs" "$(prop foobar@a.service ActiveState)" active
 cp /etc/portable-attach.conf /run/out/list
 expect "the system is running (not degraded)" "$(system_state)" running
-`.replace("PRESET_REFUSED", presetRefused(systemd) ? '"preset foobar@a.service"' : "").replace("PRESET_LINKS", presetRefused(systemd) ? "" : String.raw`
+`
+    .replace("PRESET_REFUSED", presetRefused(systemd) ? '"preset foobar@a.service"' : "")
+    .replace(
+      "PRESET_LINKS",
+      presetRefused(systemd)
+        ? ""
+        : String.raw`
 o=$(systemctl preset foobar@a.service 2>&1)
 expect_match "systemctl preset links the generated template from /etc (systemd > 257)" "$o" "Created symlink '?/etc/systemd/system/multi-user.target.wants/foobar@a.service"
-rm -f /etc/systemd/system/multi-user.target.wants/foobar@a.service`);
+rm -f /etc/systemd/system/multi-user.target.wants/foobar@a.service`,
+    );
 
 const SECOND = String.raw`
 check "after a reboot foobar@a.service is active" wait_state foobar@a.service active 15
@@ -102,7 +125,10 @@ export default {
   run: async (ctx) => {
     const img = imageFiles(ctx);
     try {
-      const one = await ctx.boot("boot1", { files: { ...img.files, "etc/portable-attach.conf": listFromRoot(ctx) }, check: FIRST(ctx.guest?.systemd ?? 252) });
+      const one = await ctx.boot("boot1", {
+        files: { ...img.files, "etc/portable-attach.conf": listFromRoot(ctx) },
+        check: FIRST(ctx.guest?.systemd ?? 252),
+      });
       const list = one.read("list");
       if (!list) return { problems: ["FAIL the first boot left no list for the second"] };
       await ctx.boot("boot2", { files: { ...img.files, "etc/portable-attach.conf": list }, check: SECOND });

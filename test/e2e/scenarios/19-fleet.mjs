@@ -88,7 +88,9 @@ const configManagement = {
       ...portables(ctx, ["net_1"]),
       "etc/systemd/system/e2e-cm.service": CM_WRITER,
       "etc/systemd/system/sysinit.target.wants/e2e-cm.service": { symlink: "../e2e-cm.service" },
-      "etc/systemd/system/paths.target.wants/portable-attach.path": { symlink: "/usr/lib/systemd/system/portable-attach.path" },
+      "etc/systemd/system/paths.target.wants/portable-attach.path": {
+        symlink: "/usr/lib/systemd/system/portable-attach.path",
+      },
     },
     check: String.raw`
 check "the list was written after the generators ran" test -f /etc/portable-attach.d/10-cm.conf
@@ -118,7 +120,9 @@ const fleet = {
           "etc/sysupdate.d/50-foobar.transfer": TRANSFER,
           "var/lib/confexts/fleet/etc/extension-release.d/extension-release.fleet": "ID=_any\n",
           "var/lib/confexts/fleet/etc/portable-attach.d/50-fleet.conf": FLEET_LIST,
-          "etc/systemd/system/sysinit.target.wants/systemd-confext.service": { symlink: "/usr/lib/systemd/system/systemd-confext.service" },
+          "etc/systemd/system/sysinit.target.wants/systemd-confext.service": {
+            symlink: "/usr/lib/systemd/system/systemd-confext.service",
+          },
         },
         check: CHECK,
       });
