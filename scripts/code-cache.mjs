@@ -169,6 +169,14 @@ function cleanEnv(extra) {
  * that a cache already at the installed path plays no part and the check works below a DESTDIR.
  * The file appears whole or not at all. Returns { ok: true } or { ok: false, reason }; never throws.
  */
+/**
+ * The V8 flag of every installed program's #! line; must be the launcher's NO_TURBOFAN
+ * (test/packaging/install.test.ts checks an installed program needs no other). Caches are made and
+ * checked with it on the command line, as installed programs run: Node 22's V8 refuses a cache made
+ * under a flag set at run time when the flag is then given on the command line.
+ */
+export const NODE_FLAG = "--no-opt";
+
 export function makeCodeCache({ node = process.execPath, exe, program, cacheFile, runAs = resolve(exe), samples }) {
   const how = PROGRAMS[program];
   if (!how) return { ok: false, reason: `no representative run for '${program}'` };
@@ -179,7 +187,7 @@ export function makeCodeCache({ node = process.execPath, exe, program, cacheFile
     writeFileSync(join(dir, "package.json"), '{"type":"commonjs"}\n');
     writeFileSync(copy, withCachePath(readFileSync(exe, "utf8"), cache));
     const { args, env } = how(representativeRoot(join(dir, "root"), samples));
-    const r = spawnSync(node, ["-e", PRODUCER, runAs, ...args], {
+    const r = spawnSync(node, [NODE_FLAG, "-e", PRODUCER, runAs, ...args], {
       cwd: dir,
       encoding: "utf8",
       stdio: ["ignore", "ignore", "pipe"],
@@ -217,7 +225,7 @@ export function codeCacheState({ node = process.execPath, exe, env = {} }) {
   // be its output directory). In a directory of its own all the same.
   const cwd = mkdtempSync(join(tmpdir(), "portable-attach-code-cache-"));
   try {
-    const r = spawnSync(node, [exe, "--version", "--version"], {
+    const r = spawnSync(node, [NODE_FLAG, exe, "--version", "--version"], {
       cwd,
       encoding: "utf8",
       env: cleanEnv({ ...env, PORTABLE_ATTACH_DEBUG_CODE_CACHE: "1" }),

@@ -53,11 +53,10 @@ import {
 } from "node:fs";
 import { delimiter, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { makeCodeCache, withCachePath } from "./code-cache.mjs";
+import { makeCodeCache, NODE_FLAG, withCachePath } from "./code-cache.mjs";
 
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-/** Must be the launcher's NO_TURBOFAN (test/packaging/install.test.ts checks an installed program needs no other). */
-export const NODE_FLAG = "--no-opt";
+export { NODE_FLAG };
 export const MANIFEST = "lib/portable-attach/install-manifest.json"; // below PREFIX
 /** Where the generator looks for our own profiles; it does not follow PREFIX. */
 const GENERATOR_PROFILE_DIR = "/usr/lib/portable-attach/profile";
