@@ -70,7 +70,7 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9_.@:+-]{0,254}$/;
 /** A profile name, as portablectl accepts one (a file name). */
 const PROFILE = /^[A-Za-z0-9_.@+-]{1,255}$/;
 
-/** portablectl's "valid image name": a single file name (portable-spec §1.2). */
+/** portablectl's "valid image name": a single file name. */
 export function isImageName(s: string): boolean {
   return (
     s.length > 0 &&

@@ -1,4 +1,4 @@
-// Precedence between list files (design §2): the first file (highest precedence) that defines a
+// Precedence between list files: the first file (highest precedence) that defines a
 // name owns it, whole; a lower file's section of the same name is ignored, not merged key by key.
 // `Attach=no` in a higher file masks the name.
 import type { Entry } from "./attach-list.ts";

@@ -2,7 +2,7 @@
 // (PORTABLE_ATTACH_ROOT for the generator, --root for the CLI); what is *written into* units is
 // always the path as the booted system sees it.
 
-/** Attach-list locations, highest precedence first (design §2). */
+/** Attach-list locations, highest precedence first. */
 export const LIST_LEVELS = [
   { main: "/etc/portable-attach.conf", dropins: "/etc/portable-attach.d" },
   { main: "/run/portable-attach.conf", dropins: "/run/portable-attach.d" },
@@ -10,7 +10,7 @@ export const LIST_LEVELS = [
   { main: undefined, dropins: "/usr/lib/portable-attach.d" },
 ] as const;
 
-/** portablectl's image search path, in order (portable-spec §5.2). */
+/** portablectl's image search path, in order. */
 export const PORTABLE_DIRS = [
   "/etc/portables",
   "/run/portables",
@@ -44,7 +44,7 @@ export const HOST_UNIT_DIRS = [
   "/lib/systemd/system",
 ];
 
-/** Unit directories searched inside an image, in portablectl's precedence order (portable-spec §1.6). */
+/** Unit directories searched inside an image, in portablectl's precedence order. */
 export const IMAGE_UNIT_DIRS = [
   "/etc/systemd/system.control",
   "/run/systemd/system.control",

@@ -2,7 +2,7 @@
 //
 // Follows the UEFI 2.10 GPT layout (§5.3), the classic MBR, and the Discoverable Partitions
 // Specification (https://uapi-group.org/specifications/specs/discoverable_partitions_specification/)
-// as systemd 252 applies it to portable images (reference/image-readers.md §1.2, §2.1):
+// as systemd 252 applies it to portable images:
 // * GPT with 512- or 4096-byte sectors; header and entry-array CRC32 checked, the backup header at
 //   the last LBA used when the primary is damaged;
 // * root/usr for the host architecture (secondary architecture as fallback, as systemd does), the

@@ -1,7 +1,7 @@
 // Raw disk images (`*.raw`, or a block device): finds the file system(s) inside and mounts them, in
 // user space, as systemd-dissect would: the root partition at /, the usr partition at /usr.
 //
-// Probing order (reference/image-readers.md §2.0), chosen to avoid false positives: a GPT ("EFI PART"
+// Probing order, chosen to avoid false positives: a GPT ("EFI PART"
 // at LBA 1 for 512- and 4096-byte sectors), then a naked file system by magic, then an MBR (whose
 // 55 AA alone is weak evidence, so its entries are validated). Open-time work is a few KiB however
 // large the image is: the GPT header and entry array, and each chosen file system's superblock.

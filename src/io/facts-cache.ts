@@ -1,4 +1,4 @@
-// The facts cache (design §3): what the CLI read from an entry's images when it attached them, so
+// The facts cache: what the CLI read from an entry's images when it attached them, so
 // that the generator can (1) attach an entry whose image is not reachable yet (an image on a /var
 // that is not mounted while generators run) in the first pass, and (2) skip reading a raw image
 // that has not changed since. A stale cache never wins over a readable image: a reachable image is

@@ -44,7 +44,7 @@ function libIsUsrLib(root: string): boolean {
   }
 }
 
-/** Exists, without following a final symlink, as portabled checks it (portable-spec §2.1). */
+/** Exists, without following a final symlink, as portabled checks it. */
 function exists(path: string): boolean {
   try {
     return lstatSync(path, { throwIfNoEntry: false }) !== undefined;

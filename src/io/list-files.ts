@@ -1,4 +1,4 @@
-// Finds and reads the attach-list files under a root, in precedence order (design §2): the main
+// Finds and reads the attach-list files under a root, in precedence order: the main
 // file of a level before its .d directory; a .d file name in a higher level replaces the same
 // name in every lower level; a .d file that is empty or a symlink to /dev/null masks that name.
 // Within one .d directory a later file name takes precedence, as with systemd drop-ins.

@@ -1,7 +1,6 @@
 // The heart: from the attach list, what the images hold and what the host has, decide every file
 // the generator writes and each entry's outcome. Pure and deterministic: the same input gives the
-// same files in the same order, byte for byte. Checks follow portablectl's order (portable-spec
-// §1.7); where portablectl would refuse the whole attach, we refuse the entry and go on.
+// same files in the same order, byte for byte. Checks follow portablectl's order; where portablectl would refuse the whole attach, we refuse the entry and go on.
 import type { Entry } from "../config/attach-list.ts";
 import type { UnitFile } from "../portable/discover.ts";
 import { checkExtensionCompatible } from "../portable/release.ts";

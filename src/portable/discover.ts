@@ -1,4 +1,4 @@
-// Finds the unit files an image offers, as portablectl does (portable-spec §1.6): the image's
+// Finds the unit files an image offers, as portablectl does: the image's
 // own unit search path, in precedence order, first occurrence of a name wins; regular files and
 // symlinks with a valid portable unit name that matches the prefixes. Symlinks are resolved inside
 // the image (unlike portabled, which follows absolute ones on the host: upstream #43049).

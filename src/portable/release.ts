@@ -1,7 +1,7 @@
 // os-release and extension-release: parsing (systemd's env-file rules, src/basic/env-file.c),
-// finding them inside an image (src/basic/os-util.c; spec §1.5, §3.2), the extension
-// compatibility check (src/shared/extension-util.c; spec §3.3) and the NAME_AND_VERSION journal
-// field value (spec §1.9 items 5 and 6).
+// finding them inside an image (src/basic/os-util.c), the extension
+// compatibility check (src/shared/extension-util.c) and the NAME_AND_VERSION journal
+// field value.
 import { MAX_FILE_BYTES } from "../image/limits.ts";
 import { readFileInImage, statInImage } from "../image/resolve.ts";
 import type { ImageTree } from "../image/types.ts";
@@ -150,7 +150,7 @@ export function findOsRelease(tree: ImageTree): { path: string; text: string } |
   return readText(tree, "/etc/os-release") ?? readText(tree, "/usr/lib/os-release");
 }
 
-/** sysext location first, then confext (spec §3.2 step 2). */
+/** sysext location first, then confext. */
 const EXTENSION_RELEASE_DIRS = ["/usr/lib/extension-release.d", "/etc/extension-release.d"];
 const PREFIX = "extension-release.";
 
@@ -161,7 +161,7 @@ function isValidFileName(name: string): boolean {
 }
 
 /**
- * An extension image's extension-release (spec §3.2). In each directory: the exact
+ * An extension image's extension-release. In each directory: the exact
  * "extension-release.<imageName>" (symlinks followed inside the image) wins; else one regular
  * file "extension-release.<X>" where X is the image's base name ("app0_1.0" → "app0"), or, when
  * `relaxed` (portablectl --force, raw extensions only), any X. Several candidates throw
@@ -217,7 +217,7 @@ function words(value: string | undefined): string[] {
 
 /**
  * Whether extension-release `ext` may be layered on the portable root with os-release `root`
- * (extension_release_validate(), spec §3.3); undefined if compatible, else why not. `kind` picks
+ * (extension_release_validate()); undefined if compatible, else why not. `kind` picks
  * the key names: portabled 252–258 always validates with the SYSEXT_* keys (its CONFEXT retry runs
  * only on internal errors), so "sysext" is the faithful default.
  */
@@ -281,7 +281,7 @@ const NAME_AND_VERSION_KEYS = {
 } as const;
 
 /**
- * The value of PORTABLE_[ROOT_|EXTENSION_]NAME_AND_VERSION (spec §1.9): "<id>_<version>", or just
+ * The value of PORTABLE_[ROOT_|EXTENSION_]NAME_AND_VERSION: "<id>_<version>", or just
  * the one that exists; undefined if neither (then the line is omitted). Empty values count as
  * absent, so we never write "debian_" or "_12".
  */

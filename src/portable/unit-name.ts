@@ -1,6 +1,6 @@
 // Unit names the way systemd sees them (src/basic/unit-name.c, src/basic/path-util.c), plus the two
-// image-name rules portablectl derives from an image path: the implicit unit prefix (spec §1.3) and
-// the image base name used for marker comparison and extension-release lookup (spec §5.4).
+// image-name rules portablectl derives from an image path: the implicit unit prefix and
+// the image base name used for marker comparison and extension-release lookup.
 // Everything here is string logic; nothing touches the file system.
 
 /** systemd's UNIT_NAME_MAX is 256 including the NUL, so a name has at most 255 bytes. */
@@ -24,7 +24,7 @@ const UNIT_TYPES = new Set([
   "scope",
 ]);
 
-/** What portabled copies out of an image (spec §1.3 item 2). */
+/** What portabled copies out of an image. */
 const PORTABLE_UNIT_TYPES = new Set(["service", "socket", "target", "timer", "path"]);
 
 interface Parsed {
@@ -143,7 +143,7 @@ const BACKUP_SUFFIXES = new Set([
 ]);
 
 /**
- * Portabled's match rule (spec §1.3 item 3): an empty list matches everything; otherwise the unit
+ * Portabled's match rule: an empty list matches everything; otherwise the unit
  * name must start with a prefix that is followed by '-', '.', '@' or the end. Purely textual:
  * "app" matches "app-x.service" but not "app0.service".
  */
@@ -174,7 +174,7 @@ function isValidFileName(name: string): boolean {
 }
 
 /**
- * portablectl's implicit match prefix (spec §1.3): the last component of the image argument as
+ * portablectl's implicit match prefix: the last component of the image argument as
  * typed, cut at the first '_', else with one of ".raw.v", ".raw", ".v" stripped. undefined when
  * the result is empty or has characters outside [A-Za-z0-9.-] (portablectl: "Failed to extract
  * prefix of image name").
@@ -194,7 +194,7 @@ export function prefixFromImage(imageArgument: string): string | undefined {
 }
 
 /**
- * path_extract_image_name() (spec §5.4): last component; unless the path ends in '/', strip
+ * path_extract_image_name(): last component; unless the path ends in '/', strip
  * ".sysext.raw", ".confext.raw" or ".raw"; then cut at the first '_' or '+'. Used to compare
  * markers and to find "extension-release.<base name>". May return "" (e.g. for "_1.raw"), which
  * matches nothing real; callers need no special case.

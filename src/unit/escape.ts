@@ -1,4 +1,4 @@
-// Escaping values for unit files. portablectl writes every value raw (spec §1.15), so a path with
+// Escaping values for unit files. portablectl writes every value raw, so a path with
 // '%', ' ' or ':' silently means something else; we escape per setting instead, and refuse what
 // cannot be expressed. Which escaper fits which setting follows how systemd 252 parses it
 // (src/core/load-fragment.c; proven by test/unit/escape.test.ts against systemd's own parser):
@@ -35,7 +35,7 @@ export function unescapeSpecifiers(s: string): string {
 }
 
 /**
- * The path escaping of portabled's marker line (spec §1.9): '\', ':', control characters and every
+ * The path escaping of portabled's marker line: '\', ':', control characters and every
  * UTF-8 byte ≥ 0x7f become lowercase "\xNN", the rest stays. ':' separates root and extensions.
  */
 const MARKER_SPECIAL = /[^\x20-\x39\x3b-\x5b\x5d-\x7e]/;

@@ -1,4 +1,4 @@
-// The facts cache (design §3, src/io/facts-cache.ts), end to end through the built CLI and
+// The facts cache (src/io/facts-cache.ts), end to end through the built CLI and
 // generator: attach writes it; the generator attaches from it an image that is not reachable yet
 // (and pulls in the late pass to check it), trusts it for a reachable raw image only while that
 // image's identity is unchanged, and ignores it whenever the entry, the host or the file differ.

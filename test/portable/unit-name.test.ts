@@ -1,5 +1,5 @@
 // Table tests for unit-name rules; expected values follow systemd's unit-name.c / path-util.c and
-// the examples of portable-spec.md §1.3 and §5.4.
+// portablectl's own behaviour.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
