@@ -18,7 +18,9 @@ REPO=$(cd "$(dirname "$0")/.." && pwd)
 CACHE=/var/cache/portable-attach-fresh
 TAR=$CACHE/$SUITE-minbase.tar
 LOG=$CACHE/$SUITE.log
-MIRROR=http://deb.debian.org/debian
+# The Debian mirrors this machine's own apt uses, as the e2e guests are built from.
+read -r MIRROR SECURITY < <(cd "$REPO" && node --input-type=module -e \
+  'import { hostMirrors } from "./test/e2e/lib/guests.mjs"; const m = hostMirrors(); console.log(m.debian, m.security);')
 NODE=$(readlink -f "$(command -v node)")
 NPM=/usr/lib/node_modules/npm
 CA=${NODE_EXTRA_CA_CERTS:-/etc/ssl/certs/ca-certificates.crt}
@@ -32,7 +34,7 @@ done
 mkdir -p "$CACHE"
 if [ ! -s "$TAR" ]; then
   case $SUITE in
-    bookworm) SOURCES=("deb $MIRROR bookworm main" "deb $MIRROR bookworm-updates main" "deb http://deb.debian.org/debian-security bookworm-security main") ;;
+    bookworm) SOURCES=("deb $MIRROR bookworm main" "deb $MIRROR bookworm-updates main" "deb $SECURITY bookworm-security main") ;;
     *) SOURCES=("deb $MIRROR $SUITE main") ;;
   esac
   echo "fresh-check: building the $SUITE minbase rootfs in $TAR"
