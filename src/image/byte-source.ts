@@ -18,14 +18,20 @@ export interface ByteSource {
   prefetch?(offset: number, length: number): void;
 }
 
-function checkRange(src: { name: string; size: number }, offset: number, length: number, what = "read"): void {
-  if (
-    !Number.isSafeInteger(offset) ||
-    !Number.isSafeInteger(length) ||
-    offset < 0 ||
-    length < 0 ||
-    offset + length > src.size
-  ) {
+/** Whether `length` bytes at `offset` lie inside a source of `size` bytes (both safe, non-negative integers). */
+export function inRange(size: number, offset: number, length: number): boolean {
+  return (
+    Number.isSafeInteger(offset) &&
+    Number.isSafeInteger(length) &&
+    offset >= 0 &&
+    length >= 0 &&
+    offset + length <= size
+  );
+}
+
+/** Throws ImageError TRUNCATED unless the range lies inside the source. */
+export function checkRange(src: { name: string; size: number }, offset: number, length: number, what = "read"): void {
+  if (!inRange(src.size, offset, length)) {
     throw new ImageError(
       "TRUNCATED",
       `${what} of ${length} bytes at offset ${offset} is outside ${src.name} (size ${src.size})`,

@@ -10,7 +10,7 @@
 // partition table and the magics used to find it are not covered by verity, the file system is.
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { chargeRead } from "./budget.ts";
-import { sliceSource, fileSource, type ByteSource } from "./byte-source.ts";
+import { type ByteSource, checkRange, fileSource, inRange, sliceSource } from "./byte-source.ts";
 import { openErofs } from "./erofs.ts";
 import { openExt } from "./ext4.ts";
 import { readGpt, readMbr, selectPartitions, type Selected } from "./partitions.ts";
@@ -258,20 +258,7 @@ function deviceSource(path: string): ByteSource & { close(): void } {
       name,
       size,
       read(offset, length) {
-        if (
-          !Number.isSafeInteger(offset) ||
-          !Number.isSafeInteger(length) ||
-          offset < 0 ||
-          length < 0 ||
-          offset + length > size
-        ) {
-          throw new ImageError(
-            "TRUNCATED",
-            `read of ${length} bytes at offset ${offset} is outside ${name} (size ${size})`,
-            undefined,
-            offset,
-          );
-        }
+        checkRange({ name, size }, offset, length);
         if (fd === undefined) throw new ImageError("IO", `Image '${name}' is already closed`);
         chargeRead(length);
         const buf = Buffer.alloc(length);
@@ -325,14 +312,7 @@ export function chunkedSource<S extends ByteSource>(source: S): S {
     return c;
   };
   const prefetch = (offset: number, length: number): void => {
-    if (
-      !Number.isSafeInteger(offset) ||
-      !Number.isSafeInteger(length) ||
-      offset < 0 ||
-      length <= 0 ||
-      offset + length > source.size
-    )
-      return;
+    if (length <= 0 || !inRange(source.size, offset, length)) return;
     let first = Math.floor(offset / CHUNK);
     let last = Math.floor((offset + length - 1) / CHUNK);
     while (first <= last && chunks.has(first)) first++;
@@ -351,14 +331,7 @@ export function chunkedSource<S extends ByteSource>(source: S): S {
   const read = (offset: number, length: number): Uint8Array => {
     const first = Math.floor(offset / CHUNK);
     const last = Math.floor((offset + Math.max(length, 1) - 1) / CHUNK);
-    if (
-      !Number.isSafeInteger(offset) ||
-      !Number.isSafeInteger(length) ||
-      offset < 0 ||
-      length < 0 ||
-      offset + length > source.size ||
-      last - first > 1
-    ) {
+    if (!inRange(source.size, offset, length) || last - first > 1) {
       return source.read(offset, length);
     }
     try {

@@ -9,7 +9,7 @@
 // hash block. Levels are stored top first; each digest sits in a slot rounded up to a power of two;
 // a block's digest is H(salt ‖ block), and the root hash is the digest of the single top block.
 import { createHash } from "node:crypto";
-import type { ByteSource } from "./byte-source.ts";
+import { type ByteSource, checkRange } from "./byte-source.ts";
 import { u16le, u32le, u64le } from "./bytes.ts";
 import { ImageError } from "./types.ts";
 
@@ -157,20 +157,7 @@ export function verifiedSource(
     name: data.name,
     size,
     read(offset, length) {
-      if (
-        !Number.isSafeInteger(offset) ||
-        !Number.isSafeInteger(length) ||
-        offset < 0 ||
-        length < 0 ||
-        offset + length > size
-      ) {
-        throw new ImageError(
-          "TRUNCATED",
-          `read of ${length} bytes at offset ${offset} is outside ${data.name} (verity-protected size ${size})`,
-          undefined,
-          offset,
-        );
-      }
+      checkRange({ name: `${data.name} (verity-protected)`, size }, offset, length);
       const first = Math.floor(offset / dbs);
       const last = Math.floor((offset + Math.max(length, 1) - 1) / dbs);
       if (first === last) return verifiedBlock(first).subarray(offset - first * dbs, offset - first * dbs + length);
