@@ -110,7 +110,9 @@ beforeAll(() => {
 afterAll(() => rmSync(scratch, { recursive: true, force: true }), 120_000);
 
 describe.skipIf(!have("mksquashfs"))("three hostile images beside a good one", () => {
-  it("the generator exits 0 within seconds, attaches the good entry, writes little and names each bad image's budget", () => {
+  // Each bad image must be stopped by its own budget, not by the time budget: that, not a stopwatch
+  // (the machine may be loaded), shows the run ends in seconds. The time is printed, not judged.
+  it("the generator exits 0, attaches the good entry, writes little and names each bad image's budget", () => {
     for (const name of Object.keys(BAD))
       expect(statSync(join(ROOT, PORTABLES, `${name}_1.raw`)).size).toBeLessThan(512 * 1024);
     const out = join(scratch, "out");
@@ -123,7 +125,6 @@ describe.skipIf(!have("mksquashfs"))("three hostile images beside a good one", (
     const seconds = (performance.now() - t0) / 1000;
     console.log(`three hostile images: generator took ${seconds.toFixed(2)} s`);
     expect(r.status, r.stderr).toBe(0);
-    expect(seconds).toBeLessThan(10);
     const files = walk(out);
     const bytes = files.reduce((n, f) => n + (f.type === "f" ? statSync(join(out, f.path)).size : 0), 0);
     expect(bytes).toBeLessThan(64 * 1024);
@@ -151,17 +152,19 @@ describe.skipIf(!have("mksquashfs"))("budgets past the unit count, read in-proce
   const read = (name: string, budget: RunBudget) =>
     readEntryFacts(entry(name), { root: ROOT, architecture: "x86-64", latePassDone: true, budget });
 
-  it("8,000 symlinks through a 45-link chain of 200-deep paths: refused by the path-step budget well under a second", () => {
+  it("8,000 symlinks through a 45-link chain of 200-deep paths: refused by the path-step budget, in bounded CPU time", () => {
     // With the unit count let through, the resolver itself must stop: each unit is 45 hops of 200 steps.
-    const t0 = performance.now();
+    // CPU time, not wall time: a quadratic resolver spent minutes here, a loaded machine only stretches the clock.
+    const cpu0 = process.cpuUsage();
     const f = read("chain", new RunBudget({ ...LIMITS, imageUnits: 100_000 }));
-    const ms = performance.now() - t0;
-    console.log(`8,000-symlink chain image: refused in ${ms.toFixed(0)} ms`);
+    const cpu = process.cpuUsage(cpu0);
+    const ms = (cpu.user + cpu.system) / 1000;
+    console.log(`8,000-symlink chain image: refused after ${ms.toFixed(0)} ms of CPU`);
     expect(f).toMatchObject({
       kind: "failed",
       reason: `Image '${PORTABLES}/chain_1.raw' is over budget: more than 100000 path components walked resolving paths in it`,
     });
-    expect(ms).toBeLessThan(1000);
+    expect(ms).toBeLessThan(5000);
   });
 
   it("time: an image that takes longer than its share is refused, and so is every image after the run's", () => {
