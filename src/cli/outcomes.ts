@@ -4,6 +4,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import type { Entry } from "../config/attach-list.ts";
 import { GENERATOR_NORMAL_DIR, STATUS_FILE_NAME } from "../config/paths.ts";
 import { RunBudget } from "../image/budget.ts";
+import { verityTrust } from "../image/verity-trust.ts";
 import { readAllFacts } from "../io/facts.ts";
 import { FactsCache } from "../io/facts-cache.ts";
 import { readHostFacts } from "../io/host.ts";
@@ -62,12 +63,15 @@ export function computeOutcomes(ctx: Context, entries: Entry[], options: Compute
   const root = ctx.opts.root;
   const cache = new FactsCache(root);
   const budget = new RunBudget();
+  // Read verity.d once for the run, as the generator does, not once per image.
+  const trust = verityTrust(root);
   const read = readAllFacts(entries, (entry) => ({
     root,
     architecture,
     latePassDone: true,
     version: VERSION,
     budget,
+    trust,
     ...(entry.name !== fresh && { cache }),
   }));
   for (const [name, f] of read) facts.set(name, f);
