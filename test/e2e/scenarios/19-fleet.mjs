@@ -3,7 +3,8 @@
 //     the generators ran) and its service is active after boot; systemd-sysupdate installs a new
 //     version of the image (foobar_@v.raw into /var/lib/portables) and `portable-attach reattach
 //     --now foobar` runs it. With /etc read-only, attach writes /run/portable-attach.conf and says so.
-//     The README's recipe, on the guests that have systemd-confext and systemd-sysupdate.
+//     The recipe of portable-attach(8), EXAMPLES, on the guests that have systemd-confext and
+//     systemd-sysupdate.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
