@@ -1,11 +1,13 @@
 // The man pages and the bash completion: lint clean with both formatters (mandoc -T lint and
 // groff -ww, as `man -l` renders them), systemd's man-page structure, and in step with the code
-// (every verb, option and list key the programs know is documented and completed).
+// (every verb, option and list key the programs know is documented and completed). And the
+// Markdown documents: README.md short and opening with the two commands, links that resolve, and
+// no citation of a document outside the repository.
 // Needs mandoc and groff (Debian: apt-get install mandoc groff-base); the test fails without them.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { KNOWN_KEYS } from "../../src/config/attach-list.ts";
 
@@ -117,6 +119,47 @@ describe("man pages", () => {
     }
     expect(text).toContain("Attach=no");
     expect(text).toContain("/dev/null");
+  });
+});
+
+describe("the documents", () => {
+  const tracked = spawnSync("git", ["-C", REPO, "ls-files", "*.md"], { encoding: "utf8" })
+    .stdout.split("\n")
+    .filter(Boolean);
+  const readme = readFileSync(join(REPO, "README.md"), "utf8");
+
+  it("README.md opens with the two commands, in its first sh block", () => {
+    const block = /^```sh\n([\s\S]*?)^```$/m.exec(readme)?.[1] ?? "";
+    const lines = block.split("\n").filter(Boolean);
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^npm ci && npm run example\s/);
+    expect(lines[1]).toMatch(/^npm test\s/);
+  });
+
+  // A newcomer reads it in ten minutes; the manual belongs in the man pages.
+  it("README.md stays short and points at each man page", () => {
+    expect(readme.length).toBeLessThan(10_000);
+    for (const p of PAGES) expect(readme).toContain(`man -l man/${p}`);
+  });
+
+  it("every relative link in a document names a file of the repository", () => {
+    expect(tracked.length).toBeGreaterThanOrEqual(4);
+    for (const f of tracked) {
+      const text = readFileSync(join(REPO, f), "utf8");
+      for (const m of text.matchAll(/\]\(([^)#\s]+)[^)]*\)/g)) {
+        const target = m[1] ?? "";
+        if (/^[a-z]+:/.test(target)) continue;
+        expect(existsSync(join(REPO, dirname(f), target)), `${f}: ${target}`).toBe(true);
+      }
+    }
+  });
+
+  it("no document or man page cites a document outside the repository", () => {
+    const files = [...tracked, ...PAGES.map((p) => `man/${p}`)];
+    for (const f of files) {
+      const text = readFileSync(join(REPO, f), "utf8");
+      expect(text, f).not.toMatch(/\/work\/|(spec|design) §/);
+    }
   });
 });
 
