@@ -3,26 +3,18 @@
 // admin files in /etc still win over it). It never fails the boot over an entry: per-entry
 // problems are logged as "…, ignoring" and the run exits 0; only a broken environment (bad
 // arguments, an unwritable output directory) exits 1.
-import { existsSync, mkdirSync, statSync } from "node:fs";
+import { mkdirSync, statSync } from "node:fs";
 import { formatDiagnostic } from "../src/config/diagnostic.ts";
 import { shown } from "../src/config/shown.ts";
-import { LATE_PASS_STAMP, STATUS_FILE_NAME } from "../src/config/paths.ts";
+import { STATUS_FILE_NAME } from "../src/config/paths.ts";
 import { loadList } from "../src/io/load-list.ts";
+import { runPipeline } from "../src/io/pipeline.ts";
 import { applyPlan, writeFileAtomic } from "../src/io/apply.ts";
-import { readAllFacts } from "../src/io/facts.ts";
 import { commandLineSwitch, readKernelCommandLine } from "../src/io/kernel-cmdline.ts";
-import { RunBudget } from "../src/image/budget.ts";
-import { verityTrust } from "../src/image/verity-trust.ts";
-import { FactsCache } from "../src/io/facts-cache.ts";
-import { readHostFacts } from "../src/io/host.ts";
 import { hostPath } from "../src/io/root-path.ts";
-import { detectSystemd } from "../src/io/systemd-version.ts";
-import { hostTree } from "../src/io/image-lookup.ts";
 import { createLogger, type Logger } from "../src/io/log.ts";
 import { hostArchitecture } from "../src/portable/architecture.ts";
-import { plan } from "../src/plan/plan.ts";
 import type { Outcome } from "../src/plan/types.ts";
-import { VERSION } from "../src/version.ts";
 
 const IDENT = "portable-attach-generator";
 /** Kernel command-line switch: portable_attach=0 (any boolean) turns the generator off for a boot. */
@@ -79,7 +71,6 @@ export function main(argv: string[], env: NodeJS.ProcessEnv): number {
     if (env.SYSTEMD_SCOPE === "user") return 0; // portable services are system services
     if (env.SYSTEMD_IN_INITRD === "1") return 0; // images and their units belong to the real root
     const root = (env.PORTABLE_ATTACH_ROOT ?? "").replace(/\/+$/, "");
-    const architecture = hostArchitecture(env);
 
     const words = readKernelCommandLine(root, env);
     const bad: string[] = [];
@@ -99,35 +90,15 @@ export function main(argv: string[], env: NodeJS.ProcessEnv): number {
     for (const s of list.merged.shadowed)
       log.log("debug", `[${s.entry.name}] ${s.entry.file}:${s.entry.line} is replaced by ${s.by.file}:${s.by.line}`);
 
-    const latePassDone = existsSync(root + LATE_PASS_STAMP);
-    // Image lookups share one view of the host: the portables directories are read once, not once per entry.
-    const shared = hostTree(root);
-    const cache = new FactsCache(root);
-    const trust = verityTrust(root);
-    const debug = (m: string): void => log.log("debug", m);
-    const budget = new RunBudget();
-    const facts = readAllFacts(list.merged.entries, (entry) => ({
-      root,
-      architecture,
-      latePassDone,
-      hostTree: shared,
-      cache,
-      version: VERSION,
-      trust,
-      budget,
-      debug: (m) => debug(`[${entry.name}] ${m}`),
-    }));
+    const result = runPipeline(root, list.merged, {
+      architecture: hostArchitecture(env),
+      debug: (m) => log.log("debug", m),
+    });
     log.log(
       "debug",
-      `${cache.unchangedImages} image(s) not read: unchanged since attach time, their cached facts were used`,
+      `${result.unchangedImages} image(s) not read: unchanged since attach time, their cached facts were used`,
     );
-    const systemd = detectSystemd(root);
-    const result = plan({
-      entries: list.merged.entries,
-      masked: list.merged.masked,
-      facts,
-      host: readHostFacts(root, architecture, systemd),
-    });
+    const { systemd } = result;
 
     let failures: Map<string, string>;
     try {

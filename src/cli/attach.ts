@@ -11,7 +11,7 @@ import { imagesSeen, writeEntryCache } from "./cache.ts";
 import { CliError, type Context } from "./context.ts";
 import { imageArgument } from "./image-arg.ts";
 import { editListFile, isEditable, targetFile } from "./list-file.ts";
-import { computeOutcomes, readStatusRecord, startable } from "./outcomes.ts";
+import { planHere, readStatusRecord, startable } from "./outcomes.ts";
 import { reload, unitJob } from "./system.ts";
 
 /** The keys an entry is made of, in the order a new section lists them; undefined removes a key. */
@@ -46,17 +46,18 @@ export function entryFromKeys(name: string, file: string, keys: KeyChange[]): En
 }
 
 /**
- * Refuses an entry whose units would not be attached; returns the units it would attach. Planned
- * together with the rest of the list, so a unit another entry already provides is caught too.
+ * Refuses an entry whose units would not be attached; returns the units it would attach and the
+ * facts read of its images (for its cache). Planned together with the rest of the list, so a unit
+ * another entry already provides is caught too.
  */
-export function precheck(ctx: Context, entry: Entry, verb: string, facts = new Map<string, EntryFacts>()): string[] {
+export function precheck(ctx: Context, entry: Entry, verb: string): { units: string[]; facts: EntryFacts | undefined } {
   if (entry.errors.length > 0)
     throw new CliError(`Failed to ${verb} '${entry.image}': ${entry.errors.map((e) => e.message).join("; ")}`);
   const list = loadList(ctx.opts.root).merged;
   const others = list.entries.filter((e) => e.name !== entry.name);
   const entries = [...others, entry].sort((a, b) => (a.name < b.name ? -1 : 1));
   const masked = list.masked.filter((e) => e.name !== entry.name);
-  const outcomes = computeOutcomes(ctx, entries, { masked, fresh: entry.name, facts });
+  const { outcomes, facts } = planHere(ctx, { entries, masked }, { fresh: entry.name });
   const outcome = outcomes.find((o) => o.name === entry.name);
   if (outcome?.state !== "attached")
     throw new CliError(`Failed to ${verb} '${entry.image}': ${outcome?.reason ?? "no outcome"}`);
@@ -74,7 +75,7 @@ export function precheck(ctx: Context, entry: Entry, verb: string, facts = new M
     );
   }
   for (const w of outcome.warnings) ctx.warn(`Warning: ${w}`);
-  return outcome.units;
+  return { units: outcome.units, facts: facts.get(entry.name) };
 }
 
 export function attach(ctx: Context): number {
@@ -130,9 +131,9 @@ export function attach(ctx: Context): number {
   let units: string[] = [];
   editListFile(ctx, file, (text) => {
     const seen = imagesSeen(ctx, entry);
-    const facts = new Map<string, EntryFacts>();
-    units = precheck(ctx, entry, "attach", facts);
-    writeEntryCache(ctx, entry, file, facts.get(name), seen);
+    const checked = precheck(ctx, entry, "attach");
+    units = checked.units;
+    writeEntryCache(ctx, entry, file, checked.facts, seen);
     return setKeys(text, name, keys);
   });
   ctx.note(

@@ -13,7 +13,7 @@ import type { Outcome } from "../plan/types.ts";
 import { CliError, type Context } from "./context.ts";
 import { findEntry } from "./entries.ts";
 import { editListFile, isEditable, readListText, targetFile } from "./list-file.ts";
-import { computeOutcomes, pulledInUnits, readStatus, startable } from "./outcomes.ts";
+import { planHere, pulledInUnits, readStatus, startable } from "./outcomes.ts";
 import { reload, unitJob } from "./system.ts";
 import type { KeyChange } from "../config/edit.ts";
 
@@ -42,7 +42,7 @@ export function changeEntry(ctx: Context, entry: Entry, changes: KeyChange[]): s
 function currentOutcomes(ctx: Context, list: LoadedList): Outcome[] {
   const record = readStatus(ctx);
   if (record && record.lists === list.fingerprint) return record.entries;
-  return computeOutcomes(ctx, list.merged.entries, { masked: list.merged.masked });
+  return planHere(ctx, list.merged).outcomes;
 }
 
 /** The attached entry whose units include `unit`, or its template. */

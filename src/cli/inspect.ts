@@ -18,7 +18,7 @@ import { lastComponent, prefixFromImage } from "../portable/unit-name.ts";
 import { entryFromKeys, entryKeys } from "./attach.ts";
 import { CliError, printJson, type Context } from "./context.ts";
 import { imageArgument } from "./image-arg.ts";
-import { computeOutcomes } from "./outcomes.ts";
+import { planHere } from "./outcomes.ts";
 
 const API_DIRS = ["/proc", "/sys", "/dev", "/run", "/tmp", "/var/tmp"];
 
@@ -104,7 +104,7 @@ export function inspect(ctx: Context): number {
     const outcome =
       entry.errors.length > 0
         ? { state: "failed", reason: entry.errors.map((e) => e.message).join("; "), units: [], warnings: [] }
-        : computeOutcomes(ctx, [entry])[0];
+        : planHere(ctx, { entries: [entry] }).outcomes[0];
     const attach = {
       state: outcome?.state ?? "failed",
       ...(outcome?.reason !== undefined ? { reason: outcome.reason } : {}),

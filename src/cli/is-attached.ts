@@ -6,7 +6,7 @@ import { loadList } from "../io/load-list.ts";
 import { activeStates, isRunning } from "../io/systemctl.ts";
 import { CliError, type Context } from "./context.ts";
 import { findEntry } from "./entries.ts";
-import { computeOutcomes, readStatusRecord } from "./outcomes.ts";
+import { planHere, readStatusRecord } from "./outcomes.ts";
 import { notTalkingReason } from "./system.ts";
 
 export function isAttached(ctx: Context): number {
@@ -22,7 +22,9 @@ export function isAttached(ctx: Context): number {
     // after it): its units are not loaded, whatever the plan says. Offline, the plan is all there is.
     const o =
       recorded ??
-      (record ? { state: "pending" as const, units: [], enabled: false } : computeOutcomes(ctx, [entry])[0]);
+      (record
+        ? { state: "pending" as const, units: [], enabled: false }
+        : planHere(ctx, { entries: [entry] }).outcomes[0]);
     const suffix = entry.file.startsWith("/run/") ? "-runtime" : "";
     if (o?.state === "attached") {
       const states = notTalkingReason(ctx) ? new Map<string, string>() : activeStates(o.units, ctx.env);

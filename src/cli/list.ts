@@ -15,7 +15,7 @@ import { loadList } from "../io/load-list.ts";
 import { activeStates } from "../io/systemctl.ts";
 import type { Outcome } from "../plan/types.ts";
 import { printJson, type Context } from "./context.ts";
-import { computeOutcomes, readStatus, startable } from "./outcomes.ts";
+import { planHere, readStatus, startable } from "./outcomes.ts";
 import { notTalkingReason } from "./system.ts";
 import { formatTable } from "./table.ts";
 
@@ -60,9 +60,7 @@ export function listRows(ctx: Context): ListRow[] {
   // The generator read other lists than there are now (an edit, a confext merged over /etc since,
   // --root): plan them here, once over all entries, as the generator would.
   const changed = !record || record.lists !== list.fingerprint;
-  const computed = new Map(
-    changed ? computeOutcomes(ctx, list.merged.entries, { masked: list.merged.masked }).map((o) => [o.name, o]) : [],
-  );
+  const computed = new Map(changed ? planHere(ctx, list.merged).outcomes.map((o) => [o.name, o]) : []);
   const rows: ListRow[] = [];
   const loaded = new Set<string>();
   for (const e of current) {

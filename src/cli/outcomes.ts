@@ -3,15 +3,9 @@
 import { readFileSync, readdirSync } from "node:fs";
 import type { Entry } from "../config/attach-list.ts";
 import { GENERATOR_NORMAL_DIR, STATUS_FILE_NAME } from "../config/paths.ts";
-import { RunBudget } from "../image/budget.ts";
-import { verityTrust } from "../image/verity-trust.ts";
-import { readAllFacts } from "../io/facts.ts";
-import { FactsCache } from "../io/facts-cache.ts";
-import { readHostFacts } from "../io/host.ts";
 import { hostArchitecture } from "../portable/architecture.ts";
-import { plan } from "../plan/plan.ts";
-import type { EntryFacts, Outcome } from "../plan/types.ts";
-import { VERSION } from "../version.ts";
+import type { Outcome } from "../plan/types.ts";
+import { type PipelineOptions, type PipelineResult, runPipeline } from "../io/pipeline.ts";
 import { inRoot, inRootOrUndefined } from "../io/root-path.ts";
 import type { Context } from "./context.ts";
 
@@ -44,38 +38,21 @@ export function readStatusRecord(ctx: Context): Outcome[] | undefined {
   return readStatus(ctx)?.entries;
 }
 
-export interface ComputeOptions {
-  /** Attach=no entries, reported as masked. */
-  masked?: Entry[];
-  /** An entry whose images are read whatever the facts cache says (the one being attached, whose cache is about to be written). */
-  fresh?: string;
-  /** Filled with the facts read, for a caller that writes them to the cache. */
-  facts?: Map<string, EntryFacts>;
-}
-
 /**
- * plan() over these entries, as the generator would after the late pass: images are read now, or
- * taken from the facts cache where the generator would take them.
+ * The pipeline over these entries, as the generator runs it after the late pass: images are read
+ * now, or taken from the facts cache where the generator would take them.
  */
-export function computeOutcomes(ctx: Context, entries: Entry[], options: ComputeOptions = {}): Outcome[] {
-  const { masked = [], fresh, facts = new Map<string, EntryFacts>() } = options;
-  const architecture = hostArchitecture(ctx.env);
-  const root = ctx.opts.root;
-  const cache = new FactsCache(root);
-  const budget = new RunBudget();
-  // Read verity.d once for the run, as the generator does, not once per image.
-  const trust = verityTrust(root);
-  const read = readAllFacts(entries, (entry) => ({
-    root,
-    architecture,
-    latePassDone: true,
-    version: VERSION,
-    budget,
-    trust,
-    ...(entry.name !== fresh && { cache }),
-  }));
-  for (const [name, f] of read) facts.set(name, f);
-  return plan({ entries, masked, facts, host: readHostFacts(root, architecture) }).outcomes;
+export function planHere(
+  ctx: Context,
+  list: { entries: Entry[]; masked?: Entry[] },
+  options: Pick<PipelineOptions, "fresh"> = {},
+): PipelineResult {
+  const { entries, masked = [] } = list;
+  return runPipeline(
+    ctx.opts.root,
+    { entries, masked },
+    { architecture: hostArchitecture(ctx.env), latePassDone: true, ...options },
+  );
 }
 
 /** Units the generator pulled in through .wants/.requires/.upholds links (Enable=yes at work). */

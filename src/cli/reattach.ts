@@ -12,7 +12,6 @@ import { compareVersions } from "../common/version-order.ts";
 import { parseVersionedName } from "../portable/version.ts";
 import { activeStates, isRunning } from "../io/systemctl.ts";
 import { entryFromKeys, entryKeys, precheck } from "./attach.ts";
-import type { EntryFacts } from "../plan/types.ts";
 import { imagesSeen, writeEntryCache } from "./cache.ts";
 import { CliError, type Context } from "./context.ts";
 import { changeEntry } from "./enable.ts";
@@ -67,8 +66,7 @@ export function reattach(ctx: Context): number {
     entryKeys({ ...entry, image, extensions, profile: entry.profile }),
   );
   const seen = imagesSeen(ctx, next);
-  const facts = new Map<string, EntryFacts>();
-  const newUnits = precheck(ctx, next, "reattach", facts);
+  const { units: newUnits, facts } = precheck(ctx, next, "reattach");
 
   // What runs now, asked before the swap while PID 1 still has the old units loaded.
   const before = readStatusRecord(ctx)?.find((o) => o.name === entry.name)?.units ?? [];
@@ -85,7 +83,7 @@ export function reattach(ctx: Context): number {
     ctx.note(`Entry [${entry.name}] in ${file}: '${entry.image}' → '${image}'.`);
   }
   // Also when the image path stayed: an image replaced in place is what reattach is run for.
-  writeEntryCache(ctx, next, file, facts.get(next.name), seen);
+  writeEntryCache(ctx, next, file, facts, seen);
   const reloaded = reload(ctx);
   const after = (reloaded ? readStatusRecord(ctx)?.find((o) => o.name === entry.name)?.units : undefined) ?? newUnits;
   let ok = unitJob(
