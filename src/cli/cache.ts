@@ -17,7 +17,7 @@ import {
   settledIdentity,
 } from "../io/facts-cache.ts";
 import { lookupImage } from "../io/image-lookup.ts";
-import { inRoot, inRootOrUndefined } from "../io/root-path.ts";
+import { inRoot, shownInRoot } from "../io/root-path.ts";
 import { matchesFor } from "../plan/plan.ts";
 import type { EntryFacts } from "../plan/types.ts";
 import { hostArchitecture } from "../portable/architecture.ts";
@@ -43,7 +43,7 @@ export function imagesSeen(ctx: Context, entry: Entry): ImagesSeen {
       return undefined;
     }
   });
-  return { paths, identities: paths.map((p) => (p === undefined ? undefined : identityOf(ctx.opts.root + p))) };
+  return { paths, identities: paths.map((p) => (p === undefined ? undefined : identityOf(ctx.opts.root, p))) };
 }
 
 /**
@@ -68,10 +68,10 @@ export function writeEntryCache(
     { version: VERSION, architecture: hostArchitecture(ctx.env), matches: matchesFor(entry) },
     images.map((img, i) => ({
       facts: img,
-      identity: settledIdentity(before.identities[i], identityOf(ctx.opts.root + img.path), now),
+      identity: settledIdentity(before.identities[i], identityOf(ctx.opts.root, img.path), now),
     })),
   );
-  let hostDir = ctx.opts.root + dir;
+  let hostDir = shownInRoot(ctx.opts.root, dir);
   try {
     hostDir = inRoot(ctx.opts.root, dir); // never out of the tree through a symlink in it
     mkdirSync(hostDir, { recursive: true, mode: 0o755 });
@@ -87,8 +87,8 @@ export function writeEntryCache(
   }
   // A record in the other directory is for an older state of this entry.
   removeCacheFiles(
-    "",
+    ctx.opts.root,
     entry.name,
-    WRITABLE_CACHE_DIRS.filter((d) => d !== dir).flatMap((d) => inRootOrUndefined(ctx.opts.root, d) ?? []),
+    WRITABLE_CACHE_DIRS.filter((d) => d !== dir),
   );
 }

@@ -5,7 +5,6 @@
 import { appendSection, removeSection } from "../config/edit.ts";
 import { loadList } from "../io/load-list.ts";
 import { removeCacheFiles } from "../io/facts-cache.ts";
-import { inRootOrUndefined } from "../io/root-path.ts";
 import { WRITABLE_CACHE_DIRS } from "./cache.ts";
 import { CliError, type Context } from "./context.ts";
 import { requireEntry } from "./entries.ts";
@@ -42,11 +41,7 @@ export function detach(ctx: Context): number {
     ctx.note(`Masked vendor entry [${entry.name}] of ${entry.file} with Attach=no in ${file}.`);
   }
   // The cached facts served an attached entry only; a mask, or nothing, needs none.
-  removeCacheFiles(
-    "",
-    entry.name,
-    WRITABLE_CACHE_DIRS.flatMap((d) => inRootOrUndefined(ctx.opts.root, d) ?? []),
-  );
+  removeCacheFiles(ctx.opts.root, entry.name, WRITABLE_CACHE_DIRS);
   reload(ctx);
   return ok ? 0 : 1;
 }

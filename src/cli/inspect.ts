@@ -10,7 +10,7 @@ import { openImage } from "../image/open.ts";
 import { statInImage } from "../image/resolve.ts";
 import { ImageError, type ImageTree } from "../image/types.ts";
 import { verityTrust } from "../image/verity-trust.ts";
-import { lookupImage } from "../io/image-lookup.ts";
+import { imageHostPath, lookupImage } from "../io/image-lookup.ts";
 import { hostArchitecture } from "../portable/architecture.ts";
 import { discoverUnits } from "../portable/discover.ts";
 import { findExtensionRelease, findOsRelease, parseEnvFile } from "../portable/release.ts";
@@ -72,7 +72,7 @@ export function inspect(ctx: Context): number {
   });
   try {
     const open = (p: string): ImageTree => {
-      const t = openImage(ctx.opts.root + p, { architecture, trust });
+      const t = openImage(imageHostPath(ctx.opts.root, p), { architecture, trust });
       trees.push(t);
       return t;
     };

@@ -10,7 +10,7 @@ import { readAtMost } from "../image/read-at-most.ts";
 import { removeStaleTemporaries, replaceFileAtomic } from "../io/atomic-file.ts";
 import { MAX_LIST_BYTES, unreadableLines } from "../io/list-files.ts";
 import { acquireLock, LockError } from "../io/lock.ts";
-import { checkInRoot, inRoot } from "../io/root-path.ts";
+import { checkInRoot, inRoot, shownInRoot } from "../io/root-path.ts";
 import { CliError, type Context } from "./context.ts";
 
 /**
@@ -93,7 +93,7 @@ export function readListText(ctx: Context, path: string): { text: string; unread
   try {
     host = inRoot(ctx.opts.root, path);
   } catch (e) {
-    throw new CliError(`Failed to resolve '${ctx.opts.root}${path}': ${strerror(e)}`);
+    throw new CliError(`Failed to resolve '${shownInRoot(ctx.opts.root, path)}': ${strerror(e)}`);
   }
   return readBytes(ctx.opts.root, host, path);
 }
@@ -106,7 +106,7 @@ export function editListFile(ctx: Context, path: string, edit: (text: string) =>
     // Symlinks are chased inside --root's tree: a link out of it must not lead the write out.
     host = inRoot(root, path);
   } catch (e) {
-    throw new CliError(`Failed to resolve '${root}${path}': ${strerror(e)}`);
+    throw new CliError(`Failed to resolve '${shownInRoot(root, path)}': ${strerror(e)}`);
   }
   const dir = dirname(host);
   try {

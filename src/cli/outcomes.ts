@@ -6,12 +6,12 @@ import { GENERATOR_NORMAL_DIR, STATUS_FILE_NAME } from "../config/paths.ts";
 import { hostArchitecture } from "../portable/architecture.ts";
 import type { Outcome } from "../plan/types.ts";
 import { type PipelineOptions, type PipelineResult, runPipeline } from "../io/pipeline.ts";
-import { inRoot, inRootOrUndefined } from "../io/root-path.ts";
+import { inRoot, inRootOrUndefined, shownInRoot } from "../io/root-path.ts";
 import type { Context } from "./context.ts";
 
 export function statusFile(ctx: Context): string {
   const path = `${GENERATOR_NORMAL_DIR}/${STATUS_FILE_NAME}`;
-  return inRootOrUndefined(ctx.opts.root, path) ?? `${ctx.opts.root}${path}`;
+  return inRootOrUndefined(ctx.opts.root, path) ?? shownInRoot(ctx.opts.root, path);
 }
 
 export interface StatusRecord {

@@ -56,10 +56,13 @@ export interface CacheKey {
 }
 
 /** A regular file's identity now, or undefined (not a regular file, or gone). */
-export function identityOf(path: string): ImageIdentity | undefined {
+/** The identity of the file at `path` under `root`; undefined if it is not a regular file there. */
+export function identityOf(root: string, path: string): ImageIdentity | undefined {
+  const host = inRootOrUndefined(root, path);
+  if (host === undefined) return undefined;
   let st;
   try {
-    st = statSync(path, { bigint: true });
+    st = statSync(host, { bigint: true });
   } catch {
     return undefined;
   }
@@ -227,11 +230,13 @@ function readCacheFile(path: string): string | undefined {
   }
 }
 
-/** Removes an entry's cache files from the writable cache directories (detach). */
+/** Removes an entry's cache files from these cache directories under `root` (symlinks chased inside it). */
 export function removeCacheFiles(root: string, name: string, dirs: readonly string[]): void {
   for (const dir of dirs) {
+    const host = inRootOrUndefined(root, dir);
+    if (host === undefined) continue;
     try {
-      unlinkSync(`${root}${dir}/${cacheFileName(name)}`);
+      unlinkSync(`${host}/${cacheFileName(name)}`);
     } catch {
       /* none there */
     }

@@ -14,7 +14,7 @@ import { checkPath } from "../unit/escape.ts";
 import { matchesFor, Refusal } from "../plan/plan.ts";
 import type { EntryFacts, ImageFacts } from "../plan/types.ts";
 import { type CachedEntry, type FactsCache, identityOf, sameIdentity } from "./facts-cache.ts";
-import { lookupImage } from "./image-lookup.ts";
+import { imageHostPath, lookupImage } from "./image-lookup.ts";
 
 export interface FactsOptions {
   /** Prefix for every host path read (PORTABLE_ATTACH_ROOT / --root); "" for the real root. */
@@ -64,7 +64,7 @@ function readImageUnbudgeted(
   let tree: ImageTree | undefined;
   try {
     tree = rememberingTree(
-      openImage(options.root + path, {
+      openImage(imageHostPath(options.root, path), {
         architecture: options.architecture,
         trust: options.trust ?? verityTrust(options.root),
       }),
@@ -115,7 +115,7 @@ export function readEntryFacts(entry: Entry, options: FactsOptions): EntryFacts 
     // The record is read only where it can serve: an image not reachable yet, or a raw image (a
     // regular file, which has an identity). A reachable directory image is always read itself.
     const identities = options.cache
-      ? located.map((path) => (path === undefined ? undefined : identityOf(options.root + path)))
+      ? located.map((path) => (path === undefined ? undefined : identityOf(options.root, path)))
       : [];
     let cached = missing.length > 0 || identities.some((id) => id !== undefined) ? cacheFor(entry, options) : undefined;
     // A record stands in for an unreachable image only where its path passes a fresh lookup's checks.

@@ -1,6 +1,6 @@
 // What the generator needs to know about the host, read once per run under a root prefix.
 import { existsSync, lstatSync, readdirSync, readlinkSync } from "node:fs";
-import { inRootOrUndefined } from "./root-path.ts";
+import { hostPath, inRootOrUndefined } from "./root-path.ts";
 import { HOST_UNIT_DIRS, OWN_PROFILE_DIR, PROFILE_DIRS } from "../config/paths.ts";
 import type { HostFacts } from "../plan/types.ts";
 import { detectSystemd, type DetectedSystemd } from "./systemd-version.ts";
@@ -36,8 +36,9 @@ function addNames(dir: string | undefined, to: Set<string>): void {
  */
 function libIsUsrLib(root: string): boolean {
   try {
-    if (lstatSync(root + "/lib", { throwIfNoEntry: false })?.isSymbolicLink() !== true) return false;
-    const target = readlinkSync(root + "/lib");
+    const lib = hostPath(root, "/lib", false);
+    if (lstatSync(lib, { throwIfNoEntry: false })?.isSymbolicLink() !== true) return false;
+    const target = readlinkSync(lib);
     return target === "usr/lib" || (root === "" && target === "/usr/lib");
   } catch {
     return false;
@@ -51,6 +52,12 @@ function exists(path: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** `path` exists under `root`, a final symlink as itself (as portabled checks) unless `followLast`. */
+function existsIn(root: string, path: string, followLast = false): boolean {
+  const host = inRootOrUndefined(root, path, followLast);
+  return host !== undefined && (followLast ? existsSync(host) : exists(host));
 }
 
 export function readHostFacts(
@@ -80,9 +87,9 @@ export function readHostFacts(
       return found;
     },
     architecture,
-    osReleasePath: existsSync(root + "/etc/os-release") ? "/etc/os-release" : "/usr/lib/os-release",
+    osReleasePath: existsIn(root, "/etc/os-release", true) ? "/etc/os-release" : "/usr/lib/os-release",
     portable: systemd.behaviour,
     latePassUnit: LATE_PASS_UNIT,
-    confextEnabled: CONFEXT_WANTS.some((d) => exists(`${root}${d}/sysinit.target.wants/systemd-confext.service`)),
+    confextEnabled: CONFEXT_WANTS.some((d) => existsIn(root, `${d}/sysinit.target.wants/systemd-confext.service`)),
   };
 }

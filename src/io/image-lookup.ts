@@ -6,7 +6,9 @@ import { PORTABLE_DIRS } from "../config/paths.ts";
 import { DirectoryImage } from "../image/directory.ts";
 import { rememberingTree } from "../image/open.ts";
 import { resolveInImage } from "../image/resolve.ts";
-import type { ImageTree } from "../image/types.ts";
+import { ImageError, type ImageTree } from "../image/types.ts";
+import { hostPath } from "./root-path.ts";
+import { strerror } from "./strerror.ts";
 import { compareVersions } from "../common/version-order.ts";
 import { parseVersionedName } from "../portable/version.ts";
 
@@ -53,6 +55,18 @@ function canonical(rootTree: ImageTree, path: string): string {
 /** The host file system under `root` as a tree whose answers are remembered (for one lookup, or one generator run). */
 export function hostTree(root: string): ImageTree {
   return rememberingTree(new DirectoryImage(root === "" ? "/" : root));
+}
+
+/**
+ * The host path to open an image at that a lookup found under `root`. The found path has its
+ * symlinks resolved already; the walk again keeps one swapped in since inside the root.
+ */
+export function imageHostPath(root: string, path: string): string {
+  try {
+    return hostPath(root, path);
+  } catch (e) {
+    throw new ImageError("IO", `Failed to open image '${path}': ${strerror(e)}`);
+  }
 }
 
 /** `shared`: a hostTree(root) reused across lookups when the host does not change meanwhile (one generator run). */

@@ -66,12 +66,17 @@ export function hostPath(root: string, path: string, followLast = true): string 
 }
 
 /** hostPath(), or undefined where it fails (a symlink loop, a directory we may not search). */
-export function inRootOrUndefined(root: string, path: string): string | undefined {
+export function inRootOrUndefined(root: string, path: string, followLast = true): string | undefined {
   try {
-    return hostPath(root, path);
+    return hostPath(root, path, followLast);
   } catch {
     return undefined;
   }
+}
+
+/** `path` under `root` for a message only, where it could not be resolved: never to be opened. */
+export function shownInRoot(root: string, path: string): string {
+  return `${root}${path}`;
 }
 
 /**

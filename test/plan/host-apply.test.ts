@@ -71,6 +71,26 @@ describe("readHostFacts", () => {
     expect([...readHostFacts(escaping, "x86-64").unitNames].sort()).toEqual(["b.service"]);
   });
 
+  it("under a root, reads /etc/os-release and the confext link inside it, an absolute link too", () => {
+    // The build host's /usr/lib/os-release exists: a string join would follow the link there.
+    const root = tree(
+      { "usr/lib/systemd/system/systemd-confext.service": "" },
+      {
+        "etc/os-release": "/usr/lib/os-release",
+        "etc/systemd/system": "/usr/lib/systemd/system",
+        "usr/lib/systemd/system/sysinit.target.wants/systemd-confext.service": "../systemd-confext.service",
+      },
+    );
+    const host = readHostFacts(root, "x86-64");
+    expect(host.osReleasePath).toBe("/usr/lib/os-release");
+    expect(host.confextEnabled).toBe(true);
+    writeFileSync(join(root, "usr/lib/os-release"), "ID=test\n");
+    expect(readHostFacts(root, "x86-64").osReleasePath).toBe("/etc/os-release");
+    const outside = tree({ "sysinit.target.wants/systemd-confext.service": "" });
+    const escaping = tree({}, { "run/systemd/system": outside });
+    expect(readHostFacts(escaping, "x86-64").confextEnabled).toBe(false);
+  });
+
   it("finds a profile in the first directory that has it, without following a final symlink, and remembers a miss", () => {
     const root = tree(
       { "usr/lib/portable-attach/profile/default/service.conf": "" },
