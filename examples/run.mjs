@@ -15,6 +15,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { writeHelloImages } from "../scripts/code-cache.mjs";
 
 const repo = join(import.meta.dirname, "..");
 const root = mkdtempSync(join(tmpdir(), "portable-attach-example-"));
@@ -25,20 +26,9 @@ function file(path, text) {
   writeFileSync(join(root, path), text);
 }
 
-// A directory image with a service and a socket, and a directory extension that adds a tool.
-const img = "/var/lib/portables/hello_1.0";
-file(`${img}/usr/lib/os-release`, 'ID=debian\nVERSION_ID=12\nPRETTY_NAME="Hello portable service"\n');
-file(
-  `${img}/usr/lib/systemd/system/hello.service`,
-  "[Unit]\nDescription=Hello\n\n[Service]\nExecStart=/usr/bin/hello\n\n[Install]\nWantedBy=multi-user.target\n",
-);
-file(
-  `${img}/usr/lib/systemd/system/hello.socket`,
-  "[Socket]\nListenStream=/run/hello.sock\n\n[Install]\nWantedBy=sockets.target\n",
-);
-const ext = "/var/lib/portables/hello-debug";
-file(`${ext}/usr/lib/extension-release.d/extension-release.hello-debug`, "ID=debian\nVERSION_ID=12\n");
-file(`${ext}/usr/lib/systemd/system/hello-debug.service`, "[Service]\nExecStart=/usr/bin/hello --debug\n");
+// A directory image with a service and a socket, and a directory extension that adds a tool: the
+// same sample the code caches are made with.
+const { image: img, extension: ext } = writeHelloImages(root);
 // A raw image: the squashfs test fixture, read without mounting it.
 mkdirSync(join(root, "usr/lib/portables"), { recursive: true });
 cpSync(join(repo, "test/fixtures/images/squashfs-zstd.raw"), join(root, "usr/lib/portables/foo_1.raw"));

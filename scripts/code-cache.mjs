@@ -112,6 +112,32 @@ export const SAMPLE_IMAGES = {
 };
 
 /**
+ * The sample directory image (a service and a socket) and its directory extension (one more
+ * service), written under `dir`; returns their paths as the booted system sees them. Also the
+ * image of `npm run example`.
+ */
+export function writeHelloImages(dir) {
+  const file = (path, text) => {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), text);
+  };
+  const image = "/var/lib/portables/hello_1";
+  file(`${image}/usr/lib/os-release`, "ID=debian\nVERSION_ID=12\n");
+  file(
+    `${image}/usr/lib/systemd/system/hello.service`,
+    "[Unit]\nDescription=Hello\n\n[Service]\nExecStart=/usr/bin/hello\n\n[Install]\nWantedBy=multi-user.target\n",
+  );
+  file(
+    `${image}/usr/lib/systemd/system/hello.socket`,
+    "[Socket]\nListenStream=/run/hello.sock\n\n[Install]\nWantedBy=sockets.target\n",
+  );
+  const extension = "/var/lib/portables/hello-debug";
+  file(`${extension}/usr/lib/extension-release.d/extension-release.hello-debug`, "ID=debian\nVERSION_ID=12\n");
+  file(`${extension}/usr/lib/systemd/system/hello-debug.service`, "[Service]\nExecStart=/usr/bin/hello --debug\n");
+  return { image, extension };
+}
+
+/**
  * A small root for the representative run: a directory image with an extension, and raw images of
  * the usual kinds (erofs, squashfs, ext4, GPT with an erofs root partition) from `images` (the test
  * fixtures; the package ships a few in /usr/share/portable-attach/code-cache): those there are used.
@@ -124,19 +150,7 @@ export function representativeRoot(
     mkdirSync(dirname(join(dir, path)), { recursive: true });
     writeFileSync(join(dir, path), text);
   };
-  const img = "/var/lib/portables/hello_1";
-  file(`${img}/usr/lib/os-release`, "ID=debian\nVERSION_ID=12\n");
-  file(
-    `${img}/usr/lib/systemd/system/hello.service`,
-    "[Unit]\nDescription=Hello\n\n[Service]\nExecStart=/usr/bin/hello\n\n[Install]\nWantedBy=multi-user.target\n",
-  );
-  file(
-    `${img}/usr/lib/systemd/system/hello.socket`,
-    "[Socket]\nListenStream=/run/hello.sock\n\n[Install]\nWantedBy=sockets.target\n",
-  );
-  const ext = "/var/lib/portables/hello-debug";
-  file(`${ext}/usr/lib/extension-release.d/extension-release.hello-debug`, "ID=debian\nVERSION_ID=12\n");
-  file(`${ext}/usr/lib/systemd/system/hello-debug.service`, "[Service]\nExecStart=/usr/bin/hello --debug\n");
+  const { image: img, extension: ext } = writeHelloImages(dir);
   mkdirSync(join(dir, "var/lib/portables"), { recursive: true });
   const have = new Set();
   for (const [name, fixture] of Object.entries(SAMPLE_IMAGES)) {
