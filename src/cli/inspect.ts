@@ -11,6 +11,7 @@ import { statInImage } from "../image/resolve.ts";
 import { ImageError, type ImageTree } from "../image/types.ts";
 import { verityTrust } from "../image/verity-trust.ts";
 import { imageHostPath, lookupImage } from "../io/image-lookup.ts";
+import { unroot } from "../io/root-path.ts";
 import { hostArchitecture } from "../portable/architecture.ts";
 import { discoverUnits } from "../portable/discover.ts";
 import { findExtensionRelease, findOsRelease, parseEnvFile } from "../portable/release.ts";
@@ -22,9 +23,24 @@ import { planHere } from "./outcomes.ts";
 
 const API_DIRS = ["/proc", "/sys", "/dev", "/run", "/tmp", "/var/tmp"];
 
+interface FitnessCheck {
+  /** As --json names it. */
+  check: string;
+  ok: boolean;
+  /** What is missing, as the warning names it. */
+  what: string;
+  /** Created when the image runs, if it is writable. */
+  createdAtRunTime: boolean;
+}
+
+function fitnessCheck(what: string, ok: boolean, apiMount = false): FitnessCheck {
+  const api = apiMount ? " (API mount point)" : "";
+  return { check: `${what} present${api}`, ok, what: `${what}${api}`, createdAtRunTime: what !== "os-release" };
+}
+
 /** The checks of the portable-services documentation ("fitness" of an image as a portable service). */
-export function fitness(tree: ImageTree, hasOsRelease: boolean): { check: string; ok: boolean }[] {
-  const checks = [{ check: "os-release present", ok: hasOsRelease }];
+export function fitness(tree: ImageTree, hasOsRelease: boolean): FitnessCheck[] {
+  const checks = [fitnessCheck("os-release", hasOsRelease)];
   for (const f of ["/etc/machine-id", "/etc/resolv.conf"]) {
     // Empty files and symlinks (even dangling ones, e.g. resolv.conf → ../run/…) are fine.
     let ok = false;
@@ -33,7 +49,7 @@ export function fitness(tree: ImageTree, hasOsRelease: boolean): { check: string
     } catch {
       ok = false;
     }
-    checks.push({ check: `${f} present`, ok });
+    checks.push(fitnessCheck(f, ok));
   }
   for (const d of API_DIRS) {
     let ok = false;
@@ -42,7 +58,7 @@ export function fitness(tree: ImageTree, hasOsRelease: boolean): { check: string
     } catch {
       ok = false;
     }
-    checks.push({ check: `${d} present (API mount point)`, ok });
+    checks.push(fitnessCheck(d, ok, true));
   }
   return checks;
 }
@@ -64,11 +80,9 @@ export function inspect(ctx: Context): number {
   const matches = prefixes.length > 0 ? prefixes : [prefixFromImage(image) ?? ""];
   const trees: ImageTree[] = [];
   const trust = verityTrust(ctx.opts.root);
-  // Paths as the booted system sees them, without --root in front.
-  const unroot = (d: string): string => (ctx.opts.root === "" ? d : d.split(ctx.opts.root).join(""));
   const protection = (t: ImageTree) => ({
     level: t.protection?.level ?? "unprotected",
-    details: (t.protection?.details ?? []).map(unroot),
+    details: (t.protection?.details ?? []).map((d) => unroot(d, ctx.opts.root)),
   });
   try {
     const open = (p: string): ImageTree => {
@@ -129,7 +143,7 @@ export function inspect(ctx: Context): number {
           protection: v,
         })),
         units: names,
-        fitness: checks,
+        fitness: checks.map(({ check, ok }) => ({ check, ok })),
         attach,
       });
       return 0;
@@ -156,7 +170,7 @@ export function inspect(ctx: Context): number {
     for (const c of checks)
       if (!c.ok)
         ctx.warn(
-          `Warning: ${c.check.replace(" present", "")} is missing in '${path}'${c.check.startsWith("os-release") ? "" : " (created at run time only if the image is writable)"}.`,
+          `Warning: ${c.what} is missing in '${path}'${c.createdAtRunTime ? " (created at run time only if the image is writable)" : ""}.`,
         );
     if (attach.state === "attached") {
       for (const w of attach.warnings) ctx.warn(`Warning: ${w}`);
@@ -166,7 +180,7 @@ export function inspect(ctx: Context): number {
     }
     return 0;
   } catch (e) {
-    if (e instanceof ImageError) throw new CliError(`Failed to inspect '${arg}': ${unroot(e.message)}`);
+    if (e instanceof ImageError) throw new CliError(`Failed to inspect '${arg}': ${unroot(e.message, ctx.opts.root)}`);
     throw e;
   } finally {
     for (const t of trees) t.close();

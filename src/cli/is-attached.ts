@@ -15,6 +15,7 @@ export function isAttached(ctx: Context): number {
   const list = loadList(ctx.opts.root);
   const entry = findEntry(list, arg);
   let word = "detached";
+  let attachedOrWaiting = false;
   if (entry?.attach) {
     const record = readStatusRecord(ctx);
     const recorded = record?.find((o) => o.name === entry.name && o.file === entry.file);
@@ -26,6 +27,7 @@ export function isAttached(ctx: Context): number {
         ? { state: "pending" as const, units: [], enabled: false }
         : planHere(ctx, { entries: [entry] }).outcomes[0]);
     const suffix = entry.file.startsWith("/run/") ? "-runtime" : "";
+    attachedOrWaiting = o?.state === "attached" || o?.state === "deferred";
     if (o?.state === "attached") {
       const states = notTalkingReason(ctx) ? new Map<string, string>() : activeStates(o.units, ctx.env);
       word = (o.units.some((u) => isRunning(states.get(u))) ? "running" : o.enabled ? "enabled" : "attached") + suffix;
@@ -34,5 +36,5 @@ export function isAttached(ctx: Context): number {
     }
   }
   if (!ctx.opts.quiet) ctx.out(word);
-  return /^(attached|enabled|running|deferred)/.test(word) ? 0 : 1;
+  return attachedOrWaiting ? 0 : 1;
 }

@@ -12,6 +12,7 @@
 //   row is the generator's record, "computed" when planned here; active: systemd's ActiveState,
 //   or null when PID 1 cannot be asked or the unit is not loaded yet.
 import { loadList } from "../io/load-list.ts";
+import { isTemplate } from "../portable/unit-name.ts";
 import { activeStates } from "../io/systemctl.ts";
 import type { Outcome } from "../plan/types.ts";
 import { printJson, type Context } from "./context.ts";
@@ -47,7 +48,7 @@ function unitsOf(o: Outcome | undefined): ListRow["units"] {
   const names = [...new Set([...(o?.units ?? []), ...enabled])].sort();
   return names.map((name) => ({
     name,
-    enabled: enabled.has(name) || (o?.enabled === true && !name.includes("@.")),
+    enabled: enabled.has(name) || (o?.enabled === true && !isTemplate(name)),
     active: null,
   }));
 }

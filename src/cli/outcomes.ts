@@ -4,6 +4,7 @@ import { readFileSync, readdirSync } from "node:fs";
 import type { Entry } from "../config/attach-list.ts";
 import { GENERATOR_NORMAL_DIR, STATUS_FILE_NAME } from "../config/paths.ts";
 import { hostArchitecture } from "../portable/architecture.ts";
+import { isTemplate } from "../portable/unit-name.ts";
 import type { Outcome } from "../plan/types.ts";
 import { type PipelineOptions, type PipelineResult, runPipeline } from "../io/pipeline.ts";
 import { inRoot, inRootOrUndefined, shownInRoot } from "../io/root-path.ts";
@@ -79,5 +80,5 @@ export function pulledInUnits(ctx: Context): Set<string> {
 
 /** Units that can be started by name (a template needs an instance). */
 export function startable(units: readonly string[]): string[] {
-  return units.filter((u) => !/@\.[a-z]+$/.test(u));
+  return units.filter((u) => !isTemplate(u));
 }

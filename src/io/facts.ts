@@ -15,6 +15,7 @@ import { matchesFor, Refusal } from "../plan/plan.ts";
 import type { EntryFacts, ImageFacts } from "../plan/types.ts";
 import { type CachedEntry, type FactsCache, identityOf, sameIdentity } from "./facts-cache.ts";
 import { imageHostPath, lookupImage } from "./image-lookup.ts";
+import { unroot } from "./root-path.ts";
 
 export interface FactsOptions {
   /** Prefix for every host path read (PORTABLE_ATTACH_ROOT / --root); "" for the real root. */
@@ -34,11 +35,6 @@ export interface FactsOptions {
   debug?: (message: string) => void;
   /** What all images of this run may still cost (budget.ts); a fresh one per call if unset. */
   budget?: RunBudget;
-}
-
-/** Messages name paths as the booted system sees them, not with the test/build root in front. */
-function unroot(message: string, root: string): string {
-  return root === "" ? message : message.split(root).join("");
 }
 
 /** The image's facts, and whether a signature in it went unchecked (no certificates configured). */

@@ -74,6 +74,11 @@ export function inRootOrUndefined(root: string, path: string, followLast = true)
   }
 }
 
+/** A message naming paths as the booted system sees them, without the root in front. */
+export function unroot(message: string, root: string): string {
+  return root === "" ? message : message.split(root).join("");
+}
+
 /** `path` under `root` for a message only, where it could not be resolved: never to be opened. */
 export function shownInRoot(root: string, path: string): string {
   return `${root}${path}`;

@@ -60,7 +60,8 @@ describe("--root round trip", () => {
     expect(s.status, s.stderr).toBe(0);
     const outcomes = JSON.parse(s.stdout) as { name: string; state: string; units: string[] }[];
     expect(outcomes.map((o) => [o.name, o.state, o.units])).toEqual([["foo", "attached", ["foo.service"]]]);
-    expect(runCli(root, ["is-attached", "foo"]).stdout).toBe("attached\n");
+    const attached = runCli(root, ["is-attached", "foo"]);
+    expect([attached.stdout, attached.status]).toEqual(["attached\n", 0]);
     expect(runCli(root, ["is-attached", "nope"]).status).toBe(1);
   });
 
@@ -125,6 +126,9 @@ describe("--json shapes and usage", () => {
     expect(inspect.attach).toMatchObject({ state: "attached", units: ["foo.service"] });
     expect(inspect.fitness).toContainEqual({ check: "/etc/machine-id present", ok: true });
     expect(inspect.fitness).toContainEqual({ check: "/proc present (API mount point)", ok: false });
+    expect(runCli(root, ["inspect", "foo"]).stderr).toContain(
+      "Warning: /proc (API mount point) is missing in '/var/lib/portables/foo_2' (created at run time only if the image is writable).\n",
+    );
     // No generator has run in this tree: status says so and fails.
     const s = runCli(root, ["status", "--json=short"]);
     expect(s.status).toBe(1);
