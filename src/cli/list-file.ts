@@ -2,15 +2,14 @@
 // is now (not as it was when the command started), so concurrent runs never lose each other's
 // entries; the result is checked to parse before it replaces the file.
 import { strerror } from "../io/strerror.ts";
-import { accessSync, closeSync, constants, fstatSync, mkdirSync, openSync } from "node:fs";
+import { accessSync, constants, mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { parseAttachList } from "../config/attach-list.ts";
 import { LIST_LEVELS } from "../config/paths.ts";
-import { readAtMost } from "../image/read-at-most.ts";
 import { removeStaleTemporaries, replaceFileAtomic } from "../io/atomic-file.ts";
-import { MAX_LIST_BYTES, unreadableLines } from "../io/list-files.ts";
+import { type ListBytes, MAX_LIST_BYTES, readListBytes } from "../io/list-files.ts";
 import { acquireLock, LockError } from "../io/lock.ts";
-import { checkInRoot, inRoot, shownInRoot } from "../io/root-path.ts";
+import { inRoot, shownInRoot } from "../io/root-path.ts";
 import { CliError, type Context } from "./context.ts";
 
 /**
@@ -58,33 +57,20 @@ function readText(root: string, host: string, path: string): string {
 }
 
 function readBytes(root: string, host: string, path: string): { text: string; unreadable: number[] } {
-  let fd: number;
+  let read: ListBytes;
   try {
-    fd = openSync(
-      host,
-      constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY | (root === "" ? 0 : constants.O_NOFOLLOW),
-    );
+    read = readListBytes(root, host, path);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return { text: "", unreadable: [] };
     throw new CliError(`Failed to read '${host}': ${strerror(e)}`);
   }
-  let bytes: Uint8Array | undefined;
-  try {
-    checkInRoot(root, fd, path);
-    const st = fstatSync(fd);
-    if (!st.isFile())
-      throw new CliError(`Refusing to edit '${host}': ${st.isDirectory() ? "is a directory" : "not a regular file"}`);
-    bytes = st.size > MAX_LIST_BYTES ? undefined : readAtMost(fd, st.size, MAX_LIST_BYTES);
-  } catch (e) {
-    throw e instanceof CliError ? e : new CliError(`Failed to read '${host}': ${strerror(e)}`);
-  } finally {
-    closeSync(fd);
-  }
-  if (!bytes) throw new CliError(`Refusing to edit '${host}': larger than ${MAX_LIST_BYTES} bytes`);
-  return {
-    text: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("utf8"),
-    unreadable: unreadableLines(bytes),
-  };
+  if (read.kind === "read") return { text: read.text, unreadable: read.unreadable };
+  const why = {
+    directory: "is a directory",
+    special: "not a regular file",
+    "too-large": `larger than ${MAX_LIST_BYTES} bytes`,
+  }[read.kind];
+  throw new CliError(`Refusing to edit '${host}': ${why}`);
 }
 
 /** A list file's text and its unreadable lines, read as the editor reads it (inside the root). */

@@ -45,45 +45,35 @@ function readImage(
   role: "root" | "extension",
   relaxed: boolean,
 ): { facts: ImageFacts; unchecked: boolean } {
-  return withImageBudget(options.budget ?? new RunBudget(), path, () =>
-    readImageUnbudgeted(options, path, matches, role, relaxed),
-  );
-}
-
-function readImageUnbudgeted(
-  options: FactsOptions,
-  path: string,
-  matches: readonly string[],
-  role: "root" | "extension",
-  relaxed: boolean,
-): { facts: ImageFacts; unchecked: boolean } {
-  let tree: ImageTree | undefined;
-  try {
-    tree = rememberingTree(
-      openImage(imageHostPath(options.root, path), {
-        architecture: options.architecture,
-        trust: options.trust ?? verityTrust(options.root),
-      }),
-    );
-    for (const note of tree.protection?.notes ?? []) options.debug?.(unroot(note, options.root));
-    const level = tree.protection?.level;
-    const name = lastComponent(path).name.replace(/\.raw$/, "");
-    const release = role === "root" ? findOsRelease(tree) : findExtensionRelease(tree, name, relaxed);
-    const { units, warnings } = discoverUnits(tree, matches);
-    const pin = imagePolicyPin(tree);
-    const facts: ImageFacts = {
-      path,
-      type: tree.type,
-      release: release && parseEnvFile(release.text),
-      units,
-      ...(pin !== undefined && { pin }),
-      warnings: warnings.map((w) => unroot(w, options.root)),
-      ...(level !== undefined && level !== "unprotected" && { protection: level }),
-    };
-    return { facts, unchecked: tree.protection?.unchecked ?? false };
-  } finally {
-    tree?.close();
-  }
+  return withImageBudget(options.budget ?? new RunBudget(), path, () => {
+    let tree: ImageTree | undefined;
+    try {
+      tree = rememberingTree(
+        openImage(imageHostPath(options.root, path), {
+          architecture: options.architecture,
+          trust: options.trust ?? verityTrust(options.root),
+        }),
+      );
+      for (const note of tree.protection?.notes ?? []) options.debug?.(unroot(note, options.root));
+      const level = tree.protection?.level;
+      const name = lastComponent(path).name.replace(/\.raw$/, "");
+      const release = role === "root" ? findOsRelease(tree) : findExtensionRelease(tree, name, relaxed);
+      const { units, warnings } = discoverUnits(tree, matches);
+      const pin = imagePolicyPin(tree);
+      const facts: ImageFacts = {
+        path,
+        type: tree.type,
+        release: release && parseEnvFile(release.text),
+        units,
+        ...(pin !== undefined && { pin }),
+        warnings: warnings.map((w) => unroot(w, options.root)),
+        ...(level !== undefined && level !== "unprotected" && { protection: level }),
+      };
+      return { facts, unchecked: tree.protection?.unchecked ?? false };
+    } finally {
+      tree?.close();
+    }
+  });
 }
 
 export function readEntryFacts(entry: Entry, options: FactsOptions): EntryFacts {

@@ -102,6 +102,35 @@ interface Read {
   unreadable: number[];
 }
 
+export type ListBytes =
+  | { kind: "read"; text: string; unreadable: number[]; stats: Stats }
+  | { kind: "directory" | "special" | "too-large" };
+
+/**
+ * Reads the list file at `host` (`path` as the booted system sees it), opened without blocking and
+ * checked before reading: a FIFO, /dev/zero or a 100 MB file in the list's place must cost an error
+ * message, not a hung or out-of-memory boot. Under a root the final symlink must be chased already:
+ * one appearing now is a race, and refused. Throws what the system says (ENOENT: nothing there).
+ */
+export function readListBytes(root: string, host: string, path: string): ListBytes {
+  const fd = openSync(
+    host,
+    constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY | (root === "" ? 0 : constants.O_NOFOLLOW),
+  );
+  try {
+    checkInRoot(root, fd, path);
+    const stats = fstatSync(fd);
+    if (stats.isDirectory()) return { kind: "directory" };
+    if (!stats.isFile()) return { kind: "special" };
+    const bytes = stats.size > MAX_LIST_BYTES ? undefined : readAtMost(fd, stats.size, MAX_LIST_BYTES);
+    if (!bytes) return { kind: "too-large" };
+    const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+    return { kind: "read", text: text.toString("utf8"), unreadable: unreadableLines(text), stats };
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Reads one list file; undefined if it does not exist (or is a mask). */
 function readListFile(root: string, path: string, owner: number, diagnostics: Diagnostic[]): Read | undefined {
   let host: string;
@@ -126,49 +155,25 @@ function readListFile(root: string, path: string, owner: number, diagnostics: Di
       return undefined;
     }
   }
-  // Opened without blocking and checked before reading: a FIFO, /dev/zero or a 100 MB file in the
-  // list's place must cost an error message, not a hung or out-of-memory boot. Under a root the
-  // final symlink is already chased: one appearing now is a race, and refused.
-  let fd: number;
+  let read: ListBytes;
   try {
-    fd = openSync(
-      host,
-      constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY | (root === "" ? 0 : constants.O_NOFOLLOW),
-    );
+    read = readListBytes(root, host, path);
   } catch (e) {
     const why = errno(e) === "ENOENT" ? "dangling symlink" : errno(e) === "EISDIR" ? "is a directory" : strerror(e);
     diagnostics.push({ severity: "error", file: path, message: `Failed to read list file: ${why}` });
     return undefined;
   }
-  try {
-    checkInRoot(root, fd, path);
-    const fst = fstatSync(fd);
-    if (fst.isDirectory()) {
-      diagnostics.push({ severity: "error", file: path, message: "List file is a directory" });
-      return undefined;
-    }
-    if (!fst.isFile()) {
-      diagnostics.push({
-        severity: "error",
-        file: path,
-        message: "List file is not a regular file (a device, FIFO or socket)",
-      });
-      return undefined;
-    }
-    const bytes = fst.size > MAX_LIST_BYTES ? undefined : readAtMost(fd, fst.size, MAX_LIST_BYTES);
-    if (!bytes) {
-      diagnostics.push({ severity: "error", file: path, message: `List file is larger than ${MAX_LIST_BYTES} bytes` });
-      return undefined;
-    }
-    warnAboutAccess(fst, path, owner, diagnostics);
-    const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-    return { text: text.toString("utf8"), unreadable: unreadableLines(text) };
-  } catch (e) {
-    diagnostics.push({ severity: "error", file: path, message: `Failed to read list file: ${strerror(e)}` });
+  if (read.kind !== "read") {
+    const why = {
+      directory: "List file is a directory",
+      special: "List file is not a regular file (a device, FIFO or socket)",
+      "too-large": `List file is larger than ${MAX_LIST_BYTES} bytes`,
+    }[read.kind];
+    diagnostics.push({ severity: "error", file: path, message: why });
     return undefined;
-  } finally {
-    closeSync(fd);
   }
+  warnAboutAccess(read.stats, path, owner, diagnostics);
+  return { text: read.text, unreadable: read.unreadable };
 }
 
 function listDropins(root: string, dir: string, diagnostics: Diagnostic[]): string[] {
