@@ -116,6 +116,16 @@ describe("what a plain run loads", () => {
     // The check sees what it looks for.
     expect(loaded(["-e", 'require("node:child_process")'])).toContain("NativeModule child_process");
   });
+
+  it("the CLI's attach and detach without a reload: the list edit loads no stream (its temporary name included)", () => {
+    const root = join(scratch, "edit");
+    mkdirSync(join(root, "var/lib/portables"), { recursive: true });
+    cpSync(join(REPO, "test/fixtures/images/squashfs-zstd.raw"), join(root, "var/lib/portables/foo.raw"));
+    expect(loaded([CLI, `--root=${root}`, "attach", "--no-reload", "/var/lib/portables/foo.raw"])).toEqual([]);
+    expect(readFileSync(join(root, "etc/portable-attach.conf"), "utf8")).toContain("[foo]");
+    expect(loaded([CLI, `--root=${root}`, "detach", "--no-reload", "foo"])).toEqual([]);
+    expect(readFileSync(join(root, "etc/portable-attach.conf"), "utf8")).not.toContain("[foo]");
+  });
 });
 
 describe("no TurboFan (scripts/launcher.cjs: Node's exit would wait for its jobs)", () => {

@@ -5,8 +5,9 @@
 // power cut. A symlinked file is written through to its target, so the link stays a link; under a
 // root the target is looked up inside the root. The temporary name is random and created with
 // O_EXCL|O_NOFOLLOW: whoever can write the directory cannot plant a symlink there that we would
-// write through.
-import { randomBytes } from "node:crypto";
+// write through, and a name taken already is drawn again. Math.random, not node:crypto: O_EXCL is
+// the protection, the name need only be hard to guess, and node:crypto loads Node's stream modules
+// (~10 ms of every CLI run that edits a list, BENCHMARKS.md).
 import {
   closeSync,
   constants,
@@ -37,6 +38,23 @@ export interface ReplaceOptions {
  * Replaces `path` (as the system under `root` sees it; root "" for this system) with `content`.
  * A symlink at `path` is chased inside root, and its target replaced.
  */
+/** Creates PREFIX + 12 random hex digits with O_EXCL; a name that exists is drawn again (10 tries). */
+function createTemporary(prefix: string, mode: number): { tmp: string; fd: number } {
+  for (let attempt = 1; ; attempt++) {
+    const tmp = prefix + randomHex() + randomHex();
+    try {
+      return { tmp, fd: openSync(tmp, CREATE, mode) };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST" || attempt === 10) throw e;
+    }
+  }
+}
+
+const randomHex = (): string =>
+  Math.floor(Math.random() * 0x1000000)
+    .toString(16)
+    .padStart(6, "0");
+
 export function replaceFileAtomic(
   root: string,
   path: string,
@@ -57,8 +75,7 @@ export function replaceFileAtomic(
   }
   // Hidden, so neither a .d directory scan nor a person listing the directory takes it for a list;
   // the pid lets removeStaleTemporariesIn() tell a dead writer's file from a live one's.
-  const tmp = `${dir}/.#${basename(real)}.${process.pid}.${randomBytes(6).toString("hex")}`;
-  const fd = openSync(tmp, CREATE, mode);
+  const { tmp, fd } = createTemporary(`${dir}/.#${basename(real)}.${process.pid}.`, mode);
   try {
     try {
       checkInRoot(root, fd, path);

@@ -146,4 +146,23 @@ describe("files created in a tree someone else owns", () => {
     expect(statSync(join(outside, "real.conf")).mode & 0o777).toBe(0o640);
     expect(readdirSync(outside).sort()).toEqual(["link.conf", "real.conf", "secret.conf"]);
   });
+
+  it("a temporary name someone planted (a symlink out) is neither written through nor fatal: another is drawn", () => {
+    const { tree, secret } = setup();
+    // The draw is made predictable here so the planted name is the first one tried.
+    const random = Math.random;
+    const draws = [0.5, 0.5, 0.25, 0.25];
+    Math.random = () => draws.shift() ?? random();
+    try {
+      const planted = join(tree, "etc", `.#portable-attach.conf.${process.pid}.800000800000`);
+      symlinkSync(secret, planted);
+      replaceFileAtomic(tree, "/etc/portable-attach.conf", "[a]\nImage=/a\n");
+      expect(draws).toEqual([]);
+      expect(readFileSync(secret, "utf8")).toBe("[stolen]\nImage=/secret/line\n");
+      expect(readFileSync(join(tree, "etc/portable-attach.conf"), "utf8")).toBe("[a]\nImage=/a\n");
+      expect(lstatSync(planted).isSymbolicLink()).toBe(true);
+    } finally {
+      Math.random = random;
+    }
+  });
 });
