@@ -3,8 +3,8 @@
 // run mean anything). Prints a table and writes JSON ($CACHE/results.json, or BENCH_JSON=path).
 //
 //   BENCH_RUNS=N   counted runs per case (default 15; at least 10), after BENCH_WARMUP (default 2)
-//   BENCH_ONLY=mixed,entries,size,verity,load,cli,boot   run only these parts (cli and boot boot the
-//                  e2e guest: run under `flock /tmp/pa-e2e.lock`)
+//   BENCH_ONLY=mixed,entries,size,verity,load,cli,boot,tricks   run only these parts (cli and boot
+//                  boot the e2e guest: run under `flock /tmp/pa-e2e.lock`; tricks is not in the default)
 //   BENCH_BOOTS=N  boots per configuration in the boot part (default 3)
 //
 // Inputs are built once into /var/tmp/portable-attach-bench (PORTABLE_ATTACH_BENCH_CACHE).
@@ -26,6 +26,7 @@ import {
 } from "./inputs.mjs";
 import { cliBench } from "./cli.mjs";
 import { bootBench } from "./boot.mjs";
+import { trickVariants } from "./tricks.mjs";
 import { NODE_FLAG } from "../scripts/install.mjs";
 
 const repo = new URL("..", import.meta.url).pathname;
@@ -124,13 +125,13 @@ if (process.env.BENCH_KEEP_ENV !== "1")
 const AS_INSTALLED = [NODE_FLAG];
 const NODE0 = { name: "node -e 0", cmd: process.execPath, args: () => ["-e", "0"], env: ENV };
 
-function generatorCommand(name, root, extraEnv = {}) {
+function generatorCommand(name, root, extraEnv = {}, program = { generator: GENERATOR, nodeArgs: AS_INSTALLED }) {
   return {
     name,
     cmd: process.execPath,
     env: { ...ENV, PORTABLE_ATTACH_ROOT: root, SYSTEMD_LOG_LEVEL: "warning", ...extraEnv },
     prepare: () => mkdtempSync(join(OUT_BASE, "pa-bench-out-")),
-    args: (out) => [...AS_INSTALLED, GENERATOR, out],
+    args: (out) => [...(program.nodeArgs ?? AS_INSTALLED), program.generator, out],
     cleanup: (out) => rmSync(out, { recursive: true, force: true }),
   };
 }
@@ -141,10 +142,10 @@ function generatorCommand(name, root, extraEnv = {}) {
  * images changed since they were attached (a hard link made or removed changes their ctime) would
  * time reading them under the name "attached by the CLI".
  */
-function checkAttached(root, expected, unchanged = 0) {
+function checkAttached(root, expected, unchanged = 0, generator = GENERATOR) {
   const out = mkdtempSync(join(tmpdir(), "pa-bench-check-"));
   try {
-    const r = spawnSync(process.execPath, [GENERATOR, out], {
+    const r = spawnSync(process.execPath, [generator, out], {
       env: { ...ENV, PORTABLE_ATTACH_ROOT: root, SYSTEMD_LOG_LEVEL: "debug" },
       encoding: "utf8",
     });
@@ -338,6 +339,42 @@ if (ONLY.includes("cli")) {
 if (ONLY.includes("boot")) {
   results.boot = await bootBench({ boots: Math.max(1, Number(process.env.BENCH_BOOTS ?? 3)), reloads: 10, log, repo });
   for (const r of results.boot.rows ?? []) rows.push(r);
+}
+
+// ---------------------------------------------------------------- 6. what each trick buys
+// The shipped build against builds with one speed measure taken out (bench/tricks.mjs), on the
+// reference case read and attached by the CLI, a load-only run, and the 1 GiB squashfs image.
+if (ONLY.includes("tricks")) {
+  const { root, entries } = await mixedRoot(log);
+  const twin = await attachedTwin(root, entries, true, CLI, log);
+  writeFileSync(join(twin, "etc/portable-attach.conf"), readFileSync(join(root, "etc/portable-attach.conf")));
+  const { big } = await sizeRoots("squashfs", log);
+  const shipped = { name: "shipped", generator: GENERATOR, nodeArgs: AS_INSTALLED };
+  const builds = [shipped, ...trickVariants({ repo, cache: CACHE, log })];
+  const cases = [
+    ["10 raw, read", root, {}],
+    ["10 raw, attached by the CLI", twin, {}],
+    ["load only", "/nonexistent", { SYSTEMD_SCOPE: "user" }],
+    ["squashfs 1 GiB", big.root, {}],
+  ];
+  for (const b of builds) {
+    checkAttached(root, 10, 0, b.generator);
+    checkAttached(twin, 10, 10, b.generator);
+    checkAttached(big.root, 1, 0, b.generator);
+  }
+  log(`tricks: ${builds.length} builds × ${cases.length} cases`);
+  const commands = [NODE0];
+  for (const b of builds)
+    for (const [c, r, env] of cases) commands.push(generatorCommand(`${b.name}: ${c}`, r, env, b));
+  const [floor, ...timed] = measure(commands);
+  results.tricks = {};
+  timed.forEach((t, i) => {
+    const b = builds[Math.floor(i / cases.length)];
+    const [c] = cases[i % cases.length];
+    (results.tricks[b.name] ??= {})[c] = t;
+    row("tricks", `${b.name}: ${c}`, t, floor);
+  });
+  dropTrees();
 }
 
 // ---------------------------------------------------------------- report
