@@ -59,27 +59,21 @@ const banner =
 for (const { entry, out } of targets) {
   // A cache of an earlier build would be refused (it names other source), but must not linger.
   rmSync(out + ".v8cache", { force: true });
-  let result;
-  try {
-    result = await build({
-      entryPoints: [entry],
-      outfile: out,
-      bundle: true,
-      platform: "node",
-      target: "node18",
-      format: "cjs",
-      minify: true,
-      legalComments: "none",
-      metafile: true,
-      write: false,
-      plugins: [lazyBuiltins],
-      logLevel: "warning",
-      define: { PORTABLE_ATTACH_VERSION: JSON.stringify(pkg.version) },
-    });
-  } catch (e) {
-    if (entry === "src/cli/main.ts" && /Could not resolve/.test(String(e))) continue; // CLI not written yet
-    throw e;
-  }
+  const result = await build({
+    entryPoints: [entry],
+    outfile: out,
+    bundle: true,
+    platform: "node",
+    target: "node18",
+    format: "cjs",
+    minify: true,
+    legalComments: "none",
+    metafile: true,
+    write: false,
+    plugins: [lazyBuiltins],
+    logLevel: "warning",
+    define: { PORTABLE_ATTACH_VERSION: JSON.stringify(pkg.version) },
+  });
   for (const input of Object.keys(result.metafile.inputs)) {
     if (!ALLOWED_INPUT.test(input)) throw new Error(`${out}: unexpected input '${input}' in bundle`);
   }
