@@ -1,22 +1,11 @@
-// How this file is laid out, and why. It is one executable, which is what systemd.generator(7)
-// needs (every file in a generator directory is run as a generator): this launcher, then on the
-// last line the program itself, esbuild's CommonJS bundle, as one string literal. Node parses this
-// file once; to Node's parser the bundle is a string, scanned and never parsed as code. The launcher
-// hands that string to vm.Script with V8's code cache for it, when there is a usable one, so the
-// functions a run needs are deserialized instead of parsed and compiled, which is most of a short
-// run's start-up cost. With no usable cache V8 compiles the string as usual: never worse, never fatal.
-//
-// The cache, CODE_CACHE below, is made at build and install time, never by this program:
-// scripts/code-cache.mjs runs it once on representative input and saves script.createCachedData()
-// behind a header of our own (the ID of the bundle below, the Node, the payload's length and checksum).
-// V8 itself refuses a cache made by another V8 version or with other flags, but it checks the source
-// only by length, and V8 11+ (Node 20) verifies no checksum: a cache for other source of the same
-// length, or a damaged one, would be run as if it were good (and crash, or worse). So the header is
-// checked first, and the checksum is computed by a 188-byte WebAssembly function (native speed; a
-// JS loop takes milliseconds before it is optimized). Anything wrong: no cache. Nothing here writes.
-//
-// PORTABLE_ATTACH_DEBUG_CODE_CACHE=1 says on stderr what became of the cache: accepted, rejected
-// (by V8), missing, or unusable (and why). Unset, it costs one environment lookup.
+// The first part of each program's executable; the bundle follows on the last line as one string
+// literal (scripts/code-cache.mjs puts them together). One file, because systemd runs every file
+// in a generator directory. The launcher compiles the bundle with the V8 code cache made for it at
+// build or install time, so a run deserializes the functions it needs instead of compiling them;
+// with no usable cache it compiles as usual. V8 checks a cache's version and flags but not its
+// source or integrity, so the cache carries a header of ours (bundle ID, Node, length, checksum),
+// checked first. Nothing here writes. What it saves is measured in BENCHMARKS.md.
+// PORTABLE_ATTACH_DEBUG_CODE_CACHE=1 says on stderr what became of the cache.
 "use strict";
 
 /**
@@ -72,6 +61,8 @@ function readCodeCache(fs, path, id) {
  * hash(from, to): 4 lanes of FNV-1a over little-endian 64-bit words of [from, to) (to rounded up
  * to 32 bytes), folded into a 32-bit integer. A change of any one word changes the result: each
  * step is a bijection of its lane's state. scripts/code-cache.mjs writes the header with it too.
+ * WebAssembly because it runs at native speed at once; a JS loop over 300 KB takes milliseconds
+ * before it is optimized.
  */
 function checksum() {
   // (module (memory (export "m") 1)
@@ -125,18 +116,10 @@ function launch(id, source) {
 
 /** Compile the bundle with `cache` (the payload, or why there is none), run it; the compiled script. */
 function start(source, filename, cache) {
-  // No TurboFan. A run lasts tens of milliseconds, and Node's exit waits for the optimizing jobs
-  // still running on V8's worker threads (the platform joins them): a run that decodes a few
-  // kilobytes (the five metadata blocks of a 1 GiB squashfs image) started jobs that held its exit
-  // for ~20 ms, for code it never used. Interpreted and baseline (Sparkplug) code still run. Long
-  // runs gain little from it: 1,000 directory entries are faster without, 300 squashfs images too,
-  // 1,000 squashfs images 10-25% slower (BENCHMARKS.md, "What was changed for speed" 8). So
-  // nothing turns it back on, and what V8 does never depends on how long a run has lasted, i.e. on
-  // the machine's load.
-  // Installed programs get the flag from their #! line (scripts/install.mjs); run any other way,
-  // node:v8 sets it (its load costs ~1 ms). Either way before the bundle is compiled, in the
-  // cache's producer too: V8 refuses a cache made under other flags. Node allows changing flags at
-  // run time "with care": this one only stops later tier-ups, and none of our code has run yet.
+  // No TurboFan: Node's exit joins V8's worker threads, so optimizing jobs still running at exit
+  // delay it, for code a short run never uses (BENCHMARKS.md). Installed programs get the flag from
+  // their #! line; run any other way, it is set here, before the bundle is compiled, as when the
+  // cache was made (V8 refuses a cache made under other flags).
   if (!process.execArgv.includes(NO_TURBOFAN)) require("node:v8").setFlagsFromString(NO_TURBOFAN);
   const vm = require("node:vm");
   const script = new vm.Script(source, { filename, cachedData: typeof cache === "string" ? undefined : cache });
