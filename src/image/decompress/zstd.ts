@@ -1,23 +1,10 @@
-// zstd (RFC 8878) through the bundled fzstd package (0.1.1, MIT, pure TypeScript): Node 20 has no
-// zstd in node:zlib, and a decoder of our own would be ~1,300 lines.
-//
-// fzstd trusts its input in three ways we cannot: it allocates the frame's declared window (up to
-// 2 GiB) before decoding, it has no output cap, and it bounds neither its loops nor its work (see
-// "fzstd's unbounded loops" below). So before handing it anything we walk the frame and block
-// headers ourselves and refuse windows and declared sizes beyond what the caller allows, and walk
-// each compressed block as fzstd will; during decoding we count the output and stop at
-// maxOutput. Anything fzstd throws becomes ImageError CORRUPT. Checksums are not verified
-// (fzstd skips them). Dictionaries are refused as UNSUPPORTED (squashfs never uses them).
-//
-// Two ways through fzstd. When every frame declares its content size (mksquashfs's always do), the
-// one-shot decompress(src) decodes straight into one buffer of the declared total, checked against
-// maxOutput beforehand: no window copy, no per-block chunks (about 20 % fewer instructions per
-// 8 KiB squashfs metadata block once warm). A frame without a declared size goes through the
-// streaming Decompress, which counts its output and stops at maxOutput. (Not decompress(src, out):
-// fzstd 0.1.1 compares `out` with a number, which turns the whole buffer into a string, twice per
-// frame.) With a declared size the output is that size: data that decodes to fewer bytes leaves
-// zeros at the end, data that decodes to more is cut there or refused as CORRUPT; either way never
-// more than the declared bytes.
+// zstd (RFC 8878) through the bundled fzstd (0.1.1, pure TypeScript): Node 20's zlib has no zstd.
+// fzstd trusts its input: it allocates the declared window (up to 2 GiB), has no output cap and
+// bounds none of its loops. So frame and block headers are checked here against the caller's
+// limits, each compressed block is first walked as fzstd will walk it (below), and the output is
+// counted and cut at maxOutput; anything fzstd throws is ImageError CORRUPT. Frames that declare
+// their size (mksquashfs's always do) take fzstd's one-shot path into one buffer of that size;
+// others stream. Checksums are not verified (fzstd skips them); dictionaries are UNSUPPORTED.
 import { Decompress, decompress } from "fzstd";
 import { ImageError } from "../types.ts";
 
@@ -39,20 +26,13 @@ function le(buf: Uint8Array, off: number, n: number): number {
 
 // --- fzstd's unbounded loops ------------------------------------------------------------------
 //
-// fzstd bounds neither its loops nor its work by the output it may produce. Bad data makes it spin
-// three ways: a Huffman weight stream whose FSE states stop consuming bits loops forever (found by
-// flipping 1-4 bits of squashfs metadata blocks); a sequence section can ask for ~98,000 matches of
-// ~128 KiB each, billions of byte copies into buffers that drop writes past their end (an 18-byte
-// frame, 87 s for a third of that); and a match length code past the last one is NaN to fzstd,
-// which then copies as many bytes as the offset says (up to 2^31). So every compressed block is
-// first walked the way fzstd will walk it — the same tables, the same bit reads, ported from fzstd
-// 0.1.1 (rfse, rhu, rzb; MIT, (c) 2020 Arjun Barrett) — copying nothing: the weight loop stops at
-// the 255 weights fzstd accepts, tables with codes past the last are refused, and each sequence's
-// literal and match lengths (its copies) are added up and refused past maxOutput, which valid data
-// never exceeds (its copies are its output). Where fzstd would throw, the walk stops: fzstd never
-// gets further. Reads past either end of the data are 0, as fzstd's are (undefined in a bit
-// operation). Checked against a copy of fzstd that counts its copies: equal on every real frame
-// tried, never fewer on 300,000 damaged ones.
+// Damaged data makes fzstd spin: a Huffman weight stream whose states stop consuming bits, a
+// sequence section asking for billions of byte copies, a match length code past the last one
+// (NaN to fzstd: it copies as many bytes as the offset says). So each block is walked with
+// fzstd 0.1.1's own tables and bit reads (rfse, rhu, rzb; MIT, (c) 2020 Arjun Barrett), copying
+// nothing: the weight loop stops at fzstd's 255 weights, codes past the last are refused, and the
+// sequences' copies are summed and refused past maxOutput, which valid data never exceeds. Reads
+// past either end are 0, as fzstd's are. The damaged frames are in test/image/decompress.test.ts.
 
 interface Fse {
   /** Accuracy log; symbols, bits and next-state base by state; the largest symbol. */
