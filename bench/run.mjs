@@ -3,8 +3,9 @@
 // run mean anything). Prints a table and writes JSON ($CACHE/results.json, or BENCH_JSON=path).
 //
 //   BENCH_RUNS=N   counted runs per case (default 15; at least 10), after BENCH_WARMUP (default 2)
-//   BENCH_ONLY=mixed,entries,size,verity,load,cli,boot,tricks   run only these parts (cli and boot
-//                  boot the e2e guest: run under `flock /tmp/pa-e2e.lock`; tricks is not in the default)
+//   BENCH_ONLY=mixed,entries,size,verity,load,cli,boot,tricks,profile   run only these parts (cli and
+//                  boot boot the e2e guest: run under `flock /tmp/pa-e2e.lock`; tricks and profile,
+//                  which build variants of this tree, are not in the default)
 //   BENCH_BOOTS=N  boots per configuration in the boot part (default 3)
 //
 // Inputs are built once into /var/tmp/portable-attach-bench (PORTABLE_ATTACH_BENCH_CACHE).
@@ -27,6 +28,7 @@ import {
 import { cliBench } from "./cli.mjs";
 import { bootBench } from "./boot.mjs";
 import { trickVariants } from "./tricks.mjs";
+import { profileGenerator } from "./profile.mjs";
 import { NODE_FLAG } from "../scripts/install.mjs";
 
 const repo = new URL("..", import.meta.url).pathname;
@@ -377,6 +379,22 @@ if (ONLY.includes("tricks")) {
   dropTrees();
 }
 
+// ---------------------------------------------------------------- 7. where the time goes
+if (ONLY.includes("profile")) {
+  const { root } = await mixedRoot(log);
+  log("profile: the reference case, 10 raw images read");
+  results.profile = profileGenerator({
+    repo,
+    cache: CACHE,
+    log,
+    root,
+    runs: RUNS,
+    env: ENV,
+    nodeArgs: AS_INSTALLED,
+    outBase: OUT_BASE,
+  });
+}
+
 // ---------------------------------------------------------------- report
 const f = (x) => (x === undefined || x === null ? "" : x.toFixed(1));
 console.log(
@@ -492,6 +510,13 @@ if (results.boot?.[0]) {
     `userspace +${d(10, "boot")} ms (10 entries), +${d(100, "boot")} ms (100); daemon-reload +${d(10, "reload")} / +${d(100, "reload")} ms`,
     undefined,
   );
+}
+if (results.profile) {
+  console.log(
+    "\nprofile of the reference case read from its images (CPU profiler; shares of the samples, ms per run as profiled):",
+  );
+  for (const p of results.profile)
+    console.log(`${(p.share * 100).toFixed(1).padStart(5)} %  ${p.ms.toFixed(2).padStart(6)} ms  ${p.what}`);
 }
 results.targets = targets;
 console.log("\ntargets (verdict on wall time, as the targets say; then on CPU time, where measured):");

@@ -34,39 +34,43 @@ const VARIANTS = {
   },
 };
 
-/**
- * Builds every variant (once per source state: a stamp holds the patched sources' digest) and
- * returns [{ name, generator, nodeArgs }].
- */
+/** Builds every variant; returns [{ name, generator, nodeArgs }]. */
 export function trickVariants({ repo, cache, log }) {
+  return Object.entries(VARIANTS).map(([name, v]) => ({
+    name,
+    generator: variantBuild({ repo, cache, log, name, ...v }),
+    nodeArgs: v.nodeArgs,
+  }));
+}
+
+/**
+ * The generator of this tree with `patches` applied, built into $CACHE/tricks/NAME (again only when
+ * the sources or the patches changed: a stamp holds their digest). Returns its path.
+ */
+export function variantBuild({ repo, cache, log, name, patches, noCache = false }) {
   const files = spawnSync("git", ["-C", repo, "ls-files", "-z"], { encoding: "utf8" }).stdout.split("\0");
-  const out = [];
-  for (const [name, v] of Object.entries(VARIANTS)) {
-    const dir = join(cache, "tricks", name.replace(/[^a-z0-9]+/gi, "-"));
-    const generator = join(dir, "dist/portable-attach-generator");
-    const stamp = join(dir, ".stamp");
-    const state = sourceState(repo, files, v.patches);
-    if (!existsSync(stamp) || readFileSync(stamp, "utf8") !== state) {
-      log(`tricks: building '${name}'`);
-      rmSync(dir, { recursive: true, force: true });
-      for (const f of files.filter((f) => /^(src|generator|scripts|profiles)\/|^[^/]+$/.test(f)))
-        if (existsSync(join(repo, f))) cpSync(join(repo, f), join(dir, f));
-      // The code cache's representative run reads the fixture images (built, not in git).
-      cpSync(join(repo, "test/fixtures/images"), join(dir, "test/fixtures/images"), { recursive: true });
-      spawnSync("cp", ["-al", join(repo, "node_modules"), join(dir, "node_modules")]);
-      for (const [path, from, to] of v.patches) {
-        const text = readFileSync(join(dir, path), "utf8");
-        if (!text.includes(from)) throw new Error(`tricks: '${name}': ${path} no longer has: ${from}`);
-        writeFileSync(join(dir, path), text.replace(from, to));
-      }
-      const r = spawnSync(process.execPath, ["build.mjs"], { cwd: dir, encoding: "utf8" });
-      if (r.status !== 0) throw new Error(`tricks: '${name}': build failed: ${r.stderr}`);
-      if (v.noCache) rmSync(`${generator}.v8cache`);
-      writeFileSync(stamp, state);
-    }
-    out.push({ name, generator, nodeArgs: v.nodeArgs });
+  const dir = join(cache, "tricks", name.replace(/[^a-z0-9]+/gi, "-"));
+  const generator = join(dir, "dist/portable-attach-generator");
+  const stamp = join(dir, ".stamp");
+  const state = sourceState(repo, files, patches);
+  if (existsSync(stamp) && readFileSync(stamp, "utf8") === state) return generator;
+  log(`building '${name}'`);
+  rmSync(dir, { recursive: true, force: true });
+  for (const f of files.filter((f) => /^(src|generator|scripts|profiles)\/|^[^/]+$/.test(f)))
+    if (existsSync(join(repo, f))) cpSync(join(repo, f), join(dir, f));
+  // The code cache's representative run reads the fixture images.
+  cpSync(join(repo, "test/fixtures/images"), join(dir, "test/fixtures/images"), { recursive: true });
+  spawnSync("cp", ["-al", join(repo, "node_modules"), join(dir, "node_modules")]);
+  for (const [path, from, to] of patches) {
+    const text = readFileSync(join(dir, path), "utf8");
+    if (!text.includes(from)) throw new Error(`'${name}': ${path} no longer has: ${from}`);
+    writeFileSync(join(dir, path), text.replace(from, to));
   }
-  return out;
+  const r = spawnSync(process.execPath, ["build.mjs"], { cwd: dir, encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`'${name}': build failed: ${r.stderr}`);
+  if (noCache) rmSync(`${generator}.v8cache`);
+  writeFileSync(stamp, state);
+  return generator;
 }
 
 function sourceState(repo, files, patches) {
