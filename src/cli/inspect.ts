@@ -11,7 +11,7 @@ import { statInImage } from "../image/resolve.ts";
 import { ImageError, type ImageTree } from "../image/types.ts";
 import { verityTrust } from "../image/verity-trust.ts";
 import { imageHostPath, lookupImage } from "../io/image-lookup.ts";
-import { unroot } from "../io/root-path.ts";
+import { hostPath, unroot } from "../io/root-path.ts";
 import { hostArchitecture } from "../portable/architecture.ts";
 import { discoverUnits } from "../portable/discover.ts";
 import { findExtensionRelease, findOsRelease, parseEnvFile } from "../portable/release.ts";
@@ -79,7 +79,7 @@ export function inspect(ctx: Context): number {
   const path = locate(image);
   const matches = prefixes.length > 0 ? prefixes : [prefixFromImage(image) ?? ""];
   const trees: ImageTree[] = [];
-  const trust = verityTrust(ctx.opts.root);
+  const trust = verityTrust((p) => hostPath(ctx.opts.root, p));
   const protection = (t: ImageTree) => ({
     level: t.protection?.level ?? "unprotected",
     details: (t.protection?.details ?? []).map((d) => unroot(d, ctx.opts.root)),

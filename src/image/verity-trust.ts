@@ -20,24 +20,28 @@ export interface Trust {
   load(): TrustedCertificates;
 }
 
-/** `root` is the prefix for host paths ("" for the running system). */
-export function verityTrust(root: string): Trust {
+/**
+ * `hostPathOf` gives the path to read for a path of the booted system: the identity for the running
+ * system, the walk inside the root under --root (io/root-path.ts hostPath; image/ does no root walks
+ * of its own).
+ */
+export function verityTrust(hostPathOf: (path: string) => string): Trust {
   let loaded: TrustedCertificates | undefined;
   return {
     load() {
-      loaded ??= readCertificates(root);
+      loaded ??= readCertificates(hostPathOf);
       return loaded;
     },
   };
 }
 
-function readCertificates(root: string): TrustedCertificates {
+function readCertificates(hostPathOf: (path: string) => string): TrustedCertificates {
   const seen = new Set<string>();
   const out: TrustedCertificates = { certificates: [], files: [], problems: [] };
   for (const dir of VERITY_DIRS) {
     let names: string[];
     try {
-      names = readdirSync(root + dir)
+      names = readdirSync(hostPathOf(dir))
         .filter((n) => n.endsWith(".crt"))
         .sort();
     } catch {
@@ -48,7 +52,7 @@ function readCertificates(root: string): TrustedCertificates {
       seen.add(name);
       const file = `${dir}/${name}`;
       try {
-        const text = readFileSync(root + file);
+        const text = readFileSync(hostPathOf(file));
         if (text.length === 0) continue; // masked (or /dev/null)
         if (text.length > MAX_CERT_BYTES) throw new Error(`larger than ${MAX_CERT_BYTES} bytes`);
         out.certificates.push(new X509Certificate(text));

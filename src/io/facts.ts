@@ -15,7 +15,7 @@ import { matchesFor, Refusal } from "../plan/plan.ts";
 import type { EntryFacts, ImageFacts } from "../plan/types.ts";
 import { type CachedEntry, type FactsCache, identityOf, sameIdentity } from "./facts-cache.ts";
 import { imageHostPath, lookupImage } from "./image-lookup.ts";
-import { unroot } from "./root-path.ts";
+import { hostPath, unroot } from "./root-path.ts";
 
 export interface FactsOptions {
   /** Prefix for every host path read (PORTABLE_ATTACH_ROOT / --root); "" for the real root. */
@@ -51,7 +51,7 @@ function readImage(
       tree = rememberingTree(
         openImage(imageHostPath(options.root, path), {
           architecture: options.architecture,
-          trust: options.trust ?? verityTrust(options.root),
+          trust: options.trust ?? verityTrust((p) => hostPath(options.root, p)),
         }),
       );
       for (const note of tree.protection?.notes ?? []) options.debug?.(unroot(note, options.root));

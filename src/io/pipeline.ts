@@ -61,7 +61,7 @@ export function runPipeline(
   const shared = hostTree(root);
   const cache = new FactsCache(root);
   // verity.d is read once for the run, not once per image.
-  const trust = verityTrust(root);
+  const trust = verityTrust((p) => hostPath(root, p));
   const budget = new RunBudget();
   const facts = readAllFacts(list.entries, (entry) => ({
     root,

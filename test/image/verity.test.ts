@@ -13,6 +13,7 @@ import { ImageError } from "../../src/image/types.ts";
 import { readVeritySuperblock, verifiedSource } from "../../src/image/verity.ts";
 import { protect } from "../../src/image/verity-setup.ts";
 import { verityTrust } from "../../src/image/verity-trust.ts";
+import { hostPath } from "../../src/io/root-path.ts";
 import { imageError } from "../helpers/image-error.ts";
 import { rng } from "../helpers/random.ts";
 
@@ -36,7 +37,7 @@ beforeAll(() => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const open = (name: string, root = trusted) =>
-  openImage(join(dir, name), { architecture: "x86-64", trust: verityTrust(root) });
+  openImage(join(dir, name), { architecture: "x86-64", trust: verityTrust((p) => hostPath(root, p)) });
 const unit = (name: string, root = trusted) => {
   const t = open(name, root);
   try {
@@ -427,7 +428,7 @@ describe("hostile verity data", () => {
   it("hostile signature JSON is refused with ImageError", () => {
     const data = bytesSource(readFileSync(join(dir, "naked.raw")), "data");
     const hash = { source: bytesSource(readFileSync(join(dir, "naked.verity")), "hash"), name: "hash" };
-    const trust = verityTrust(trusted);
+    const trust = verityTrust((p) => hostPath(trusted, p));
     const rnd = rng(11);
     const good = Buffer.from(
       JSON.stringify({
