@@ -1,7 +1,7 @@
 // dm-verity and root-hash signatures, on images built by the real tools (test/helpers/verity-images.sh).
 import { execFileSync } from "node:child_process";
 import { X509Certificate } from "node:crypto";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -213,6 +213,17 @@ describe("dm-verity images", () => {
     copyFileSync(join(dir, "keys/trusted-ec.crt"), join(root, "usr/lib/verity.d/b.crt"));
     writeFileSync(join(root, "etc/verity.d/a.crt"), "");
     expect(imageError(() => open("signed.raw", root))?.message).toMatch(/not made by any of the 1 certificate/);
+  });
+
+  it("under a root, an absolute symlink for verity.d is followed inside the root, not onto the host", () => {
+    const root = join(dir, "linked-root");
+    mkdirSync(join(root, "etc"), { recursive: true });
+    mkdirSync(join(root, "srv/certs"), { recursive: true });
+    copyFileSync(join(dir, "keys/trusted-rsa.crt"), join(root, "srv/certs/rsa.crt"));
+    symlinkSync("/srv/certs", join(root, "etc/verity.d"));
+    const loaded = verityTrust((p) => hostPath(root, p)).load();
+    expect(loaded.files).toEqual(["/etc/verity.d/rsa.crt"]);
+    expect(loaded.certificates).toHaveLength(1);
   });
 });
 
