@@ -41,7 +41,10 @@ export class DirectoryImage implements ImageTree {
 
   lstat(path: string): Stat | undefined {
     try {
-      const s = lstatSync(this.host(path));
+      // Most paths asked for do not exist (the unit and release directories an image may have):
+      // an exception per missing path costs more than the stat.
+      const s = lstatSync(this.host(path), { throwIfNoEntry: false });
+      if (s === undefined) return undefined;
       return { kind: kindOf(s), size: Number(s.size), mode: s.mode & 0o7777 };
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
