@@ -26,7 +26,8 @@ export const TOOLS = {
   "groff-base": ["groff"],
   "man-db": ["man"],
   openssl: ["openssl"],
-  systemd: ["systemctl", "systemd-analyze", "systemd-id128", "journalctl", "systemd-repart"],
+  systemd: ["systemctl", "systemd-analyze", "systemd-id128", "journalctl"],
+  "systemd-repart": ["systemd-repart"],
   "systemd-container": ["systemd-nspawn", "portablectl"],
   mmdebstrap: ["mmdebstrap"],
   "util-linux": ["unshare", "losetup", "setpriv", "prlimit"],
@@ -35,6 +36,9 @@ export const TOOLS = {
   python3: ["python3"],
   lintian: ["lintian"],
 };
+
+/** A package that older releases do not have, → the one holding its commands there (Debian 12). */
+const BEFORE_SPLIT = { "systemd-repart": "systemd" };
 
 // systemctl, portablectl… live in /usr/sbin or /usr/lib/systemd on some systems; look there too.
 const DIRS = [...(process.env.PATH ?? "").split(delimiter), "/usr/sbin", "/sbin", "/usr/bin", "/bin"];
@@ -64,23 +68,28 @@ function main() {
   const names = gone.map((m) => `${m.cmds.join(", ")} (${m.pkg})`).join("; ");
   const canInstall = !checkOnly && process.getuid?.() === 0 && have("apt-get");
   if (!canInstall) {
-    console.error(`The tests need tools that are not installed: ${names}.\nInstall them as root with:\n  ${command}`);
+    const split = pkgs.filter((p) => p in BEFORE_SPLIT).map((p) => `${p} is part of ${BEFORE_SPLIT[p]}`);
+    const older = split.length ? `\n(Before Debian 13, ${split.join(", ")}.)` : "";
+    console.error(
+      `The tests need tools that are not installed: ${names}.\nInstall them as root with:\n  ${command}${older}`,
+    );
     return 1;
   }
   console.error(`Installing the tools the tests need: ${names}`);
   const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
-  for (const args of [
-    ["update", "-qq"],
-    ["install", "-y", "-qq", "--no-install-recommends", ...pkgs],
-  ]) {
+  const apt = (args) => {
     const r = spawnSync("apt-get", args, { stdio: ["ignore", "ignore", "inherit"], env });
-    if (r.status !== 0) {
-      console.error(
-        `Failed to run apt-get ${args[0]} (exit status ${r.status ?? r.signal}); run as root:\n  apt-get update && ${command}`,
-      );
-      return 1;
-    }
-  }
+    if (r.status === 0) return true;
+    console.error(
+      `Failed to run apt-get ${args[0]} (exit status ${r.status ?? r.signal}); run as root:\n  apt-get update && ${command}`,
+    );
+    return false;
+  };
+  if (!apt(["update", "-qq"])) return 1;
+  // After the update, apt knows whether this release has split a tool into a package of its own.
+  const known = (pkg) => spawnSync("apt-cache", ["show", "--no-all-versions", pkg], { stdio: "ignore" }).status === 0;
+  const install = [...new Set(pkgs.map((p) => (p in BEFORE_SPLIT && !known(p) ? BEFORE_SPLIT[p] : p)))];
+  if (!apt(["install", "-y", "-qq", "--no-install-recommends", ...install])) return 1;
   gone = missing();
   if (gone.length) {
     console.error(`Still missing after apt-get: ${gone.map((m) => m.cmds.join(", ")).join("; ")}`);
