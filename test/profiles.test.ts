@@ -75,14 +75,29 @@ function parsedSettings(profileText: string): Map<string, string[]> {
   return settings;
 }
 
+/**
+ * The journal sockets, as ours bind them (252 has no BindLogSockets=). A host whose profiles say
+ * BindLogSockets=yes instead (257 and newer) gets the same sockets from that key: there the three
+ * binds are not a difference in meaning.
+ */
+const LOG_SOCKET_BINDS = ["/dev/log", "/run/systemd/journal/socket", "/run/systemd/journal/stdout"].map(
+  (p) => `${p}:${p}:rbind`,
+);
+
+function withoutLogSocketBinds(settings: Map<string, string[]>): Map<string, string[]> {
+  const binds = (settings.get("BindReadOnlyPaths") ?? []).filter((b) => !LOG_SOCKET_BINDS.includes(b));
+  return new Map(settings).set("BindReadOnlyPaths", binds);
+}
+
 describe.skipIf(!haveSystemdTestMode || HOST_PROFILES === undefined)(
   "each profile means what systemd's own profile means",
   () => {
     for (const name of PROFILES) {
       it(name, () => {
         const upstream = readFileSync(join(HOST_PROFILES as string, name, "service.conf"), "utf8");
-        const ours = readFileSync(profilePath(name), "utf8");
-        expect(parsedSettings(ours)).toEqual(parsedSettings(upstream));
+        const ours = parsedSettings(readFileSync(profilePath(name), "utf8"));
+        const byKey = /^BindLogSockets=yes$/m.test(upstream);
+        expect(byKey ? withoutLogSocketBinds(ours) : ours).toEqual(parsedSettings(upstream));
       });
     }
     it("would notice a difference", () => {
