@@ -93,9 +93,17 @@ describe.skipIf(!haveAnalyzeCondition)("parseEnvFile agrees with systemd's os-re
   }
   it("ignores what we ignore", () => {
     expect(systemdAgrees("#B=2\nA=1\n", "B", "2")).toBe(false);
-    // A comment ending in '\' swallows the next line.
-    expect(systemdAgrees("#comment \\\nB=2\n", "B", "2")).toBe(false);
     expect(systemdAgrees("A=1\nA=2\n", "A", "1")).toBe(false);
+  });
+
+  it("a comment ending in '\\' swallows the next line, as 252 and 253 read it (254 and newer do not)", () => {
+    const text = "#comment \\\nB=2\n";
+    expect(parseEnvFile(text).B).toBeUndefined();
+    const version = Number(
+      /^systemd (\d+)/.exec(spawnSync("systemd-analyze", ["--version"], { encoding: "utf8" }).stdout)?.[1],
+    );
+    // The one difference between systemd versions that parsing does not follow (generator(8)).
+    expect(systemdAgrees(text, "B", "2")).toBe(version >= 254);
   });
 });
 
