@@ -1,6 +1,6 @@
 // Bounds-checked positional reads. Every raw-image reader sees its bytes only through a ByteSource,
 // so no offset an image claims can make us read outside the image file or the partition.
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { chargeRead } from "./budget.ts";
 import { ImageError } from "./types.ts";
 
@@ -77,7 +77,8 @@ export interface FileSource extends ByteSource {
 export function fileSource(path: string): FileSource {
   let fd: number | undefined;
   try {
-    fd = openSync(path, "r");
+    // O_NONBLOCK: a FIFO put in a file's place must not hold the boot at open().
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new ImageError(
@@ -85,7 +86,12 @@ export function fileSource(path: string): FileSource {
       `Failed to open image '${path}': ${(e as Error).message}`,
     );
   }
-  const size = Number(fstatSync(fd).size);
+  const st = fstatSync(fd);
+  if (!st.isFile()) {
+    closeSync(fd);
+    throw new ImageError("CORRUPT", `'${path}' is not a regular file`);
+  }
+  const size = Number(st.size);
   return {
     name: path,
     size,

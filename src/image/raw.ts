@@ -8,7 +8,7 @@
 // Refused with UNSUPPORTED: LUKS, btrfs, xfs, and any file system we have no reader for.
 // A file system with dm-verity data is read only through its verified view (verity-setup.ts): the
 // partition table and the magics used to find it are not covered by verity, the file system is.
-import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { chargeRead } from "./budget.ts";
 import { type ByteSource, checkRange, fileSource, inRange, sliceSource } from "./byte-source.ts";
 import { openErofs } from "./erofs.ts";
@@ -16,7 +16,7 @@ import { openExt } from "./ext4.ts";
 import { readGpt, readMbr, selectPartitions, type Selected } from "./partitions.ts";
 import { openSquashfs } from "./squashfs.ts";
 import { ImageError, type DirEntry, type FileSystem, type ImageTree, type Protection, type Stat } from "./types.ts";
-import { protect, readSideFile, type VerityInputs } from "./verity-setup.ts";
+import { hasSideFile, protect, readSideFile, type VerityInputs } from "./verity-setup.ts";
 import type { Trust } from "./verity-trust.ts";
 
 const MAGICS: Array<{ name: string; offset: number; bytes: number[]; open?: (s: ByteSource) => FileSystem }> = [
@@ -112,7 +112,7 @@ function dissect(
     if (!gpt && probeFileSystem(source)) {
       let hash: VerityInputs["hash"];
       let sigJson: VerityInputs["sigJson"];
-      if (sidePrefix !== undefined && existsSync(`${sidePrefix}.verity`)) {
+      if (sidePrefix !== undefined && hasSideFile(`${sidePrefix}.verity`)) {
         const h = chunkedSource(fileSource(`${sidePrefix}.verity`));
         opened.push(h);
         hash = { source: h, name: `${sidePrefix}.verity` };

@@ -6,9 +6,10 @@
 // With only a GPT, the root hash is the data partition's UUID followed by the hash partition's
 // (systemd-repart sets them so). Policy: verity data present → checked, always; a signature with
 // certificates configured must verify; without certificates it is reported, not checked.
-import { readFileSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, statSync } from "node:fs";
 import type { ByteSource } from "./byte-source.ts";
 import { DerError, findSigner, MAX_PKCS7_BYTES, parsePkcs7 } from "./pkcs7.ts";
+import { readAtMost } from "./read-at-most.ts";
 import { ImageError, type ProtectionLevel } from "./types.ts";
 import { readVeritySuperblock, rootHashHex, verifiedSource } from "./verity.ts";
 import type { Trust } from "./verity-trust.ts";
@@ -30,18 +31,46 @@ export interface VerityInputs {
 
 const MAX_SIG_JSON = 1 << 20;
 
+/**
+ * Whether the side file `path` exists: false if not (asked without an exception: most images have
+ * none), true for a regular file (symbolic links followed); a FIFO, device or directory in its
+ * place is an error for the image, so that nothing blocks on it or reads it without end.
+ */
+export function hasSideFile(path: string): boolean {
+  let st: ReturnType<typeof statSync>;
+  try {
+    st = statSync(path, { throwIfNoEntry: false });
+  } catch (e) {
+    throw new ImageError("IO", `Failed to stat '${path}': ${(e as Error).message}`, "verity");
+  }
+  if (st === undefined) return false;
+  if (!st.isFile()) throw new ImageError("CORRUPT", `'${path}' is not a regular file`, "verity");
+  return true;
+}
+
 /** A side file's bytes, undefined if it does not exist; anything else is an error for the image. */
 export function readSideFile(path: string | undefined, max: number): Uint8Array | undefined {
-  if (path === undefined) return undefined;
-  let bytes: Buffer;
+  if (path === undefined || !hasSideFile(path)) return undefined;
+  let fd: number;
   try {
-    bytes = readFileSync(path);
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return undefined;
     throw new ImageError("IO", `Failed to read '${path}': ${(e as Error).message}`, "verity");
   }
-  if (bytes.length > max) throw new ImageError("LIMIT", `'${path}' is larger than ${max} bytes`, "verity");
-  return bytes;
+  try {
+    // Checked again on what was opened: the name may have been swapped since the stat.
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new ImageError("CORRUPT", `'${path}' is not a regular file`, "verity");
+    const bytes = st.size > max ? undefined : readAtMost(fd, st.size, max);
+    if (!bytes) throw new ImageError("LIMIT", `'${path}' is larger than ${max} bytes`, "verity");
+    return bytes;
+  } catch (e) {
+    if (e instanceof ImageError) throw e;
+    throw new ImageError("IO", `Failed to read '${path}': ${(e as Error).message}`, "verity");
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function parseHex(text: string, where: string): Uint8Array {

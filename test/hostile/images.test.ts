@@ -15,6 +15,7 @@ import {
   readFileSync,
   readdirSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
   closeSync,
   openSync,
@@ -292,6 +293,27 @@ const cases: Case[] = [
     raw: fixture("squashfs-xz.raw", (b) => void b.fill(0, 0, 4096)),
     state: "failed",
     reason: /rnomagic_1\.raw/,
+  },
+  // ---- verity side files that are not files: refused, never waited on or read without end
+  ...(["verity", "roothash", "verity-sig", "roothash.p7s"] as const).map((side) => ({
+    name: `fifo${side.replace(/\W/g, "")}`,
+    prefixes: "foo",
+    raw: (p: string) => {
+      fixture("squashfs-zstd.raw", () => undefined)(p);
+      execFileSync("mkfifo", [p.replace(/\.raw$/, `.${side}`)]);
+    },
+    state: "failed" as const,
+    reason: new RegExp(`_1\\.${side.replace(".", "\\.")}' is not a regular file$`),
+  })),
+  {
+    name: "zeroroothash",
+    prefixes: "foo",
+    raw: (p) => {
+      fixture("squashfs-zstd.raw", () => undefined)(p);
+      symlinkSync("/dev/zero", p.replace(/\.raw$/, ".roothash"));
+    },
+    state: "failed",
+    reason: /zeroroothash_1\.roothash' is not a regular file$/,
   },
   {
     name: "rjunk",
