@@ -26,6 +26,11 @@ export interface PortableBehaviour {
   extensionsOnEveryService: boolean;
   /** Since 260: RootImagePolicy=/ExtensionImagePolicy= pin each raw image to what was found in it. */
   pinImagePolicy: boolean;
+  /**
+   * How the image's os-release/extension-release is read (src/basic/env-file.c): up to 253 a
+   * comment line ending in '\' goes on over the next line, which is lost; since 254 that line is read.
+   */
+  commentContinues: boolean;
 }
 
 export const PORTABLE_BEHAVIOURS: readonly PortableBehaviour[] = [
@@ -36,6 +41,7 @@ export const PORTABLE_BEHAVIOURS: readonly PortableBehaviour[] = [
     confextLogFields: false,
     extensionsOnEveryService: false,
     pinImagePolicy: false,
+    commentContinues: true,
   },
   {
     since: 254,
@@ -44,6 +50,7 @@ export const PORTABLE_BEHAVIOURS: readonly PortableBehaviour[] = [
     confextLogFields: false,
     extensionsOnEveryService: false,
     pinImagePolicy: false,
+    commentContinues: false,
   },
   {
     since: 255,
@@ -52,6 +59,7 @@ export const PORTABLE_BEHAVIOURS: readonly PortableBehaviour[] = [
     confextLogFields: true,
     extensionsOnEveryService: false,
     pinImagePolicy: false,
+    commentContinues: false,
   },
   {
     since: 260,
@@ -60,6 +68,7 @@ export const PORTABLE_BEHAVIOURS: readonly PortableBehaviour[] = [
     confextLogFields: true,
     extensionsOnEveryService: true,
     pinImagePolicy: true,
+    commentContinues: false,
   },
 ];
 
