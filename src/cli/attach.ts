@@ -7,7 +7,6 @@ import { encodeIniValue } from "../config/ini.ts";
 import { loadList } from "../io/load-list.ts";
 import { imageBaseName } from "../portable/unit-name.ts";
 import type { EntryFacts, Outcome } from "../plan/types.ts";
-import type { PortableBehaviour } from "../portable/systemd-features.ts";
 import { imagesSeen, writeEntryCache } from "./cache.ts";
 import { CliError, type Context } from "./context.ts";
 import { imageArgument } from "./image-arg.ts";
@@ -51,18 +50,14 @@ export function entryFromKeys(name: string, file: string, keys: KeyChange[]): En
  * facts read of its images (for its cache). Planned together with the rest of the list, so a unit
  * another entry already provides is caught too.
  */
-export function precheck(
-  ctx: Context,
-  entry: Entry,
-  verb: string,
-): { units: string[]; facts: EntryFacts | undefined; rules: PortableBehaviour } {
+export function precheck(ctx: Context, entry: Entry, verb: string): { units: string[]; facts: EntryFacts | undefined } {
   if (entry.errors.length > 0)
     throw new CliError(`Failed to ${verb} '${entry.image}': ${entry.errors.map((e) => e.message).join("; ")}`);
   const list = loadList(ctx.opts.root).merged;
   const others = list.entries.filter((e) => e.name !== entry.name);
   const entries = [...others, entry].sort((a, b) => (a.name < b.name ? -1 : 1));
   const masked = list.masked.filter((e) => e.name !== entry.name);
-  const { outcomes, facts, systemd } = planHere(ctx, { entries, masked }, { fresh: entry.name });
+  const { outcomes, facts } = planHere(ctx, { entries, masked }, { fresh: entry.name });
   const outcome = outcomes.find((o) => o.name === entry.name);
   if (outcome?.state !== "attached")
     throw new CliError(`Failed to ${verb} '${entry.image}': ${outcome?.reason ?? "no outcome"}`);
@@ -80,7 +75,7 @@ export function precheck(
     );
   }
   for (const w of outcome.warnings) ctx.warn(`Warning: ${w}`);
-  return { units: outcome.units, facts: facts.get(entry.name), rules: systemd.behaviour };
+  return { units: outcome.units, facts: facts.get(entry.name) };
 }
 
 export function attach(ctx: Context): number {
@@ -138,7 +133,7 @@ export function attach(ctx: Context): number {
     const seen = imagesSeen(ctx, entry);
     const checked = precheck(ctx, entry, "attach");
     units = checked.units;
-    writeEntryCache(ctx, entry, file, checked, seen);
+    writeEntryCache(ctx, entry, file, checked.facts, seen);
     return setKeys(text, name, keys);
   });
   ctx.note(

@@ -11,7 +11,6 @@ import { removeStaleTemporariesIn, replaceFileAtomic } from "../io/atomic-file.t
 import {
   cacheFileName,
   cacheRecord,
-  factsVersion,
   identityOf,
   type ImageIdentity,
   removeCacheFiles,
@@ -22,7 +21,7 @@ import { inRoot, shownInRoot } from "../io/root-path.ts";
 import { matchesFor } from "../plan/plan.ts";
 import type { EntryFacts } from "../plan/types.ts";
 import { hostArchitecture } from "../portable/architecture.ts";
-import type { PortableBehaviour } from "../portable/systemd-features.ts";
+import { VERSION } from "../version.ts";
 import type { Context } from "./context.ts";
 
 const [ETC_CACHE, RUN_CACHE] = CACHE_DIRS as [string, string, string];
@@ -48,19 +47,17 @@ export function imagesSeen(ctx: Context, entry: Entry): ImagesSeen {
 }
 
 /**
- * Records `facts` (read between `before` and now, under `rules`) for `entry`, which lives in
- * `listFile`. An image that changed while it was read, or just before, is recorded without an
- * identity: the generator then reads it whenever it is reachable, and uses the record only while
- * it is not.
+ * Records `facts` (read between `before` and now) for `entry`, which lives in `listFile`. An image
+ * that changed while it was read, or just before, is recorded without an identity: the generator
+ * then reads it whenever it is reachable, and uses the record only while it is not.
  */
 export function writeEntryCache(
   ctx: Context,
   entry: Entry,
   listFile: string,
-  read: { facts: EntryFacts | undefined; rules: PortableBehaviour },
+  facts: EntryFacts | undefined,
   before: ImagesSeen,
 ): void {
-  const { facts, rules } = read;
   if (facts?.kind !== "read" || facts.unverified) return;
   const images = [facts.root, ...facts.extensions];
   if (images.some((img, i) => img.path !== before.paths[i])) return; // moved under us: record nothing
@@ -68,7 +65,7 @@ export function writeEntryCache(
   const now = Date.now();
   const record = cacheRecord(
     entry,
-    { version: factsVersion(rules), architecture: hostArchitecture(ctx.env), matches: matchesFor(entry) },
+    { version: VERSION, architecture: hostArchitecture(ctx.env), matches: matchesFor(entry) },
     images.map((img, i) => ({
       facts: img,
       identity: settledIdentity(before.identities[i], identityOf(ctx.opts.root, img.path), now),

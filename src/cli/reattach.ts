@@ -66,8 +66,7 @@ export function reattach(ctx: Context): number {
     entryKeys({ ...entry, image, extensions, profile: entry.profile }),
   );
   const seen = imagesSeen(ctx, next);
-  const checked = precheck(ctx, next, "reattach");
-  const newUnits = checked.units;
+  const { units: newUnits, facts } = precheck(ctx, next, "reattach");
 
   // What runs now, asked before the swap while PID 1 still has the old units loaded.
   const before = readStatusRecord(ctx)?.find((o) => o.name === entry.name)?.units ?? [];
@@ -84,7 +83,7 @@ export function reattach(ctx: Context): number {
     ctx.note(`Entry [${entry.name}] in ${file}: '${entry.image}' → '${image}'.`);
   }
   // Also when the image path stayed: an image replaced in place is what reattach is run for.
-  writeEntryCache(ctx, next, file, checked, seen);
+  writeEntryCache(ctx, next, file, facts, seen);
   const reloaded = reload(ctx);
   const after = (reloaded ? readStatusRecord(ctx)?.find((o) => o.name === entry.name)?.units : undefined) ?? newUnits;
   let ok = unitJob(

@@ -9,15 +9,12 @@
 //
 // One JSON file per entry, `CACHE_DIR/NAME.json`, looked up in CACHE_DIRS order. A record applies
 // only to the entry configuration it was read for (images, prefixes, Force=, host architecture)
-// and only to this version of portable-attach under the same row of systemd rules (a newer reader,
-// or another systemd, may see an image differently: factsVersion()).
+// and only to this version of portable-attach (a newer reader may see an image differently).
 import { closeSync, constants, fstatSync, openSync, readdirSync, statSync, unlinkSync } from "node:fs";
 import type { Entry } from "../config/attach-list.ts";
 import { CACHE_DIRS } from "../config/paths.ts";
 import { readAtMost } from "../image/read-at-most.ts";
 import type { ImageFacts } from "../plan/types.ts";
-import type { PortableBehaviour } from "../portable/systemd-features.ts";
-import { VERSION } from "../version.ts";
 import { hostPath, inRootOrUndefined } from "./root-path.ts";
 
 /** Where a file's content could have changed with no visible change of its time stamps (coarse clocks, 1–2 s on some file systems). */
@@ -49,14 +46,6 @@ interface CacheRecord {
   matches: string[];
   force: boolean;
   images: CachedImage[];
-}
-
-/**
- * The version a record is written and looked up with: this program's, and the row of systemd
- * rules its release files were read by (a systemd upgrade across a row reads the images again).
- */
-export function factsVersion(rules: PortableBehaviour): string {
-  return `${VERSION} systemd>=${rules.since}`;
 }
 
 /** What an entry's cached facts are looked up by. */

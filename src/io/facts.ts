@@ -9,7 +9,6 @@ import { discoverUnits } from "../portable/discover.ts";
 import { imagePolicyPin } from "../portable/image-policy.ts";
 import { findExtensionRelease, findOsRelease, parseEnvFile, ReleaseError } from "../portable/release.ts";
 import { lastComponent } from "../portable/unit-name.ts";
-import type { PortableBehaviour } from "../portable/systemd-features.ts";
 import { parseVersionedName } from "../portable/version.ts";
 import { checkPath } from "../unit/escape.ts";
 import { matchesFor, Refusal } from "../plan/plan.ts";
@@ -28,10 +27,8 @@ export interface FactsOptions {
   hostTree?: ImageTree;
   /** Facts the CLI cached at attach time (see facts-cache.ts); the CLI itself reads every image. */
   cache?: FactsCache;
-  /** The running version, which a cache record must have been written by (factsVersion()). */
+  /** The running version, which a cache record must have been written by. */
   version?: string;
-  /** The systemd version's rules for reading release files (systemd-features.ts); default: the newest. */
-  rules?: PortableBehaviour;
   /** Certificates for dm-verity signatures, shared by a run; default: read under `root` when first needed. */
   trust?: Trust;
   /** Debug-level messages (a signature nobody could check). */
@@ -66,7 +63,7 @@ function readImage(
       const facts: ImageFacts = {
         path,
         type: tree.type,
-        release: release && parseEnvFile(release.text, options.rules),
+        release: release && parseEnvFile(release.text),
         units,
         ...(pin !== undefined && { pin }),
         warnings: warnings.map((w) => unroot(w, options.root)),

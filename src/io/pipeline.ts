@@ -8,8 +8,9 @@ import { verityTrust } from "../image/verity-trust.ts";
 import { existsSync } from "node:fs";
 import { plan } from "../plan/plan.ts";
 import type { EntryFacts, OutputFile, Outcome } from "../plan/types.ts";
+import { VERSION } from "../version.ts";
 import { readAllFacts } from "./facts.ts";
-import { FactsCache, factsVersion } from "./facts-cache.ts";
+import { FactsCache } from "./facts-cache.ts";
 import { readHostFacts } from "./host.ts";
 import { hostTree } from "./image-lookup.ts";
 import { hostPath } from "./root-path.ts";
@@ -62,20 +63,18 @@ export function runPipeline(
   // verity.d is read once for the run, not once per image.
   const trust = verityTrust((p) => hostPath(root, p));
   const budget = new RunBudget();
-  // Which systemd the units are for decides how the images' release files are read, too.
-  const systemd = options.systemd ?? detectSystemd(root);
   const facts = readAllFacts(list.entries, (entry) => ({
     root,
     architecture,
     latePassDone,
     hostTree: shared,
-    version: factsVersion(systemd.behaviour),
-    rules: systemd.behaviour,
+    version: VERSION,
     trust,
     budget,
     ...(entry.name !== fresh && { cache }),
     ...(debug && { debug: (m: string) => debug(`[${entry.name}] ${m}`) }),
   }));
+  const systemd = options.systemd ?? detectSystemd(root);
   const { files, outcomes } = plan({
     entries: list.entries,
     masked: list.masked,

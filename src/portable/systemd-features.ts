@@ -26,11 +26,6 @@ export interface PortableBehaviour {
   extensionsOnEveryService: boolean;
   /** Since 260: RootImagePolicy=/ExtensionImagePolicy= pin each raw image to what was found in it. */
   pinImagePolicy: boolean;
-  /**
-   * How the image's os-release/extension-release is read (src/basic/env-file.c): up to 253 a
-   * comment line ending in '\' goes on over the next line, which is lost; since 254 that line is read.
-   */
-  commentContinues: boolean;
 }
 
 export const PORTABLE_BEHAVIOURS: readonly PortableBehaviour[] = [
@@ -41,7 +36,6 @@ export const PORTABLE_BEHAVIOURS: readonly PortableBehaviour[] = [
     confextLogFields: false,
     extensionsOnEveryService: false,
     pinImagePolicy: false,
-    commentContinues: true,
   },
   {
     since: 254,
@@ -50,7 +44,6 @@ export const PORTABLE_BEHAVIOURS: readonly PortableBehaviour[] = [
     confextLogFields: false,
     extensionsOnEveryService: false,
     pinImagePolicy: false,
-    commentContinues: false,
   },
   {
     since: 255,
@@ -59,7 +52,6 @@ export const PORTABLE_BEHAVIOURS: readonly PortableBehaviour[] = [
     confextLogFields: true,
     extensionsOnEveryService: false,
     pinImagePolicy: false,
-    commentContinues: false,
   },
   {
     since: 260,
@@ -68,7 +60,6 @@ export const PORTABLE_BEHAVIOURS: readonly PortableBehaviour[] = [
     confextLogFields: true,
     extensionsOnEveryService: true,
     pinImagePolicy: true,
-    commentContinues: false,
   },
 ];
 

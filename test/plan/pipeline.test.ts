@@ -5,10 +5,9 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseAttachList } from "../../src/config/attach-list.ts";
-import { cacheRecord, factsVersion } from "../../src/io/facts-cache.ts";
-import { detectSystemd } from "../../src/io/systemd-version.ts";
-import { behaviourFor, type PortableBehaviour } from "../../src/portable/systemd-features.ts";
+import { cacheRecord } from "../../src/io/facts-cache.ts";
 import { runPipeline } from "../../src/io/pipeline.ts";
+import { VERSION } from "../../src/version.ts";
 
 const REPO = join(import.meta.dirname, "..", "..");
 const scratch = mkdtempSync(join(tmpdir(), "pa-pipeline-"));
@@ -78,21 +77,13 @@ describe("runPipeline", () => {
       warnings: [],
     };
     mkdirSync(join(root, "etc/portable-attach/cache"), { recursive: true });
-    const record = (rules: PortableBehaviour) =>
-      writeFileSync(
-        join(root, "etc/portable-attach/cache/gone.json"),
-        cacheRecord(gone, { version: factsVersion(rules), architecture: "x86-64", matches: ["gone"] }, [
-          { facts, identity: undefined },
-        ]),
-      );
+    writeFileSync(
+      join(root, "etc/portable-attach/cache/gone.json"),
+      cacheRecord(gone, { version: VERSION, architecture: "x86-64", matches: ["gone"] }, [
+        { facts, identity: undefined },
+      ]),
+    );
     const list = { entries: entries(), masked: [] };
-    // Written under another systemd's rules for release files: not used.
-    record(behaviourFor(252));
-    expect(states(runPipeline(root, list, { architecture: "x86-64" }))).toEqual([
-      ["foo", "attached"],
-      ["gone", "deferred"],
-    ]);
-    record(detectSystemd(root).behaviour);
     expect(states(runPipeline(root, list, { architecture: "x86-64" }))).toEqual([
       ["foo", "attached"],
       ["gone", "attached"],
