@@ -12,6 +12,7 @@ import { ImageError, type ImageTree } from "../image/types.ts";
 import { verityTrust } from "../image/verity-trust.ts";
 import { imageHostPath, lookupImage } from "../io/image-lookup.ts";
 import { hostPath, unroot } from "../io/root-path.ts";
+import { detectSystemd } from "../io/systemd-version.ts";
 import { hostArchitecture } from "../portable/architecture.ts";
 import { discoverUnits } from "../portable/discover.ts";
 import { findExtensionRelease, findOsRelease, parseEnvFile } from "../portable/release.ts";
@@ -80,6 +81,8 @@ export function inspect(ctx: Context): number {
   const matches = prefixes.length > 0 ? prefixes : [prefixFromImage(image) ?? ""];
   const trees: ImageTree[] = [];
   const trust = verityTrust((p) => hostPath(ctx.opts.root, p));
+  // Release files read as the systemd the units are for reads them (as plan() does).
+  const rules = detectSystemd(ctx.opts.root).behaviour;
   const protection = (t: ImageTree) => ({
     level: t.protection?.level ?? "unprotected",
     details: (t.protection?.details ?? []).map((d) => unroot(d, ctx.opts.root)),
@@ -92,7 +95,7 @@ export function inspect(ctx: Context): number {
     };
     const tree = open(path);
     const osRelease = findOsRelease(tree);
-    const release = osRelease && parseEnvFile(osRelease.text);
+    const release = osRelease && parseEnvFile(osRelease.text, rules);
     const units = new Map<string, Uint8Array>();
     for (const u of discoverUnits(tree, matches).units) units.set(u.name, u.content);
     const exts = extensions.map((e) => {
@@ -100,7 +103,13 @@ export function inspect(ctx: Context): number {
       const t = open(p);
       const r = findExtensionRelease(t, lastComponent(p).name.replace(/\.raw$/, ""), ctx.opts.force);
       for (const u of discoverUnits(t, matches).units) if (!units.has(u.name)) units.set(u.name, u.content);
-      return { image: e, path: p, release: r ? parseEnvFile(r.text) : null, text: r?.text, protection: protection(t) };
+      return {
+        image: e,
+        path: p,
+        release: r ? parseEnvFile(r.text, rules) : null,
+        text: r?.text,
+        protection: protection(t),
+      };
     });
     const checks = fitness(tree, osRelease !== undefined);
     const entry = entryFromKeys(

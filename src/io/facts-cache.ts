@@ -19,7 +19,8 @@ import { hostPath, inRootOrUndefined } from "./root-path.ts";
 
 /** Where a file's content could have changed with no visible change of its time stamps (coarse clocks, 1–2 s on some file systems). */
 const RACY_MS = 2000;
-const FORMAT = 1;
+/** 2: release files kept as text, which plan() parses by the host systemd's rules. */
+const FORMAT = 2;
 /** A cache file is small (unit files and release files); anything bigger is not ours. */
 const MAX_CACHE_BYTES = 16 << 20;
 
@@ -148,8 +149,7 @@ function wellFormed(img: CachedImage): boolean {
   return (
     typeof f?.path === "string" &&
     (f.type === "raw" || f.type === "directory") &&
-    (f.release === undefined ||
-      (typeof f.release === "object" && f.release !== null && strings(Object.values(f.release)))) &&
+    (f.releaseText === undefined || typeof f.releaseText === "string") &&
     strings(f.warnings) &&
     (f.pin === undefined || (typeof f.pin === "string" && /^[a-z0-9=:+-]+$/.test(f.pin))) &&
     Array.isArray(f.units) &&

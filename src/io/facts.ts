@@ -7,7 +7,7 @@ import { verityTrust, type Trust } from "../image/verity-trust.ts";
 import { ImageError, type ImageTree } from "../image/types.ts";
 import { discoverUnits } from "../portable/discover.ts";
 import { imagePolicyPin } from "../portable/image-policy.ts";
-import { findExtensionRelease, findOsRelease, parseEnvFile, ReleaseError } from "../portable/release.ts";
+import { findExtensionRelease, findOsRelease, ReleaseError } from "../portable/release.ts";
 import { lastComponent } from "../portable/unit-name.ts";
 import { parseVersionedName } from "../portable/version.ts";
 import { checkPath } from "../unit/escape.ts";
@@ -63,7 +63,7 @@ function readImage(
       const facts: ImageFacts = {
         path,
         type: tree.type,
-        release: release && parseEnvFile(release.text),
+        releaseText: release?.text,
         units,
         ...(pin !== undefined && { pin }),
         warnings: warnings.map((w) => unroot(w, options.root)),

@@ -3,13 +3,23 @@
 // same files in the same order, byte for byte. Checks follow portablectl's order; where portablectl would refuse the whole attach, we refuse the entry and go on.
 import type { Entry } from "../config/attach-list.ts";
 import type { UnitFile } from "../portable/discover.ts";
-import { checkExtensionCompatible } from "../portable/release.ts";
+import { checkExtensionCompatible, parseEnvFile } from "../portable/release.ts";
 import { MAX_ENTRY_OUTPUT_BYTES, MAX_RUN_OUTPUT_BYTES } from "../image/limits.ts";
 import { matchesPrefixes, prefixFromImage, templateOf, unitType } from "../portable/unit-name.ts";
 import { checkPath, quoteWord } from "../unit/escape.ts";
 import { installSymlinks, parseInstallSection, type InstallLink } from "../unit/install.ts";
 import { renderPortableDropIn } from "./render.ts";
-import type { Conflict, EntryFacts, HostFacts, ImageFacts, Outcome, OutputFile, Plan, PlanInput } from "./types.ts";
+import type {
+  Conflict,
+  EntryFacts,
+  HostFacts,
+  ImageFacts,
+  Outcome,
+  OutputFile,
+  ParsedImage,
+  Plan,
+  PlanInput,
+} from "./types.ts";
 
 /** An entry portablectl would refuse to attach; the message says why, in portablectl's words. */
 export class Refusal extends Error {}
@@ -38,11 +48,17 @@ function checkImagePath(image: ImageFacts, role: string): void {
 
 interface Chosen {
   unit: UnitFile;
-  from: ImageFacts;
+  from: ParsedImage;
+}
+
+/** The image's release file read as the host's systemd reads it. */
+function parsed(image: ImageFacts, host: HostFacts): ParsedImage {
+  const text = image.releaseText;
+  return { ...image, release: text === undefined ? undefined : parseEnvFile(text, host.portable) };
 }
 
 /** Validates an entry's images and picks its units; throws Refusal with portablectl-like messages. */
-function chooseUnits(entry: Entry, root: ImageFacts, extensions: ImageFacts[], host: HostFacts): Chosen[] {
+function chooseUnits(entry: Entry, root: ParsedImage, extensions: ParsedImage[], host: HostFacts): Chosen[] {
   const matches = matchesFor(entry);
   checkImagePath(root, "image");
   for (const ext of extensions) checkImagePath(ext, "extension");
@@ -210,10 +226,12 @@ function planEntry(entry: Entry, base: Outcome, input: PlanInput, owners: Readon
   if (!facts || facts.kind === "failed") return failed(facts?.reason ?? "No image facts were collected");
   if (facts.kind === "unreachable")
     return { outcome: { ...base, state: "deferred", reason: facts.reason }, files: [], deferred: facts.paths };
-  const warnings = [...facts.root.warnings, ...facts.extensions.flatMap((e) => e.warnings)];
+  const root = parsed(facts.root, input.host);
+  const extensions = facts.extensions.map((e) => parsed(e, input.host));
+  const warnings = [...root.warnings, ...extensions.flatMap((e) => e.warnings)];
   let chosen: Chosen[];
   try {
-    chosen = chooseUnits(entry, facts.root, facts.extensions, input.host);
+    chosen = chooseUnits(entry, root, extensions, input.host);
   } catch (e) {
     if (!(e instanceof Refusal)) throw e;
     return failed(e.message, warnings);
@@ -251,8 +269,8 @@ function planEntry(entry: Entry, base: Outcome, input: PlanInput, owners: Readon
     const dropIn = renderPortableDropIn({
       unitName: unit.name,
       sourcePath: entry.file,
-      root: facts.root,
-      extensions: facts.extensions,
+      root,
+      extensions,
       from,
       hostOsRelease: input.host.osReleasePath,
       behaviour: input.host.portable,

@@ -5,7 +5,7 @@
 // or an image goes through an escaper.
 import type { PortableBehaviour } from "../portable/systemd-features.ts";
 import { escapeExtensionImage, escapeMarkerPath, escapeSpecifiers, quoteWord } from "../unit/escape.ts";
-import type { ImageFacts } from "./types.ts";
+import type { ParsedImage } from "./types.ts";
 
 export const GENERATOR_NAME = "portable-attach-generator";
 
@@ -13,10 +13,10 @@ export interface DropInInput {
   unitName: string;
   /** The list file that asked for this attachment. */
   sourcePath: string;
-  root: ImageFacts;
-  extensions: ImageFacts[];
+  root: ParsedImage;
+  extensions: ParsedImage[];
   /** The image the unit was found in: root, or one of the extensions. */
-  from: ImageFacts;
+  from: ParsedImage;
   hostOsRelease: string;
   /** What this systemd's portablectl writes. */
   behaviour: PortableBehaviour;

@@ -8,8 +8,11 @@ export interface ImageFacts {
   /** The image path as the booted system sees it (symlinks and versions resolved). */
   path: string;
   type: "directory" | "raw";
-  /** Parsed os-release (root) or extension-release (extension); undefined if the image has none. */
-  release: Record<string, string> | undefined;
+  /**
+   * The os-release (root) or extension-release (extension) text as found; undefined if the image
+   * has none. plan() parses it as the host's systemd would: how differs by version.
+   */
+  releaseText: string | undefined;
   units: UnitFile[];
   /** The image policy that pins a raw image to what was found (src/portable/image-policy.ts), if known. */
   pin?: string;
@@ -17,6 +20,11 @@ export interface ImageFacts {
   warnings: string[];
   /** dm-verity state of a raw image ("signed", "verity"); absent: unprotected. Checked against ImagePolicy=. */
   protection?: "signed" | "verity";
+}
+
+/** An image's facts with its release file parsed (by plan(), by the host systemd's rules). */
+export interface ParsedImage extends ImageFacts {
+  release: Record<string, string> | undefined;
 }
 
 export type EntryFacts =

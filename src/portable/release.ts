@@ -5,7 +5,10 @@
 import { MAX_FILE_BYTES } from "../image/limits.ts";
 import { readFileInImage, statInImage } from "../image/resolve.ts";
 import type { ImageTree } from "../image/types.ts";
+import { behaviourFor, type PortableBehaviour } from "./systemd-features.ts";
 import { imageBaseName } from "./unit-name.ts";
+
+const NEWEST = behaviourFor(undefined);
 
 /** An image's release data cannot be used (e.g. several extension-release candidates). */
 export class ReleaseError extends Error {
@@ -30,9 +33,10 @@ const KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
  * '\' escapes the next character outside quotes, and inside double quotes only " \ ` $ (other
  * pairs stay as they are); '\' before a newline continues the value. Lines without '=' or with a
  * key that is not a valid variable name are ignored; the last assignment wins. Null-prototype
- * result, so keys like "__proto__" are plain data.
+ * result, so keys like "__proto__" are plain data. `rules`: the systemd version's (a comment
+ * ending in '\' swallows the next line up to 253); the newest by default.
  */
-export function parseEnvFile(text: string): Release {
+export function parseEnvFile(text: string, rules: Pick<PortableBehaviour, "commentContinues"> = NEWEST): Release {
   const result: Release = Object.create(null) as Release;
   type State =
     | "preKey"
@@ -125,8 +129,8 @@ export function parseEnvFile(text: string): Release {
         else if (isNewline(c)) state = "preKey";
         break;
       case "commentEscape":
-        // systemd continues a comment over an escaped newline, too.
-        state = "comment";
+        // Up to 253 an escaped newline continues the comment; since 254 the next line is a line.
+        state = rules.commentContinues || !isNewline(c) ? "comment" : "preKey";
         break;
     }
   }

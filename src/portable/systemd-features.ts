@@ -1,7 +1,8 @@
-// What portablectl attach writes into 20-portable.conf, by systemd version: the one place that
-// knows. Each row is the first version with a change, read from systemd's own
-// src/portable/portable.c (install_chroot_dropin) at that tag; a version takes the last row at or
-// below it. Detecting which systemd runs is src/io/systemd-version.ts's job.
+// What portablectl attach writes into 20-portable.conf, and how an image's release files are read,
+// by systemd version: the one place that knows. Each row is the first version with a change, read
+// from systemd's own src/portable/portable.c (install_chroot_dropin) and src/basic/env-file.c at
+// that tag; a version takes the last row at or below it. Detecting which systemd runs is
+// src/io/systemd-version.ts's job.
 
 export interface PortableBehaviour {
   /** The first systemd version that writes this way. */
@@ -26,6 +27,11 @@ export interface PortableBehaviour {
   extensionsOnEveryService: boolean;
   /** Since 260: RootImagePolicy=/ExtensionImagePolicy= pin each raw image to what was found in it. */
   pinImagePolicy: boolean;
+  /**
+   * How the image's os-release/extension-release is read (src/basic/env-file.c): up to 253 a
+   * comment line ending in '\' goes on over the next line, which is lost; since 254 that line is read.
+   */
+  commentContinues: boolean;
 }
 
 export const PORTABLE_BEHAVIOURS: readonly PortableBehaviour[] = [
@@ -36,6 +42,7 @@ export const PORTABLE_BEHAVIOURS: readonly PortableBehaviour[] = [
     confextLogFields: false,
     extensionsOnEveryService: false,
     pinImagePolicy: false,
+    commentContinues: true,
   },
   {
     since: 254,
@@ -44,6 +51,7 @@ export const PORTABLE_BEHAVIOURS: readonly PortableBehaviour[] = [
     confextLogFields: false,
     extensionsOnEveryService: false,
     pinImagePolicy: false,
+    commentContinues: false,
   },
   {
     since: 255,
@@ -52,6 +60,7 @@ export const PORTABLE_BEHAVIOURS: readonly PortableBehaviour[] = [
     confextLogFields: true,
     extensionsOnEveryService: false,
     pinImagePolicy: false,
+    commentContinues: false,
   },
   {
     since: 260,
@@ -60,6 +69,7 @@ export const PORTABLE_BEHAVIOURS: readonly PortableBehaviour[] = [
     confextLogFields: true,
     extensionsOnEveryService: true,
     pinImagePolicy: true,
+    commentContinues: false,
   },
 ];
 

@@ -51,7 +51,7 @@ function image(path: string, units: Record<string, string | Uint8Array>): ImageF
   return {
     path,
     type: "directory",
-    release: { ID: "debian" },
+    releaseText: "ID=debian\n",
     units: Object.entries(units).map(([name, c]) => ({ name, content: typeof c === "string" ? enc.encode(c) : c })),
     warnings: [],
   };
@@ -269,7 +269,7 @@ describe("the facts cache stands in only where a fresh lookup could have found i
     const facts: ImageFacts = {
       path,
       type,
-      release: { ID: "debian" },
+      releaseText: "ID=debian\n",
       units: [{ name: "x.service", content: enc.encode(unit()) }],
       warnings: [],
     };

@@ -72,7 +72,7 @@ describe("runPipeline", () => {
     const facts = {
       path: "/var/lib/portables/gone_1",
       type: "directory" as const,
-      release: { ID: "debian" },
+      releaseText: "ID=debian\n",
       units: [{ name: "gone.service", content: new TextEncoder().encode(SERVICE) }],
       warnings: [],
     };

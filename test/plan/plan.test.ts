@@ -19,7 +19,7 @@ function image(path: string, units: Record<string, string>): ImageFacts {
   return {
     path,
     type: "directory",
-    release: { ID: "debian" },
+    releaseText: "ID=debian\n",
     units: Object.entries(units).map(([name, text]) => ({ name, content: enc.encode(text) })),
     warnings: [],
   };
@@ -30,6 +30,30 @@ function run(list: string, facts: Record<string, EntryFacts>) {
 }
 
 describe("plan", () => {
+  it("reads an image's os-release by the host systemd's rules (a comment ending in '\\' goes on over the next line up to 253)", () => {
+    const facts: EntryFacts = {
+      kind: "read",
+      root: {
+        ...image("/i/foo_1", { "foo.service": "[Service]\nExecStart=/x\n" }),
+        releaseText: "ID=debian\n# only for a other \\\nPORTABLE_PREFIXES=other\n",
+      },
+      extensions: [],
+    };
+    const list = parseAttachList("[foo]\nImage=/i/foo_1\n", "/etc/portable-attach.conf").entries;
+    const under = (version: number) =>
+      plan({
+        entries: list,
+        masked: [],
+        facts: new Map([["foo", facts]]),
+        host: { ...host, portable: behaviourFor(version) },
+      }).outcomes[0];
+    expect(under(252)?.state).toBe("attached");
+    expect(under(254)).toMatchObject({
+      state: "failed",
+      reason: expect.stringMatching(/acceptable prefix matches are: other$/),
+    });
+  });
+
   it("never lets one entry's Alias= replace another entry's unit file", () => {
     const r = run("[a]\nImage=/i/a_1\nEnable=yes\n[b]\nImage=/i/b_1\n", {
       a: {

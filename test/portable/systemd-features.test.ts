@@ -1,11 +1,11 @@
 // The version table and what 20-portable.conf holds under each row, on plain data.
 import { describe, expect, it } from "vitest";
 import { nameAndVersion, renderPortableDropIn } from "../../src/plan/render.ts";
-import type { ImageFacts } from "../../src/plan/types.ts";
+import type { ParsedImage } from "../../src/plan/types.ts";
 import { behaviourFor, PORTABLE_BEHAVIOURS } from "../../src/portable/systemd-features.ts";
 
-function image(path: string, release: Record<string, string>, type: ImageFacts["type"] = "directory"): ImageFacts {
-  return { path, type, release, units: [], warnings: [] };
+function image(path: string, release: Record<string, string>, type: ParsedImage["type"] = "directory"): ParsedImage {
+  return { path, type, release, releaseText: undefined, units: [], warnings: [] };
 }
 const root = image(
   "/var/lib/portables/app_1.raw",
@@ -18,7 +18,7 @@ const ext = image(
   "raw",
 );
 
-function render(version: number, from: ImageFacts, extensions: ImageFacts[] = []): string {
+function render(version: number, from: ParsedImage, extensions: ParsedImage[] = []): string {
   const text = renderPortableDropIn({
     unitName: "app.service",
     sourcePath: "/etc/portable-attach.conf",
