@@ -18,7 +18,7 @@ import {
 } from "../io/facts-cache.ts";
 import { lookupImage } from "../io/image-lookup.ts";
 import { inRoot, shownInRoot } from "../io/root-path.ts";
-import { matchesFor } from "../plan/plan.ts";
+import { matchesFor } from "../portable/matches.ts";
 import type { EntryFacts } from "../plan/types.ts";
 import { hostArchitecture } from "../portable/architecture.ts";
 import { VERSION } from "../version.ts";

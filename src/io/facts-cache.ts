@@ -56,8 +56,7 @@ export interface CacheKey {
   matches: readonly string[];
 }
 
-/** A regular file's identity now, or undefined (not a regular file, or gone). */
-/** The identity of the file at `path` under `root`; undefined if it is not a regular file there. */
+/** The identity of the file at `path` under `root` now; undefined if it is not a regular file there (or gone). */
 export function identityOf(root: string, path: string): ImageIdentity | undefined {
   const host = inRootOrUndefined(root, path);
   if (host === undefined) return undefined;

@@ -11,7 +11,7 @@ import { findExtensionRelease, findOsRelease, ReleaseError } from "../portable/r
 import { lastComponent } from "../portable/unit-name.ts";
 import { parseVersionedName } from "../portable/version.ts";
 import { checkPath } from "../unit/escape.ts";
-import { matchesFor, Refusal } from "../plan/plan.ts";
+import { matchesFor, Refusal } from "../portable/matches.ts";
 import type { EntryFacts, ImageFacts } from "../plan/types.ts";
 import { type CachedEntry, type FactsCache, identityOf, sameIdentity } from "./facts-cache.ts";
 import { imageHostPath, lookupImage } from "./image-lookup.ts";

@@ -8,6 +8,7 @@ import { MAX_ENTRY_OUTPUT_BYTES, MAX_RUN_OUTPUT_BYTES } from "../image/limits.ts
 import { matchesPrefixes, prefixFromImage, templateOf, unitType } from "../portable/unit-name.ts";
 import { checkPath, quoteWord } from "../unit/escape.ts";
 import { installSymlinks, parseInstallSection, type InstallLink } from "../unit/install.ts";
+import { matchesFor, Refusal } from "../portable/matches.ts";
 import { renderPortableDropIn } from "./render.ts";
 import type {
   Conflict,
@@ -21,22 +22,11 @@ import type {
   PlanInput,
 } from "./types.ts";
 
-/** An entry portablectl would refuse to attach; the message says why, in portablectl's words. */
-export class Refusal extends Error {}
-
 function refuse(message: string): never {
   throw new Refusal(message);
 }
 
 const decoder = new TextDecoder();
-
-/** The prefixes units must match: explicit ones, or the one derived from the image as written. */
-export function matchesFor(entry: Entry): string[] {
-  if (entry.prefixes) return entry.prefixes;
-  const prefix = prefixFromImage(entry.image);
-  if (prefix === undefined) refuse(`Failed to extract prefix of image name '${entry.image}'; set Prefixes=`);
-  return [prefix];
-}
 
 function checkImagePath(image: ImageFacts, role: string): void {
   const why = checkPath(image.path);
