@@ -5,7 +5,7 @@ import type { Entry } from "../config/attach-list.ts";
 import type { UnitFile } from "../portable/discover.ts";
 import { checkExtensionCompatible, parseEnvFile } from "../portable/release.ts";
 import { MAX_ENTRY_OUTPUT_BYTES, MAX_RUN_OUTPUT_BYTES } from "../image/limits.ts";
-import { matchesPrefixes, prefixFromImage, templateOf, unitType } from "../portable/unit-name.ts";
+import { matchesPrefixes, templateOf, unitType } from "../portable/unit-name.ts";
 import { checkPath, quoteWord } from "../unit/escape.ts";
 import { installSymlinks, parseInstallSection, type InstallLink } from "../unit/install.ts";
 import { matchesFor, Refusal } from "../portable/matches.ts";
