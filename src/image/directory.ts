@@ -4,7 +4,6 @@
 import {
   closeSync,
   constants,
-  fstatSync,
   lstatSync,
   opendirSync,
   openSync,
@@ -15,7 +14,7 @@ import {
 } from "node:fs";
 import { chargeRead } from "./budget.ts";
 import { MAX_DIR_ENTRIES, MAX_SYMLINK_BYTES } from "./limits.ts";
-import { readAtMost } from "./read-at-most.ts";
+import { readRegularFile } from "./read-at-most.ts";
 import { ImageError, type DirEntry, type EntryKind, type ImageTree, type Stat } from "./types.ts";
 
 function kindOf(s: Stats | Dirent): EntryKind {
@@ -104,16 +103,11 @@ export class DirectoryImage implements ImageTree {
       throw ioError(e, `Failed to open '${path}' in ${this.source}`);
     }
     try {
-      const st = fstatSync(fd);
-      if (!st.isFile())
-        throw new ImageError("CORRUPT", `'${path}' in ${this.source} is not a regular file`, "directory");
-      if (st.size > maxBytes)
+      const file = readRegularFile(fd, maxBytes, chargeRead);
+      if (file.kind === "read") return file.bytes;
+      if (file.kind === "too-large")
         throw new ImageError("LIMIT", `'${path}' in ${this.source} is larger than ${maxBytes} bytes`, "directory");
-      chargeRead(Number(st.size));
-      const bytes = readAtMost(fd, Number(st.size), maxBytes);
-      if (!bytes)
-        throw new ImageError("LIMIT", `'${path}' in ${this.source} is larger than ${maxBytes} bytes`, "directory");
-      return bytes;
+      throw new ImageError("CORRUPT", `'${path}' in ${this.source} is not a regular file`, "directory");
     } catch (e) {
       if (e instanceof ImageError) throw e;
       throw ioError(e, `Failed to read '${path}' in ${this.source}`);

@@ -6,10 +6,10 @@
 // With only a GPT, the root hash is the data partition's UUID followed by the hash partition's
 // (systemd-repart sets them so). Policy: verity data present → checked, always; a signature with
 // certificates configured must verify; without certificates it is reported, not checked.
-import { closeSync, constants, fstatSync, openSync, statSync } from "node:fs";
+import { closeSync, constants, openSync, statSync } from "node:fs";
 import type { ByteSource } from "./byte-source.ts";
 import { DerError, findSigner, MAX_PKCS7_BYTES, parsePkcs7 } from "./pkcs7.ts";
-import { readAtMost } from "./read-at-most.ts";
+import { readRegularFile } from "./read-at-most.ts";
 import { ImageError, type ProtectionLevel } from "./types.ts";
 import { readVeritySuperblock, rootHashHex, verifiedSource } from "./verity.ts";
 import type { Trust } from "./verity-trust.ts";
@@ -60,11 +60,10 @@ export function readSideFile(path: string | undefined, max: number): Uint8Array 
   }
   try {
     // Checked again on what was opened: the name may have been swapped since the stat.
-    const st = fstatSync(fd);
-    if (!st.isFile()) throw new ImageError("CORRUPT", `'${path}' is not a regular file`, "verity");
-    const bytes = st.size > max ? undefined : readAtMost(fd, st.size, max);
-    if (!bytes) throw new ImageError("LIMIT", `'${path}' is larger than ${max} bytes`, "verity");
-    return bytes;
+    const file = readRegularFile(fd, max);
+    if (file.kind === "read") return file.bytes;
+    if (file.kind === "too-large") throw new ImageError("LIMIT", `'${path}' is larger than ${max} bytes`, "verity");
+    throw new ImageError("CORRUPT", `'${path}' is not a regular file`, "verity");
   } catch (e) {
     if (e instanceof ImageError) throw e;
     throw new ImageError("IO", `Failed to read '${path}': ${(e as Error).message}`, "verity");

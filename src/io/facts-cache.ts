@@ -10,10 +10,10 @@
 // One JSON file per entry, `CACHE_DIR/NAME.json`, looked up in CACHE_DIRS order. A record applies
 // only to the entry configuration it was read for (images, prefixes, Force=, host architecture)
 // and only to this version of portable-attach (a newer reader may see an image differently).
-import { closeSync, constants, fstatSync, openSync, readdirSync, statSync, unlinkSync } from "node:fs";
+import { closeSync, constants, openSync, readdirSync, statSync, unlinkSync } from "node:fs";
 import type { Entry } from "../config/attach-list.ts";
 import { CACHE_DIRS } from "../config/paths.ts";
-import { readAtMost } from "../image/read-at-most.ts";
+import { readRegularFile } from "../image/read-at-most.ts";
 import type { ImageFacts } from "../plan/types.ts";
 import { hostPath, inRootOrUndefined } from "./root-path.ts";
 
@@ -218,10 +218,9 @@ function readCacheFile(path: string): string | undefined {
     return undefined;
   }
   try {
-    const st = fstatSync(fd);
-    if (!st.isFile() || st.size > MAX_CACHE_BYTES) return undefined;
-    const bytes = readAtMost(fd, st.size, MAX_CACHE_BYTES);
-    return bytes && Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length).toString("utf8");
+    const file = readRegularFile(fd, MAX_CACHE_BYTES);
+    if (file.kind !== "read") return undefined;
+    return Buffer.from(file.bytes.buffer, file.bytes.byteOffset, file.bytes.length).toString("utf8");
   } catch {
     return undefined;
   } finally {

@@ -3,19 +3,9 @@
 // name in every lower level; a .d file that is empty or a symlink to /dev/null masks that name.
 // Within one .d directory a later file name takes precedence, as with systemd drop-ins.
 import { strerror } from "./strerror.ts";
-import {
-  closeSync,
-  constants,
-  fstatSync,
-  lstatSync,
-  openSync,
-  readdirSync,
-  readlinkSync,
-  statSync,
-  type Stats,
-} from "node:fs";
+import { closeSync, constants, lstatSync, openSync, readdirSync, readlinkSync, statSync, type Stats } from "node:fs";
 import type { Diagnostic } from "../config/diagnostic.ts";
-import { readAtMost } from "../image/read-at-most.ts";
+import { readRegularFile } from "../image/read-at-most.ts";
 import { LIST_LEVELS } from "../config/paths.ts";
 import { checkInRoot, hostPath, inRoot } from "./root-path.ts";
 
@@ -119,13 +109,10 @@ export function readListBytes(root: string, host: string, path: string): ListByt
   );
   try {
     checkInRoot(root, fd, path);
-    const stats = fstatSync(fd);
-    if (stats.isDirectory()) return { kind: "directory" };
-    if (!stats.isFile()) return { kind: "special" };
-    const bytes = stats.size > MAX_LIST_BYTES ? undefined : readAtMost(fd, stats.size, MAX_LIST_BYTES);
-    if (!bytes) return { kind: "too-large" };
-    const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
-    return { kind: "read", text: text.toString("utf8"), unreadable: unreadableLines(text), stats };
+    const file = readRegularFile(fd, MAX_LIST_BYTES);
+    if (file.kind !== "read") return { kind: file.kind };
+    const text = Buffer.from(file.bytes.buffer, file.bytes.byteOffset, file.bytes.length);
+    return { kind: "read", text: text.toString("utf8"), unreadable: unreadableLines(text), stats: file.stats };
   } finally {
     closeSync(fd);
   }

@@ -1,8 +1,9 @@
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { closeSync, constants, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { readAtMost } from "../../src/image/read-at-most.ts";
+import { readAtMost, readRegularFile } from "../../src/image/read-at-most.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "pa-read-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -29,5 +30,41 @@ describe("readAtMost", () => {
     [3, 1000, 10, 3],
   ])("%i bytes, size hint %i, at most %i: %s", (bytes, hint, max, expected) => {
     expect(read(bytes, hint, max)).toBe(expected);
+  });
+});
+
+describe("readRegularFile", () => {
+  const open = (path: string, run: (fd: number) => void) => {
+    const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      run(fd);
+    } finally {
+      closeSync(fd);
+    }
+  };
+
+  it("reads a regular file of at most max bytes, and says the size first", () => {
+    const path = join(dir, "regular");
+    writeFileSync(path, "abc");
+    open(path, (fd) => {
+      const sizes: number[] = [];
+      const file = readRegularFile(fd, 3, (size) => sizes.push(size));
+      expect(file.kind === "read" && Buffer.from(file.bytes).toString()).toBe("abc");
+      expect(sizes).toEqual([3]);
+    });
+  });
+
+  it("refuses a larger file before reading it (nothing charged), a directory and a FIFO", () => {
+    const big = join(dir, "big");
+    writeFileSync(big, "abcd");
+    const fifo = join(dir, "fifo");
+    execFileSync("mkfifo", [fifo]);
+    const sub = join(dir, "sub");
+    mkdirSync(sub);
+    const charged: number[] = [];
+    open(big, (fd) => expect(readRegularFile(fd, 3, (n) => charged.push(n))).toEqual({ kind: "too-large" }));
+    expect(charged).toEqual([]);
+    open(sub, (fd) => expect(readRegularFile(fd, 3)).toEqual({ kind: "directory" }));
+    open(fifo, (fd) => expect(readRegularFile(fd, 3)).toEqual({ kind: "special" }));
   });
 });
