@@ -295,26 +295,29 @@ const cases: Case[] = [
     reason: /rnomagic_1\.raw/,
   },
   // ---- verity side files that are not files: refused, never waited on or read without end
-  ...(["verity", "roothash", "verity-sig", "roothash.p7s"] as const).map((side) => ({
-    name: `fifo${side.replace(/\W/g, "")}`,
-    prefixes: "foo",
-    raw: (p: string) => {
-      fixture("squashfs-zstd.raw", () => undefined)(p);
-      execFileSync("mkfifo", [p.replace(/\.raw$/, `.${side}`)]);
-    },
-    state: "failed" as const,
-    reason: new RegExp(`_1\\.${side.replace(".", "\\.")}' is not a regular file$`),
-  })),
-  {
-    name: "zeroroothash",
-    prefixes: "foo",
-    raw: (p) => {
-      fixture("squashfs-zstd.raw", () => undefined)(p);
-      symlinkSync("/dev/zero", p.replace(/\.raw$/, ".roothash"));
-    },
-    state: "failed",
-    reason: /zeroroothash_1\.roothash' is not a regular file$/,
-  },
+  ...(
+    [
+      ["fifo", "verity"],
+      ["fifo", "roothash"],
+      ["fifo", "verity-sig"],
+      ["fifo", "roothash.p7s"],
+      ["zero", "roothash"],
+    ] as const
+  ).map(([what, side]) => {
+    const name = `${what}${side.replace(/\W/g, "")}`;
+    return {
+      name,
+      prefixes: "foo",
+      raw: (p: string) => {
+        fixture("squashfs-zstd.raw", () => undefined)(p);
+        const at = p.replace(/\.raw$/, `.${side}`);
+        if (what === "fifo") execFileSync("mkfifo", [at]);
+        else symlinkSync("/dev/zero", at);
+      },
+      state: "failed" as const,
+      reason: new RegExp(`${name}_1\\.${side.replace(".", "\\.")}' is not a regular file$`),
+    };
+  }),
   {
     name: "rjunk",
     prefixes: "foo",
