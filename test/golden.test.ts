@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { contents, listing, replaceTree, walk } from "./helpers/tree.ts";
-import { verifyTree } from "./helpers/verify.ts";
+import { hostSystemdVersion, verifyTree } from "./helpers/verify.ts";
 
 const GOLDEN = join(import.meta.dirname, "golden");
 const GENERATOR = join(import.meta.dirname, "..", "dist", "portable-attach-generator");
@@ -42,9 +42,7 @@ const NEWER: [message: string, since: number][] = [
   ["Unknown partition policy flag in image policy", 260],
 ];
 /** The systemd that verifies the trees: this machine's (252 on Debian 12, 257 on Debian 13). */
-const VERIFIER = Number(
-  /^systemd (\d+)/.exec(spawnSync("systemd-analyze", ["--version"], { encoding: "utf8" }).stdout ?? "")?.[1] ?? 0,
-);
+const VERIFIER = hostSystemdVersion() ?? 0;
 
 const cases = readdirSync(GOLDEN)
   .filter((d) => /^\d\d-/.test(d))

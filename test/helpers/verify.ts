@@ -17,6 +17,13 @@ export function hasSystemdAnalyze(): boolean {
   return spawnSync("systemd-analyze", ["--version"]).status === 0;
 }
 
+/** The version of this machine's systemd-analyze (the systemd that judges), or undefined without one. */
+export function hostSystemdVersion(): number | undefined {
+  const out = spawnSync("systemd-analyze", ["--version"], { encoding: "utf8" }).stdout ?? "";
+  const m = /^systemd (\d+)/.exec(out);
+  return m ? Number(m[1]) : undefined;
+}
+
 export function verifyTree(root: string, out: string): string[] {
   const units = walk(out)
     .filter((e) => e.type === "f" && !e.path.includes("/") && /\.(service|socket|timer|path|target)$/.test(e.path))

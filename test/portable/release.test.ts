@@ -16,6 +16,7 @@ import {
   ReleaseError,
 } from "../../src/portable/release.ts";
 import { behaviourFor } from "../../src/portable/systemd-features.ts";
+import { hostSystemdVersion } from "../helpers/verify.ts";
 
 function table<I, O>(name: string, fn: (input: I) => O, cases: [I, O][]): void {
   describe(name, () => {
@@ -67,10 +68,7 @@ const work = mkdtempSync(join(tmpdir(), "release-test-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
 /** The rules of the systemd that judges below: this machine's. */
-const HOST_RULES = behaviourFor(
-  Number(/^systemd (\d+)/.exec(spawnSync("systemd-analyze", ["--version"], { encoding: "utf8" }).stdout ?? "")?.[1]) ||
-    undefined,
-);
+const HOST_RULES = behaviourFor(hostSystemdVersion());
 
 /** systemd's verdict on "KEY=value" for the os-release `text`, true if the condition holds. */
 function systemdAgrees(text: string, key: string, value: string): boolean {
