@@ -199,14 +199,20 @@ function machine() {
   return `${c.length} × ${c[0]?.model ?? "?"}, Linux ${kernel}`;
 }
 
-// ---------------------------------------------------------------- 0. the reference case
-// 10 raw images of 1–2 MiB, 5 squashfs (gzip) and 5 erofs (lz4): read from the images, and attached
-// by the CLI (facts cache: not read).
-if (ONLY.includes("mixed")) {
+/** The reference case's root, and its twin in which the CLI attached all ten entries. */
+async function mixedRoots() {
   const { root, entries } = await mixedRoot(log);
   const twin = await attachedTwin(root, entries, true, CLI, log);
   // The twin's list holds the last entry attached: give it all ten (the twin's own file).
   writeFileSync(join(twin, "etc/portable-attach.conf"), readFileSync(join(root, "etc/portable-attach.conf")));
+  return { root, twin };
+}
+
+// ---------------------------------------------------------------- 0. the reference case
+// 10 raw images of 1–2 MiB, 5 squashfs (gzip) and 5 erofs (lz4): read from the images, and attached
+// by the CLI (facts cache: not read).
+if (ONLY.includes("mixed")) {
+  const { root, twin } = await mixedRoots();
   checkAttached(root, 10);
   checkAttached(twin, 10, 10);
   log("mixed: 5 squashfs (gzip) + 5 erofs");
@@ -347,9 +353,7 @@ if (ONLY.includes("boot")) {
 // The shipped build against builds with one speed measure taken out (bench/tricks.mjs), on the
 // reference case read and attached by the CLI, a load-only run, and the 1 GiB squashfs image.
 if (ONLY.includes("tricks")) {
-  const { root, entries } = await mixedRoot(log);
-  const twin = await attachedTwin(root, entries, true, CLI, log);
-  writeFileSync(join(twin, "etc/portable-attach.conf"), readFileSync(join(root, "etc/portable-attach.conf")));
+  const { root, twin } = await mixedRoots();
   const { big } = await sizeRoots("squashfs", log);
   const shipped = { name: "shipped", generator: GENERATOR, nodeArgs: AS_INSTALLED };
   const builds = [shipped, ...trickVariants({ repo, cache: CACHE, log })];
