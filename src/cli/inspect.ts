@@ -82,7 +82,8 @@ export function inspect(ctx: Context): number {
   const trees: ImageTree[] = [];
   const trust = verityTrust((p) => hostPath(ctx.opts.root, p));
   // Release files read as the systemd the units are for reads them (as plan() does).
-  const rules = detectSystemd(ctx.opts.root).behaviour;
+  const systemd = detectSystemd(ctx.opts.root);
+  const rules = systemd.behaviour;
   const protection = (t: ImageTree) => ({
     level: t.protection?.level ?? "unprotected",
     details: (t.protection?.details ?? []).map((d) => unroot(d, ctx.opts.root)),
@@ -127,7 +128,7 @@ export function inspect(ctx: Context): number {
     const outcome =
       entry.errors.length > 0
         ? { state: "failed", reason: entry.errors.map((e) => e.message).join("; "), units: [], warnings: [] }
-        : planHere(ctx, { entries: [entry] }).outcomes[0];
+        : planHere(ctx, { entries: [entry] }, { systemd }).outcomes[0];
     const attach = {
       state: outcome?.state ?? "failed",
       ...(outcome?.reason !== undefined ? { reason: outcome.reason } : {}),

@@ -46,7 +46,7 @@ export function readStatusRecord(ctx: Context): Outcome[] | undefined {
 export function planHere(
   ctx: Context,
   list: { entries: Entry[]; masked?: Entry[] },
-  options: Pick<PipelineOptions, "fresh"> = {},
+  options: Pick<PipelineOptions, "fresh" | "systemd"> = {},
 ): PipelineResult {
   const { entries, masked = [] } = list;
   return runPipeline(
